@@ -1,0 +1,40 @@
+// Logging for the master and the engine: spdlog loggers that print the way uvicorn users expect.
+//
+//   INFO:     Started server process [4242]
+//   INFO:     127.0.0.1:51234 - "GET /path HTTP/1.1" 200
+//
+// Two loggers: "esg.error" (server messages, stderr) and "esg.access" (one line per response, stdout).
+// Colours only when asked for, or by default when the stream is a TTY. Everything that comes from a
+// request (paths, header values) must go through Escape() before it reaches a log line.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace esg::log {
+
+struct Options {
+  std::string level = "info";      // critical|error|warning|info|debug|trace
+  std::optional<bool> use_colors;  // unset: colour when the stream is a TTY
+  bool access_log = true;
+};
+
+// Returns false (and leaves the loggers alone) when `level` is not a known level name.
+bool ParseLevel(std::string_view name, spdlog::level::level_enum* out);
+
+// Creates (or re-configures) both loggers. Safe to call more than once.
+void Init(const Options& options);
+
+spdlog::logger& Error();
+spdlog::logger& Access();
+bool AccessEnabled();
+
+// Replaces control characters and non-ASCII-printable bytes by \xNN so a request cannot forge log lines
+// or send escape sequences to a terminal.
+std::string Escape(std::string_view text);
+
+}  // namespace esg::log

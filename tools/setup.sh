@@ -35,10 +35,11 @@ fi
 python=${ESG_PYTHON:-$(tr -d '[:space:]' < tools/python_interpreter)}
 [ -x "$python" ] || die "Python interpreter '$python' (tools/python_interpreter) is not executable"
 venv=${ESG_VENV:-$root/.venv}
-if [ ! -x "$venv/bin/python" ] || [ "$("$venv/bin/python" -c 'import sys; print(sys._base_executable)' 2>/dev/null)" != "$("$python" -c 'import sys; print(sys.executable)')" ]; then
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.esg-python" 2>/dev/null)" != "$python" ]; then
   say "creating virtualenv $venv from $python"
   rm -rf "$venv"
   "$python" -m venv "$venv" || die "cannot create a virtualenv with $python (is python3-venv installed?)"
+  echo "$python" > "$venv/.esg-python"
 fi
 stamp="$venv/.esg-requirements"
 if ! cmp -s requirements.txt "$stamp"; then

@@ -1,0 +1,108 @@
+"""Application errors, for `--loop asyncio` and `--loop uvloop`.
+
+An exception before http.response.start → 500; an exception after the start → the connection is aborted and
+the client never sees a complete-looking response (chunked without the terminating 0-chunk, or fewer bytes than
+Content-Length); returning without responding → 500; a start without its body → aborted. The traceback reaches
+the error log, and the server keeps serving the next request (on a new connection, and several times over).
+"""
+
+from esgtest import ConnectionClosed, exchange, http_request
+
+
+def _next_request_ok(server):
+    ok = exchange(server, http_request("GET", "/ok"))
+    assert (ok.status, ok.body) == (200, b"ok")
+
+
+def test_exception_before_start_gives_500(serve):
+    server = serve("app_errors:app")
+    resp = exchange(server, http_request("GET", "/raise-before"))
+    assert resp.status == 500
+    assert resp.complete
+    server.wait_for_output(r"^ERROR:", "stderr")
+    server.wait_for_output(r"boom-before-start", "stderr")
+    _next_request_ok(server)
+
+
+def test_exception_before_start_then_keep_alive_or_close(serve):
+    server = serve("app_errors:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/raise-before"))
+        first = conn.read_response()
+        assert first.status == 500
+        if first.header("connection") == "close":
+            assert conn.closed_by_server()
+            return
+        conn.send(http_request("GET", "/ok"))
+        try:
+            second = conn.read_response()
+        except ConnectionClosed:
+            return
+        assert (second.status, second.body) == (200, b"ok")
+
+
+def test_exception_after_start_chunked_is_aborted(serve):
+    server = serve("app_errors:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/raise-after-chunked"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        tail = conn.read_until_close()  # the server must close this connection
+    if resp is not None:
+        assert not resp.complete, f"aborted response looks complete: {conn.received!r}"
+        assert tail == b""
+    assert not conn.received.endswith(b"0\r\n\r\n")
+    server.wait_for_output(r"boom-after-chunked", "stderr")
+    _next_request_ok(server)
+
+
+def test_exception_after_start_content_length_is_aborted(serve):
+    server = serve("app_errors:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/raise-after-cl"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        conn.read_until_close()
+    if resp is not None:
+        assert resp.status == 200
+        assert not resp.complete and len(resp.body) < 100, f"aborted response looks complete: {conn.received!r}"
+    server.wait_for_output(r"boom-after-cl", "stderr")
+    _next_request_ok(server)
+
+
+def test_return_without_response_gives_500(serve):
+    server = serve("app_errors:app")
+    resp = exchange(server, http_request("GET", "/no-response"))
+    assert resp.status == 500
+    server.wait_for_output(r"^ERROR:", "stderr")
+    _next_request_ok(server)
+
+
+def test_start_without_body_is_aborted_or_500(serve):
+    server = serve("app_errors:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/start-only"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        if resp is not None and resp.status != 500:
+            assert not resp.complete, f"incomplete app response looks complete: {conn.received!r}"
+    _next_request_ok(server)
+
+
+def test_server_survives_many_failures(serve):
+    server = serve("app_errors:app")
+    for path in ["/raise-before", "/raise-after-chunked", "/no-response", "/raise-after-cl"] * 3:
+        with server.connect() as conn:
+            conn.send(http_request("GET", path))
+            if path.startswith("/raise-after"):
+                conn.read_until_close()
+            else:
+                assert conn.read_response().status == 500
+    _next_request_ok(server)
+    assert server.alive()

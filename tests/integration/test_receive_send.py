@@ -1,0 +1,164 @@
+"""ASGI `receive` and `send` behaviour, for `--loop asyncio` and `--loop uvloop`.
+
+receive: the body is streamed (the app sees the first chunk before the client sent the rest), http.request
+messages carry more_body, and an app waiting on receive() after the body gets http.disconnect when the client
+closes. send strictness: an unknown message type, a body before the start, a second start, a str body, a body
+after the response is complete and a header value with CR/LF are app bugs — the server answers 500 when nothing
+was sent yet (or aborts the connection without a complete-looking success), logs an error, never puts the
+injected header on the wire, and keeps serving.
+"""
+
+import json
+
+import pytest
+
+from esgtest import ConnectionClosed, exchange, http_request, wait_for_file
+
+# ------------------------------------------------------------------------------------------------- receive
+
+
+def test_content_length_body_is_streamed_to_app(serve, markers):
+    server = serve("echo_body:app")
+    with server.connect() as conn:
+        conn.send(http_request("POST", "/first-chunk", headers=[("Content-Length", "12")]) + b"first")
+        # The app must see 'first' (more_body=True) while the rest of the body has not been sent.
+        assert wait_for_file(markers / "first-chunk") == "first"
+        conn.send(b"+second")
+        resp = conn.read_response()
+    assert resp.status == 200 and resp.body == b"first+second"
+    flags = json.loads(resp.header("x-more"))
+    assert flags[0] is True and flags[-1] is False
+
+
+def test_chunked_body_is_streamed_to_app(serve, markers):
+    server = serve("echo_body:app")
+    with server.connect() as conn:
+        conn.send(http_request("POST", "/first-chunk", headers=[("Transfer-Encoding", "chunked")])
+                  + b"5\r\nfirst\r\n")
+        assert wait_for_file(markers / "first-chunk") == "first"
+        conn.send(b"7\r\n+second\r\n0\r\n\r\n")
+        resp = conn.read_response()
+    assert resp.status == 200 and resp.body == b"first+second"
+    flags = json.loads(resp.header("x-more"))
+    assert flags[0] is True and flags[-1] is False and all(flags[:-1])
+
+
+def test_http_disconnect_after_client_closes(serve, markers):
+    server = serve("disconnect:app")
+    conn = server.connect()
+    conn.send(http_request("POST", "/?id=1", body=b"payload"))
+    wait_for_file(markers / "waiting-1")
+    conn.close()
+    assert wait_for_file(markers / "disconnect-1") == "http.disconnect"
+
+
+def test_http_disconnect_when_client_closes_mid_body(serve, markers):
+    server = serve("echo_body:app")
+    conn = server.connect()
+    conn.send(http_request("POST", "/first-chunk", headers=[("Content-Length", "100")]) + b"first")
+    wait_for_file(markers / "first-chunk")
+    conn.close()
+    # The app's next receive() must not hang forever; the server keeps serving other clients.
+    resp = exchange(server, http_request("POST", "/", body=b"next"))
+    assert (resp.status, resp.body) == (200, b"next")
+
+
+# ---------------------------------------------------------------------------------------------------- send
+
+
+def _assert_failed_safely(server, path, message_fragment=None):
+    """500 if the server could still answer, else an aborted connection; then an ERROR log and more service."""
+    with server.connect() as conn:
+        conn.send(http_request("GET", path))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        if resp is not None:
+            assert resp.status == 500 or not resp.complete, f"{path}: {resp.raw!r}"
+    server.wait_for_output(r"^ERROR:", "stderr")
+    if message_fragment:
+        server.wait_for_output(message_fragment, "stderr")
+    ok = exchange(server, http_request("GET", "/ok"))
+    assert (ok.status, ok.body) == (200, b"ok")
+    return resp
+
+
+def test_unknown_message_type_gives_500(serve):
+    server = serve("bad_send:app")
+    resp = _assert_failed_safely(server, "/wrong-type")
+    assert resp is not None and resp.status == 500
+
+
+def test_body_before_start_gives_500(serve):
+    server = serve("bad_send:app")
+    resp = _assert_failed_safely(server, "/body-first")
+    assert resp is not None and resp.status == 500
+
+
+def test_start_twice_is_handled_safely(serve):
+    server = serve("bad_send:app")
+    resp = _assert_failed_safely(server, "/start-twice")
+    if resp is not None and resp.status != 500:
+        assert b"twice" not in resp.body
+
+
+def test_str_body_is_handled_safely(serve):
+    server = serve("bad_send:app")
+    resp = _assert_failed_safely(server, "/str-body")
+    if resp is not None:
+        assert b"not bytes" not in resp.body
+
+
+def test_body_after_complete_response(serve, markers):
+    server = serve("bad_send:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/after-complete"))
+        resp = conn.read_response()
+        assert (resp.status, resp.body) == (200, b"complete")
+        # Whatever the server does with the extra message, it must not put it on the wire as a response.
+        conn.send(http_request("GET", "/ok"))
+        try:
+            nxt = conn.read_response()
+        except ConnectionClosed:
+            nxt = None
+    if nxt is not None:
+        assert (nxt.status, nxt.body) == (200, b"ok"), nxt.raw
+    wait_for_file(markers / "after-complete")
+    assert b"extra bytes" not in conn.received
+    ok = exchange(server, http_request("GET", "/ok"))
+    assert ok.status == 200
+
+
+def test_header_value_with_crlf_is_not_sent(serve):
+    server = serve("bad_send:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/header-injection"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+    assert b"x-injected" not in conn.received.lower()
+    if resp is not None:
+        assert resp.status == 500, resp.raw
+    ok = exchange(server, http_request("GET", "/ok"))
+    assert ok.status == 200
+
+
+@pytest.mark.parametrize("path", ["/wrong-type", "/body-first", "/start-twice", "/str-body"])
+def test_keep_alive_connection_survives_or_closes_cleanly_after_send_error(serve, path):
+    server = serve("bad_send:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", path))
+        try:
+            first = conn.read_response()
+        except ConnectionClosed:
+            return  # closing the connection is a safe answer
+        if first.status != 500 or not first.complete or first.header("connection") == "close":
+            return
+        conn.send(http_request("GET", "/ok"))
+        try:
+            second = conn.read_response()
+        except ConnectionClosed:
+            return
+        assert (second.status, second.body) == (200, b"ok")

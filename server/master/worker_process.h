@@ -1,0 +1,44 @@
+// Starting a worker: which interpreter, where the `esg` Python package is, and the spawn itself.
+//
+// A worker is `<python> -m esg.worker` in a fresh process (posix_spawn: nothing runs between fork and exec,
+// so the master may have threads). It inherits the listening sockets at fds 3, 4, ... and its end of a
+// control socketpair right after them, and finds everything else in $ESG_WORKER_CONFIG (esg::ToJson).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "server/common/config.h"
+
+namespace esg {
+
+// $ESG_PYTHON if set; else $VIRTUAL_ENV/bin/python if it exists; else the build's default interpreter.
+std::string ChooseInterpreter();
+
+// Absolute directories that may hold the `esg` package (each would be a PYTHONPATH entry), most specific
+// first: $RUNFILES_DIR, $TEST_SRCDIR, then the Bazel runfiles tree beside /proc/self/exe and beside argv[0]
+// (which differs when `esg` is reached through a symlink or the //:esg alias). Call before any chdir().
+std::vector<std::string> PackageRootCandidates(const std::string& argv0);
+
+// $ESG_PYTHONPATH if set; else the first candidate containing esg/__init__.py; else "" (the interpreter
+// must then have `esg` installed).
+std::string FindPackageRoot(const std::vector<std::string>& candidates);
+
+struct SpawnRequest {
+  std::string python;        // interpreter to exec (a bare name is looked up in $PATH)
+  std::string package_root;  // prepended to PYTHONPATH when not empty
+  Config config;             // config.python is set to `python` before serialising
+  std::vector<ListenerSpec> listeners;  // fds as the master holds them
+};
+
+struct SpawnedWorker {
+  pid_t pid = -1;
+  int control_fd = -1;  // the master's end of the control socketpair (close-on-exec, blocking)
+};
+
+// Spawns one worker. Returns false and sets `*error` (one sentence) when it could not be started.
+bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string* error);
+
+}  // namespace esg

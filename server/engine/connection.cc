@@ -1,0 +1,320 @@
+// Connection implementation: read → parse → dispatch → writev, one request at a time per connection.
+#include "server/engine/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/common/log.h"
+#include "server/engine/server.h"
+
+namespace esg::engine {
+
+Connection::Connection(Server* server, int fd, const Listener* listener, PeerInfo peer)
+    : server_(server), fd_(fd), listener_(listener), peer_(std::move(peer)) {
+  parser_ = http::MakeRequestParser(server_->config().limits, this);
+}
+
+Connection::~Connection() {
+  if (buffer_) server_->ReleaseBuffer(buffer_);
+  if (fd_ >= 0) close(fd_);
+}
+
+void Connection::Start() {
+  deadline_ = Server::Now() + server_->config().timeout_request_header;
+  if (!server_->reactor().Add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+    log::Error().error("cannot watch a new connection: {}", strerror(errno));
+    Close();
+    return;
+  }
+  // The request often arrives with the handshake: read now instead of waiting for the edge.
+  readable_ = true;
+  DoRead();
+}
+
+void Connection::OnEvents(uint32_t events) {
+  if (closed_) return;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    // Still try to read what is buffered (a full close after a pipelined request, for example).
+    readable_ = true;
+  }
+  if (events & EPOLLOUT) {
+    Flush();
+    if (closed_) return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+    readable_ = true;
+    DoRead();
+  }
+}
+
+bool Connection::ReadPaused() const {
+  if (stream_ && stream_->buffered_body() > server_->config().read_high_water) return true;
+  return buffer_ && buffer_start_ + buffer_len_ == Server::kBufferSize && paused_;
+}
+
+void Connection::DoRead() {
+  while (readable_ && !closed_ && !eof_) {
+    if (ReadPaused()) return;
+    if (!buffer_) {
+      buffer_ = server_->AcquireBuffer();
+      buffer_start_ = buffer_len_ = 0;
+    }
+    if (buffer_start_ > 0 && buffer_start_ + buffer_len_ == Server::kBufferSize) {
+      memmove(buffer_, buffer_ + buffer_start_, buffer_len_);
+      buffer_start_ = 0;
+    }
+    size_t room = Server::kBufferSize - buffer_start_ - buffer_len_;
+    ssize_t n = read(fd_, buffer_ + buffer_start_ + buffer_len_, room);
+    if (n > 0) {
+      buffer_len_ += static_cast<size_t>(n);
+      if (static_cast<size_t>(n) < room) readable_ = false;  // drained (edge-triggered: a new edge comes)
+      ParseBuffered();
+      continue;
+    }
+    if (n == 0) {
+      eof_ = true;
+      readable_ = false;
+      if (parser_->MidMessage() && !stream_) {
+        // The client gave up in the middle of a request head: nothing to answer.
+        Close();
+        return;
+      }
+      if (stream_ && stream_->body_complete()) {
+        // The request is whole: the app learns of the close through receive() (http.disconnect), and a
+        // response it still sends is written if the socket takes it (a client may only have half-closed).
+        stream_->peer_closed_ = true;
+        stream_->Notify();
+        return;
+      }
+      Close();
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readable_ = false;
+      if (buffer_len_ == 0) ReleaseBuffer();
+      return;
+    }
+    Close();
+    return;
+  }
+}
+
+void Connection::ParseBuffered() {
+  while (buffer_len_ > 0 && !paused_ && !closed_) {
+    size_t consumed = 0;
+    http::ParseResult r = parser_->Feed(buffer_ + buffer_start_, buffer_len_, &consumed);
+    buffer_start_ += consumed;
+    buffer_len_ -= consumed;
+    if (r == http::ParseResult::kPaused) {
+      paused_ = true;
+    } else if (r == http::ParseResult::kError) {
+      const http::ParseError& e = parser_->error();
+      FailRequest(e.status, e.reason);
+      return;
+    }
+  }
+  if (buffer_len_ == 0) {
+    buffer_start_ = 0;
+    if (!paused_ || !stream_) ReleaseBuffer();
+  }
+}
+
+void Connection::ReleaseBuffer() {
+  if (buffer_ && buffer_len_ == 0) {
+    server_->ReleaseBuffer(buffer_);
+    buffer_ = nullptr;
+    buffer_start_ = 0;
+  }
+}
+
+void Connection::OnRequestHead(http::RequestHead& head) {
+  deadline_ = 0;  // the app decides how long a request takes
+  auto stream = std::make_shared<HttpStream>(this);
+  stream->method = head.method;
+  stream->target = head.target;
+  stream->http_minor = head.version_minor;
+  stream->head_request = head.method == "HEAD";
+  stream->keep_alive = head.keep_alive && !draining_;
+  stream->expect_continue = head.expect_continue && head.has_body();
+  if (!head.has_body()) stream->body_complete_ = true;
+  stream_ = stream;
+  server_->RequestStarted();
+  server_->channel()->OnRequest(stream, head);
+}
+
+void Connection::OnRequestBody(std::string_view chunk) {
+  if (stream_) stream_->PushBody(chunk);
+}
+
+void Connection::OnRequestComplete() {
+  if (stream_ && !stream_->body_complete()) stream_->EndBody();
+}
+
+void Connection::FailRequest(int status, const std::string& reason) {
+  log::Error().warn("Invalid HTTP request from {}: {}", peer_.client_text, log::Escape(reason));
+  if (stream_ && stream_->response_started()) {
+    Abort();
+    return;
+  }
+  if (stream_) {
+    stream_->Detach();
+    stream_.reset();
+    server_->RequestFinished();
+  }
+  std::string response = http::SimpleResponse(status, reason, server_->config().defaults, server_->Date());
+  struct iovec iov = {response.data(), response.size()};
+  close_after_write_ = true;
+  Write(&iov, 1, response.size());
+  if (!closed_ && out_.empty()) Close();
+}
+
+HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, size_t total) {
+  if (closed_) return HttpStream::SendResult::kClosed;
+  size_t written = 0;
+  if (out_.empty()) {
+    for (;;) {
+      ssize_t n = writev(fd_, iov, count);
+      if (n >= 0) {
+        written = static_cast<size_t>(n);
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close();
+      return HttpStream::SendResult::kClosed;
+    }
+  }
+  if (written < total) {
+    // Keep what the socket did not take; EPOLLOUT (edge) will flush it.
+    size_t skip = written;
+    for (int i = 0; i < count; ++i) {
+      size_t len = iov[i].iov_len;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      out_.append(static_cast<const char*>(iov[i].iov_base) + skip, len - skip);
+      skip = 0;
+    }
+  }
+  if (out_.size() - out_sent_ > server_->config().write_high_water) {
+    waiting_writable_ = true;
+    return HttpStream::SendResult::kWait;
+  }
+  return HttpStream::SendResult::kOk;
+}
+
+void Connection::Flush() {
+  while (out_sent_ < out_.size()) {
+    ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    Close();
+    return;
+  }
+  if (out_sent_ == out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+    if (close_after_write_) {
+      Close();
+      return;
+    }
+  }
+  if (waiting_writable_ && out_.size() - out_sent_ <= server_->config().write_high_water / 2) {
+    waiting_writable_ = false;
+    if (stream_ && stream_->observer_) stream_->observer_->OnWritable();
+  }
+}
+
+const http::DefaultHeaders& Connection::defaults() const { return server_->config().defaults; }
+
+std::string_view Connection::date() { return server_->Date(); }
+
+void Connection::SendContinue() {
+  static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  struct iovec iov = {const_cast<char*>(kContinue), sizeof kContinue - 1};
+  Write(&iov, 1, iov.iov_len);
+}
+
+void Connection::ResponseComplete(HttpStream* stream) {
+  if (log::AccessEnabled()) {
+    log::Access().info("{} - \"{} {} HTTP/1.{}\" {}", peer_.client_text, log::Escape(stream->method),
+                       log::Escape(stream->target), stream->http_minor, stream->response().status());
+  }
+  server_->RequestFinished();
+  bool keep = stream->response().keep_alive() && !draining_ && !eof_;
+  // Unread request body: drain it through the parser only if it is already complete; otherwise close.
+  if (!stream->body_complete()) keep = false;
+  if (stream_.get() == stream) {
+    stream_->Detach();
+    stream_.reset();
+  }
+  if (!keep) {
+    close_after_write_ = true;
+    if (out_.empty()) Close();
+    else shutdown(fd_, SHUT_RD);
+    return;
+  }
+  deadline_ = Server::Now() + server_->config().timeout_keep_alive;
+  paused_ = false;
+  parser_->Resume();
+  ParseBuffered();
+  if (!closed_ && !stream_) {
+    if (buffer_len_ > 0) deadline_ = Server::Now() + server_->config().timeout_request_header;
+    DoRead();
+  }
+}
+
+void Connection::Abort() {
+  if (stream_) {
+    server_->RequestFinished();
+    stream_->Detach();
+    stream_.reset();
+  }
+  // RST rather than FIN, so a client cannot take a cut-short body for a complete one.
+  struct linger lg = {1, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  Close();
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (stream_) {
+    server_->RequestFinished();
+    StreamPtr s = std::move(stream_);
+    s->Detach();
+  }
+  server_->reactor().Remove(fd_);
+  close(fd_);
+  fd_ = -1;
+  if (buffer_) {
+    server_->ReleaseBuffer(buffer_);
+    buffer_ = nullptr;
+  }
+  server_->Retire(this);
+}
+
+void Connection::CheckDeadline(double now) {
+  if (closed_ || deadline_ == 0 || now < deadline_) return;
+  if (parser_->MidMessage() && !stream_) {
+    FailRequest(408, "Request header timeout");
+    return;
+  }
+  if (!stream_) Close();
+}
+
+void Connection::BeginDrain() {
+  draining_ = true;
+  if (!stream_ && out_.empty()) Close();
+}
+
+}  // namespace esg::engine

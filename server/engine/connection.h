@@ -1,0 +1,90 @@
+// Connection: one accepted socket. Reads into a pooled buffer, feeds the request parser, hands each
+// request to the app channel through an HttpStream, and writes responses with writev, answering
+// pipelined requests strictly in order (the parser pauses after each message until its response ends).
+//
+// Backpressure: reading pauses while the app has not consumed more than read_high_water of body, and
+// send() waits while more than write_high_water is queued. An idle keep-alive connection holds no read
+// buffer and no Python object.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/engine/reactor.h"
+#include "server/engine/stream.h"
+#include "server/http/parser.h"
+
+namespace esg::engine {
+
+class Server;
+struct Listener;
+
+struct PeerInfo {
+  std::string client_host;  // empty for UNIX-socket peers
+  int client_port = 0;
+  std::string client_text;  // "127.0.0.1:51234" for the access log
+};
+
+class Connection final : public EventHandler, private http::RequestHandler {
+ public:
+  Connection(Server* server, int fd, const Listener* listener, PeerInfo peer);
+  ~Connection() override;
+
+  void Start();
+  void OnEvents(uint32_t events) override;
+
+  // Called by HttpStream.
+  HttpStream::SendResult Write(const struct iovec* iov, int count, size_t total);
+  void ResponseComplete(HttpStream* stream);
+  void Abort();
+  void SendContinue();
+  const http::DefaultHeaders& defaults() const;
+  std::string_view date();
+
+  // Called by Server.
+  bool idle() const { return !stream_ && !buffer_len_; }
+  bool closed() const { return closed_; }
+  void Close();
+  void CheckDeadline(double now);
+  void BeginDrain();
+  const Listener* listener() const { return listener_; }
+  const PeerInfo& peer() const { return peer_; }
+
+ private:
+  // RequestHandler (parser callbacks).
+  void OnRequestHead(http::RequestHead& head) override;
+  void OnRequestBody(std::string_view chunk) override;
+  void OnRequestComplete() override;
+
+  void DoRead();
+  void ParseBuffered();
+  void Flush();
+  void FailRequest(int status, const std::string& reason);
+  void ReleaseBuffer();
+  bool ReadPaused() const;
+
+  Server* server_;
+  int fd_;
+  const Listener* listener_;
+  PeerInfo peer_;
+  std::unique_ptr<http::RequestParser> parser_;
+  StreamPtr stream_;           // the request being answered, if any
+  char* buffer_ = nullptr;     // pooled read buffer (only while there are unparsed bytes)
+  size_t buffer_start_ = 0;
+  size_t buffer_len_ = 0;
+  std::string out_;            // bytes writev could not send yet
+  size_t out_sent_ = 0;
+  double deadline_ = 0;        // close when now passes it (0: none)
+  bool readable_ = false;      // edge seen, socket not yet drained
+  bool paused_ = false;        // parser paused after a complete message
+  bool eof_ = false;           // the peer closed its side
+  bool closed_ = false;
+  bool close_after_write_ = false;
+  bool draining_ = false;
+  bool waiting_writable_ = false;
+};
+
+}  // namespace esg::engine

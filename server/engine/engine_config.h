@@ -1,0 +1,21 @@
+// EngineConfig: the settings the engine itself reads (a worker builds it from the master's Config).
+#pragma once
+
+#include <string>
+
+#include "server/http/parser.h"
+#include "server/http/response_head.h"
+
+namespace esg::engine {
+
+struct EngineConfig {
+  http::ParserLimits limits;
+  http::DefaultHeaders defaults;
+  double timeout_keep_alive = 5.0;       // idle keep-alive connections close after this
+  double timeout_request_header = 30.0;  // the whole request head must arrive within this
+  bool access_log = true;
+  size_t write_high_water = 64 * 1024;   // send() waits while more than this is queued
+  size_t read_high_water = 64 * 1024;    // reading pauses while more body than this waits for the app
+};
+
+}  // namespace esg::engine

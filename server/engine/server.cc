@@ -1,0 +1,172 @@
+// Server implementation: accepting, the deadline tick, connection bookkeeping and the buffer pool.
+#include "server/engine/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+#include "server/common/log.h"
+
+namespace esg::engine {
+
+double Server::Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+Server::Server(EngineConfig config, AppChannel* channel) : config_(std::move(config)), channel_(channel) {
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (timer_fd_ >= 0) {
+    // Deadlines (keep-alive, request head) are checked four times a second.
+    struct itimerspec spec = {{0, 250000000}, {0, 250000000}};
+    timerfd_settime(timer_fd_, 0, &spec, nullptr);
+    reactor_.Add(timer_fd_, EPOLLIN, &timer_);
+  }
+}
+
+Server::~Server() {
+  CloseAll();
+  Reap();
+  for (auto& l : listeners_) {
+    if (l->fd >= 0) close(l->fd);
+  }
+  if (timer_fd_ >= 0) close(timer_fd_);
+  for (char* b : buffer_pool_) delete[] b;
+}
+
+bool Server::AddListener(int fd, bool unix_socket, const std::string& host, int port) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return false;
+  auto listener = std::make_unique<Listener>();
+  listener->server = this;
+  listener->fd = fd;
+  listener->unix_socket = unix_socket;
+  listener->host = host;
+  listener->port = port;
+  if (!reactor_.Add(fd, EPOLLIN, listener.get())) return false;
+  listeners_.push_back(std::move(listener));
+  return true;
+}
+
+void Listener::OnEvents(uint32_t) { server->Accept(this); }
+
+void Server::Accept(Listener* listener) {
+  // Bounded per wakeup, so a flood of connects cannot starve the requests already in flight.
+  for (int i = 0; i < 256 && listener->fd >= 0; ++i) {
+    union {
+      struct sockaddr_storage ss;
+      struct sockaddr_in in4;
+      struct sockaddr_in6 in6;
+    } addr;
+    socklen_t len = sizeof addr;
+    int fd = accept4(listener->fd, reinterpret_cast<struct sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log::Error().error("accept() failed: {}", strerror(errno));
+      }
+      return;
+    }
+    PeerInfo peer;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (addr.ss.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &addr.in4.sin_addr, text, sizeof text);
+      peer.client_port = ntohs(addr.in4.sin_port);
+    } else if (addr.ss.ss_family == AF_INET6) {
+      inet_ntop(AF_INET6, &addr.in6.sin6_addr, text, sizeof text);
+      peer.client_port = ntohs(addr.in6.sin6_port);
+    }
+    if (!listener->unix_socket) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      peer.client_host = text;
+      peer.client_text = peer.client_host + ":" + std::to_string(peer.client_port);
+    } else {
+      peer.client_text = "unix:" + listener->host;
+    }
+    auto* connection = new Connection(this, fd, listener, std::move(peer));
+    connections_.push_back(connection);
+    connection->Start();
+  }
+}
+
+int Server::RunOnce() {
+  int n = reactor_.RunOnce();
+  Reap();
+  return n;
+}
+
+void Server::Timer::OnEvents(uint32_t) {
+  uint64_t expirations;
+  while (read(server_->timer_fd_, &expirations, sizeof expirations) > 0) {
+  }
+  server_->Tick();
+}
+
+void Server::Tick() {
+  double now = Now();
+  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->CheckDeadline(now);
+}
+
+void Server::Retire(Connection* connection) { retired_.push_back(connection); }
+
+void Server::Reap() {
+  if (retired_.empty()) return;
+  for (Connection* c : retired_) {
+    auto it = std::find(connections_.begin(), connections_.end(), c);
+    if (it != connections_.end()) {
+      *it = connections_.back();
+      connections_.pop_back();
+    }
+    delete c;
+  }
+  retired_.clear();
+}
+
+void Server::StopAccepting() {
+  for (auto& l : listeners_) {
+    if (l->fd >= 0) {
+      reactor_.Remove(l->fd);
+      close(l->fd);
+      l->fd = -1;
+    }
+  }
+}
+
+void Server::BeginDrain() {
+  draining_ = true;
+  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->BeginDrain();
+  Reap();
+}
+
+void Server::CloseAll() {
+  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->Close();
+}
+
+char* Server::AcquireBuffer() {
+  if (buffer_pool_.empty()) return new char[kBufferSize];
+  char* b = buffer_pool_.back();
+  buffer_pool_.pop_back();
+  return b;
+}
+
+void Server::ReleaseBuffer(char* buffer) {
+  // Keep a modest pool: enough for bursts, without holding memory for every idle connection.
+  if (buffer_pool_.size() < 256) {
+    buffer_pool_.push_back(buffer);
+  } else {
+    delete[] buffer;
+  }
+}
+
+}  // namespace esg::engine

@@ -1,0 +1,92 @@
+// Server: the engine inside one worker. Owns the reactor, the listening sockets it was handed, every
+// connection, the periodic deadline check, and the shared per-worker caches (Date header, read-buffer
+// pool). The Python binding creates one, registers fd() with the event loop, and calls RunOnce() each
+// time it becomes readable.
+//
+// Graceful stop: StopAccepting() closes this worker's listening descriptors, BeginDrain() makes every
+// keep-alive connection close after its current response and closes idle ones; active_requests()
+// reports what is still in flight.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/engine/connection.h"
+#include "server/engine/engine_config.h"
+#include "server/engine/reactor.h"
+#include "server/http/response_head.h"
+
+namespace esg::engine {
+
+struct Listener final : public EventHandler {
+  Server* server = nullptr;
+  int fd = -1;
+  bool unix_socket = false;
+  std::string host;  // server host for the scope (tcp) or socket path (unix)
+  int port = 0;
+  void OnEvents(uint32_t events) override;
+};
+
+class Server {
+ public:
+  Server(EngineConfig config, AppChannel* channel);
+  ~Server();
+
+  // Adopts a listening socket (made non-blocking here). False with errno set on failure.
+  bool AddListener(int fd, bool unix_socket, const std::string& host, int port);
+  int fd() const { return reactor_.fd(); }
+  bool ok() const { return reactor_.ok() && timer_fd_ >= 0; }
+  int RunOnce();
+
+  void StopAccepting();
+  void BeginDrain();
+  void CloseAll();
+  size_t active_requests() const { return active_requests_; }
+  size_t connection_count() const { return connections_.size(); }
+  uint64_t requests_served() const { return requests_served_; }
+
+  // For connections.
+  const EngineConfig& config() const { return config_; }
+  AppChannel* channel() const { return channel_; }
+  Reactor& reactor() { return reactor_; }
+  std::string_view Date() { return date_.Get(); }
+  char* AcquireBuffer();
+  void ReleaseBuffer(char* buffer);
+  static constexpr size_t kBufferSize = 16 * 1024;
+  void Accept(Listener* listener);
+  void Retire(Connection* connection);
+  void RequestStarted() { ++active_requests_; }
+  void RequestFinished() { --active_requests_; ++requests_served_; }
+  bool draining() const { return draining_; }
+  static double Now();
+
+ private:
+  class Timer final : public EventHandler {
+   public:
+    explicit Timer(Server* server) : server_(server) {}
+    void OnEvents(uint32_t events) override;
+
+   private:
+    Server* server_;
+  };
+
+  void Tick();
+  void Reap();
+
+  EngineConfig config_;
+  AppChannel* channel_;
+  Reactor reactor_;
+  Timer timer_{this};
+  int timer_fd_ = -1;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<Connection*> connections_;
+  std::vector<Connection*> retired_;
+  std::vector<char*> buffer_pool_;
+  http::DateCache date_;
+  size_t active_requests_ = 0;
+  uint64_t requests_served_ = 0;
+  bool draining_ = false;
+};
+
+}  // namespace esg::engine

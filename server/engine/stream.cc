@@ -1,0 +1,102 @@
+// HttpStream implementation: request-body hand-over and response framing on the wire.
+#include "server/engine/stream.h"
+
+#include <sys/uio.h>
+
+#include <charconv>
+
+#include "server/engine/connection.h"
+
+namespace esg::engine {
+
+const Listener* HttpStream::listener() const { return connection_ ? connection_->listener() : nullptr; }
+
+const PeerInfo* HttpStream::peer() const { return connection_ ? &connection_->peer() : nullptr; }
+
+void HttpStream::TakeBody(std::string* out) {
+  if (expect_continue && !continue_sent_ && !body_complete_ && connection_ && !started_) {
+    continue_sent_ = true;
+    connection_->SendContinue();
+  }
+  out->swap(body_);
+  body_.clear();
+}
+
+void HttpStream::Detach() {
+  if (!connection_) return;
+  connection_ = nullptr;
+  if (observer_) {
+    observer_->OnBodyReady();
+    observer_->OnWritable();
+  }
+}
+
+HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_body) {
+  if (!connection_) return SendResult::kClosed;
+  if (complete_) return SendResult::kError;
+  struct iovec iov[4];
+  int count = 0;
+  size_t total = 0;
+  auto add = [&](const void* p, size_t n) {
+    if (n == 0) return;
+    iov[count].iov_base = const_cast<void*>(p);
+    iov[count].iov_len = n;
+    total += n;
+    ++count;
+  };
+  if (!started_) {
+    started_ = true;
+    const std::string& head = response_.Finish(connection_->defaults(), connection_->date(), http_minor,
+                                               head_request, !more_body, data.size(), keep_alive);
+    add(head.data(), head.size());
+  }
+  bool send_body = response_.body_allowed() && !head_request;
+  if (!send_body) data = std::string_view();
+  char chunk_line[24];
+  using Framing = http::ResponseHead::Framing;
+  Framing framing = response_.framing();
+  if (framing == Framing::kLength && send_body) {
+    int64_t limit = response_.content_length();
+    if (body_sent + static_cast<int64_t>(data.size()) > limit ||
+        (!more_body && body_sent + static_cast<int64_t>(data.size()) != limit)) {
+      // The app's body disagrees with its Content-Length: never send a response that looks complete.
+      connection_->Abort();
+      return SendResult::kError;
+    }
+  }
+  if (framing == Framing::kChunked && send_body && !data.empty()) {
+    auto [ptr, ec] = std::to_chars(chunk_line, chunk_line + 16, data.size(), 16);
+    *ptr++ = '\r';
+    *ptr++ = '\n';
+    add(chunk_line, static_cast<size_t>(ptr - chunk_line));
+    add(data.data(), data.size());
+    add("\r\n", 2);
+  } else {
+    add(data.data(), data.size());
+  }
+  if (!more_body && framing == Framing::kChunked && send_body) add("0\r\n\r\n", 5);
+  body_sent += static_cast<int64_t>(data.size());
+  SendResult result = count ? connection_->Write(iov, count, total) : SendResult::kOk;
+  if (result == SendResult::kClosed) return result;
+  if (!more_body) {
+    complete_ = true;
+    if (connection_) connection_->ResponseComplete(this);
+    return SendResult::kOk;
+  }
+  return result;
+}
+
+void HttpStream::Fail() {
+  if (!connection_ || complete_) return;
+  if (started_) {
+    connection_->Abort();
+    return;
+  }
+  response_.Begin(500);
+  const char* reason = nullptr;
+  response_.Add("content-type", "text/plain; charset=utf-8", &reason);
+  response_.Add("connection", "close", &reason);
+  SendBody("Internal Server Error", false);
+}
+
+}  // namespace esg::engine

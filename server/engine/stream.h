@@ -1,0 +1,101 @@
+// HttpStream: one request/response exchange as the app channel sees it.
+//
+// The connection creates a stream when a request head is complete and hands it to the AppChannel. The
+// stream outlives its connection if the app still holds it (shared_ptr): once the client is gone, every
+// operation reports kClosed and the body reads end with a disconnect. All calls happen on the Python
+// thread (the reactor's thread), so there is no locking.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/http/request_head.h"
+#include "server/http/response_head.h"
+
+namespace esg::engine {
+
+class Connection;
+
+// What the app channel wants to hear about one stream.
+class StreamObserver {
+ public:
+  virtual ~StreamObserver() = default;
+  virtual void OnBodyReady() = 0;   // body bytes arrived, the body ended, or the client went away
+  virtual void OnWritable() = 0;    // queued output fell below the low-water mark, or the client went away
+};
+
+class HttpStream {
+ public:
+  enum class SendResult { kOk, kWait, kClosed, kError };
+
+  explicit HttpStream(Connection* connection) : connection_(connection) {}
+
+  void set_observer(StreamObserver* observer) { observer_ = observer; }
+  // The connection's listener and peer; null once the connection is gone.
+  const struct Listener* listener() const;
+  const struct PeerInfo* peer() const;
+
+  // --- Request body (app side) ---
+  // Moves the buffered body bytes into *out. Sends "100 Continue" first if the client asked for it.
+  void TakeBody(std::string* out);
+  bool body_complete() const { return body_complete_; }
+  bool has_body_bytes() const { return !body_.empty(); }
+  // The client is gone (or closed its side after a complete request): receive() reports http.disconnect.
+  bool disconnected() const { return connection_ == nullptr || peer_closed_; }
+
+  // --- Response (app side) ---
+  http::ResponseHead& response() { return response_; }
+  bool response_started() const { return started_; }
+  bool response_complete() const { return complete_; }
+  // Sends body bytes (the head goes out with the first call). kWait: accepted, but the app should wait
+  // for OnWritable() before sending more. kError: the body contradicts the framing (connection aborted).
+  SendResult SendBody(std::string_view data, bool more_body);
+  // The app failed or returned early: 500 if nothing was sent yet, otherwise abort the connection.
+  void Fail();
+
+  // --- Engine side ---
+  void PushBody(std::string_view chunk) { body_.append(chunk.data(), chunk.size()); Notify(); }
+  void EndBody() { body_complete_ = true; Notify(); }
+  void Detach();  // the connection is closing
+  size_t buffered_body() const { return body_.size(); }
+  void MarkStarted() { started_ = true; }
+
+  // Request facts kept for the response and the access log.
+  std::string method;
+  std::string target;
+  int http_minor = 1;
+  bool head_request = false;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  int64_t body_sent = 0;
+
+ private:
+  friend class Connection;
+  void Notify() {
+    if (observer_) observer_->OnBodyReady();
+  }
+
+  Connection* connection_;
+  StreamObserver* observer_ = nullptr;
+  std::string body_;
+  bool body_complete_ = false;
+  bool started_ = false;
+  bool complete_ = false;
+  bool continue_sent_ = false;
+  bool peer_closed_ = false;
+  http::ResponseHead response_;
+};
+
+using StreamPtr = std::shared_ptr<HttpStream>;
+
+// Where the engine hands requests to the app (implemented by the Python binding).
+class AppChannel {
+ public:
+  virtual ~AppChannel() = default;
+  // A request head is complete. `head` is valid only during the call.
+  virtual void OnRequest(const StreamPtr& stream, const http::RequestHead& head) = 0;
+};
+
+}  // namespace esg::engine

@@ -1,0 +1,268 @@
+// The llhttp implementation of RequestParser: the only file that includes llhttp.h.
+//
+// llhttp reports spans (a header name may arrive in several pieces when the bytes arrive in several
+// reads), so names and values are accumulated into the RequestHead's reused strings. Limits are enforced
+// while accumulating, before anything is buffered beyond them. After each message the parser pauses
+// itself (HPE_PAUSED) so pipelined requests are answered in order.
+#include <llhttp.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "server/http/parser.h"
+
+namespace esg::http {
+namespace {
+
+class LlhttpParser final : public RequestParser {
+ public:
+  LlhttpParser(const ParserLimits& limits, RequestHandler* handler) : limits_(limits), handler_(handler) {
+    llhttp_settings_init(&settings_);
+    settings_.on_message_begin = &LlhttpParser::OnMessageBegin;
+    settings_.on_method = &LlhttpParser::OnMethod;
+    settings_.on_url = &LlhttpParser::OnUrl;
+    settings_.on_header_field = &LlhttpParser::OnHeaderField;
+    settings_.on_header_field_complete = &LlhttpParser::OnHeaderFieldComplete;
+    settings_.on_header_value = &LlhttpParser::OnHeaderValue;
+    settings_.on_header_value_complete = &LlhttpParser::OnHeaderValueComplete;
+    settings_.on_headers_complete = &LlhttpParser::OnHeadersComplete;
+    settings_.on_body = &LlhttpParser::OnBody;
+    settings_.on_message_complete = &LlhttpParser::OnMessageComplete;
+    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    parser_.data = this;
+  }
+
+  ParseResult Feed(const char* data, size_t len, size_t* consumed) override {
+    if (failed_) {
+      *consumed = 0;
+      return ParseResult::kError;
+    }
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    if (err == HPE_OK) {
+      *consumed = len;
+      return ParseResult::kNeedMore;
+    }
+    const char* pos = llhttp_get_error_pos(&parser_);
+    *consumed = pos ? static_cast<size_t>(pos - data) : len;
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+      upgrade_pause_ = err == HPE_PAUSED_UPGRADE;
+      return ParseResult::kPaused;
+    }
+    if (error_.status == 0) SetError(StatusFor(err), llhttp_get_error_reason(&parser_));
+    failed_ = true;
+    return ParseResult::kError;
+  }
+
+  void Resume() override {
+    if (upgrade_pause_) {
+      // Upgrades are not taken over (yet): the connection goes on as HTTP/1.1.
+      llhttp_resume_after_upgrade(&parser_);
+      upgrade_pause_ = false;
+    } else {
+      llhttp_resume(&parser_);
+    }
+  }
+
+  bool MidMessage() const override { return in_message_; }
+  const ParseError& error() const override { return error_; }
+
+ private:
+  static LlhttpParser* Self(llhttp_t* p) { return static_cast<LlhttpParser*>(p->data); }
+
+  static int StatusFor(llhttp_errno_t err) {
+    switch (err) {
+      case HPE_INVALID_VERSION: return 505;
+      case HPE_INVALID_METHOD: return 400;  // unknown methods are malformed for llhttp's table
+      default: return 400;
+    }
+  }
+
+  int SetError(int status, const char* reason) {
+    if (error_.status == 0) {
+      error_.status = status;
+      error_.reason = reason ? reason : "Bad Request";
+    }
+    return -1;  // any non-zero return stops llhttp with HPE_CB_*; error_ keeps the real reason
+  }
+
+  static int OnMessageBegin(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    self->head_.Reset();
+    self->in_message_ = true;
+    self->head_bytes_ = 0;
+    self->body_bytes_ = 0;
+    self->field_done_ = true;
+    return 0;
+  }
+
+  static int OnMethod(llhttp_t* p, const char* at, size_t len) {
+    LlhttpParser* self = Self(p);
+    self->head_.method.append(at, len);
+    return self->CountLine(len);
+  }
+
+  static int OnUrl(llhttp_t* p, const char* at, size_t len) {
+    LlhttpParser* self = Self(p);
+    self->head_.target.append(at, len);
+    return self->CountLine(len);
+  }
+
+  int CountLine(size_t len) {
+    head_bytes_ += len;
+    if (head_bytes_ > limits_.max_request_line) return SetError(414, "Request-line too long");
+    return 0;
+  }
+
+  // Starts a new header entry (reusing a previous request's strings) on the first span of a name.
+  static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
+    LlhttpParser* self = Self(p);
+    RequestHead& h = self->head_;
+    if (self->field_done_) {
+      if (h.header_count == self->limits_.max_header_count) return self->SetError(431, "Too many header fields");
+      if (h.headers.size() == h.header_count) h.headers.emplace_back();
+      Header& hdr = h.headers[h.header_count++];
+      hdr.name.clear();
+      hdr.value.clear();
+      self->field_done_ = false;
+      self->line_bytes_ = 0;
+    }
+    Header& hdr = h.headers[h.header_count - 1];
+    self->line_bytes_ += len;
+    if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
+    size_t old = hdr.name.size();
+    hdr.name.append(at, len);
+    for (size_t i = old; i < hdr.name.size(); ++i) {
+      char c = hdr.name[i];
+      if (c >= 'A' && c <= 'Z') hdr.name[i] = static_cast<char>(c + 32);
+    }
+    return 0;
+  }
+
+  static int OnHeaderFieldComplete(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    // llhttp 8.1.0 accepts a line starting with ':' (an empty name); RFC 9110 says a name is a token.
+    if (self->field_done_ || self->head_.headers[self->head_.header_count - 1].name.empty()) {
+      return self->SetError(400, "Empty header name");
+    }
+    return 0;
+  }
+
+  static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
+    LlhttpParser* self = Self(p);
+    self->line_bytes_ += len;
+    if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
+    self->head_.headers[self->head_.header_count - 1].value.append(at, len);
+    return 0;
+  }
+
+  static int OnHeaderValueComplete(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    self->field_done_ = true;
+    Header& hdr = self->head_.headers[self->head_.header_count - 1];
+    // Trailing whitespace is not part of a field value (RFC 9110 §5.5).
+    while (!hdr.value.empty() && (hdr.value.back() == ' ' || hdr.value.back() == '\t')) hdr.value.pop_back();
+    return 0;
+  }
+
+  static int OnHeadersComplete(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    RequestHead& h = self->head_;
+    h.version_major = llhttp_get_http_major(p);
+    h.version_minor = llhttp_get_http_minor(p);
+    if (h.version_major != 1 || h.version_minor > 1) return self->SetError(505, "HTTP Version Not Supported");
+    int rc = self->ValidateFraming();
+    if (rc != 0) return rc;
+    h.keep_alive = llhttp_should_keep_alive(p) != 0;
+    h.upgrade = p->upgrade != 0;
+    // Protocol switches are not taken over by this parser: the stream stays HTTP/1.1 and the next bytes
+    // are parsed as the next request (a CONNECT or Upgrade the app did not accept changes nothing).
+    p->upgrade = 0;
+    if (self->limits_.max_body_size > 0 && h.content_length > self->limits_.max_body_size) {
+      return self->SetError(413, "Request body too large");
+    }
+    self->handler_->OnRequestHead(h);
+    return 0;
+  }
+
+  // Exactly one of Content-Length / Transfer-Encoding: chunked, well-formed; one Host in HTTP/1.1.
+  int ValidateFraming() {
+    RequestHead& h = head_;
+    int hosts = 0;
+    bool have_length = false;
+    bool have_te = false;
+    for (size_t i = 0; i < h.header_count; ++i) {
+      const Header& hdr = h.headers[i];
+      const std::string& n = hdr.name;
+      if (n == "host") {
+        ++hosts;
+      } else if (n == "content-length") {
+        int64_t value = -1;
+        const char* b = hdr.value.data();
+        const char* e = b + hdr.value.size();
+        auto [ptr, ec] = std::from_chars(b, e, value);
+        if (b == e || ec != std::errc() || ptr != e || value < 0) return SetError(400, "Invalid Content-Length");
+        if (have_length && value != h.content_length) return SetError(400, "Conflicting Content-Length");
+        have_length = true;
+        h.content_length = value;
+      } else if (n == "transfer-encoding") {
+        if (have_te) return SetError(400, "Repeated Transfer-Encoding");
+        have_te = true;
+        if (!EqualsIgnoreCase(hdr.value, "chunked")) return SetError(501, "Unsupported Transfer-Encoding");
+        h.chunked = true;
+      } else if (n == "expect") {
+        if (EqualsIgnoreCase(hdr.value, "100-continue")) h.expect_continue = true;
+      }
+    }
+    if (have_length && have_te) return SetError(400, "Both Content-Length and Transfer-Encoding");
+    if (h.version_minor == 1 && hosts != 1) return SetError(400, hosts ? "Repeated Host header" : "Missing Host header");
+    if (h.version_minor == 0 && hosts > 1) return SetError(400, "Repeated Host header");
+    if (h.version_minor == 0 && h.chunked) return SetError(400, "Transfer-Encoding in HTTP/1.0");
+    return 0;
+  }
+
+  static bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return (x | 0x20) == (y | 0x20);
+           });
+  }
+
+  static int OnBody(llhttp_t* p, const char* at, size_t len) {
+    LlhttpParser* self = Self(p);
+    self->body_bytes_ += static_cast<int64_t>(len);
+    if (self->limits_.max_body_size > 0 && self->body_bytes_ > self->limits_.max_body_size) {
+      return self->SetError(413, "Request body too large");
+    }
+    self->handler_->OnRequestBody(std::string_view(at, len));
+    return 0;
+  }
+
+  static int OnMessageComplete(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    self->in_message_ = false;
+    self->handler_->OnRequestComplete();
+    return HPE_PAUSED;
+  }
+
+  ParserLimits limits_;
+  RequestHandler* handler_;
+  llhttp_settings_t settings_;
+  llhttp_t parser_;
+  RequestHead head_;
+  ParseError error_;
+  size_t head_bytes_ = 0;
+  size_t line_bytes_ = 0;
+  int64_t body_bytes_ = 0;
+  bool field_done_ = true;
+  bool in_message_ = false;
+  bool failed_ = false;
+  bool upgrade_pause_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<RequestParser> MakeRequestParser(const ParserLimits& limits, RequestHandler* handler) {
+  return std::make_unique<LlhttpParser>(limits, handler);
+}
+
+}  // namespace esg::http

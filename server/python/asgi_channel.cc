@@ -1,0 +1,196 @@
+// AsgiChannel implementation: scope building and app start for ASGI `http` requests.
+#include "server/python/asgi_channel.h"
+
+#include "server/common/log.h"
+#include "server/engine/connection.h"
+#include "server/engine/server.h"
+#include "server/python/exchange.h"
+#include "server/python/interned.h"
+
+namespace esg::python {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The ASGI `path`: the percent-decoded path as UTF-8 (invalid sequences replaced, as urllib's unquote).
+PyObject* DecodePath(const std::string& prefix, std::string_view raw) {
+  bool plain = raw.find('%') == std::string_view::npos;
+  if (plain && prefix.empty()) {
+    return PyUnicode_DecodeUTF8(raw.data(), static_cast<Py_ssize_t>(raw.size()), "replace");
+  }
+  std::string out = prefix;
+  out.reserve(prefix.size() + raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size()) {
+      int hi = HexValue(raw[i + 1]);
+      int lo = HexValue(raw[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(raw[i]);
+  }
+  return PyUnicode_DecodeUTF8(out.data(), static_cast<Py_ssize_t>(out.size()), "replace");
+}
+
+// Sets d[key] = value and drops the reference to value; false on error.
+bool SetSteal(PyObject* d, PyObject* key, PyObject* value) {
+  if (!value) return false;
+  int rc = PyDict_SetItem(d, key, value);
+  Py_DECREF(value);
+  return rc == 0;
+}
+
+}  // namespace
+
+void LogPythonError(const char* context) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  std::string text = context;
+  PyObject* mod = PyImport_ImportModule("traceback");
+  if (mod) {
+    PyObject* lines = PyObject_CallMethod(mod, "format_exception", "OOO", type ? type : Py_None,
+                                          value ? value : Py_None, tb ? tb : Py_None);
+    if (lines) {
+      PyObject* joined = PyUnicode_Join(PyUnicode_FromString(""), lines);
+      if (joined) {
+        text += "\n";
+        text += PyUnicode_AsUTF8(joined);
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        Py_DECREF(joined);
+      }
+      Py_DECREF(lines);
+    }
+    Py_DECREF(mod);
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  log::Error().error("{}", text);
+}
+
+AsgiChannel::AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& root_path, PyObject* state)
+    : run_app_(PyRef::Borrow(run_app)),
+      create_task_(PyRef::Steal(PyObject_GetAttrString(loop, "create_task"))),
+      create_future_(PyRef::Steal(PyObject_GetAttrString(loop, "create_future"))),
+      state_(PyRef::Borrow(state)),
+      root_path_str_(PyRef::Steal(PyUnicode_FromStringAndSize(root_path.data(), static_cast<Py_ssize_t>(root_path.size())))),
+      root_path_(root_path) {}
+
+PyObject* AsgiChannel::NewFuture() { return PyObject_CallNoArgs(create_future_.get()); }
+
+PyObject* AsgiChannel::ServerTuple(const engine::Listener* listener) {
+  auto it = server_tuples_.find(listener);
+  if (it != server_tuples_.end()) return it->second.get();
+  PyObject* t;
+  if (listener->unix_socket) {
+    t = Py_BuildValue("(sO)", listener->host.c_str(), Py_None);
+  } else {
+    t = Py_BuildValue("(si)", listener->host.c_str(), listener->port);
+  }
+  if (!t) return nullptr;
+  server_tuples_.emplace(listener, PyRef::Steal(t));
+  return t;
+}
+
+PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::RequestHead& head) {
+  const Interned& k = interned();
+  PyObject* scope = _PyDict_NewPresized(15);
+  if (!scope) return nullptr;
+  PyRef guard = PyRef::Steal(scope);
+  const engine::Listener* listener = stream.listener();
+  const engine::PeerInfo* peer = stream.peer();
+  if (PyDict_SetItem(scope, k.type, k.http) < 0 || PyDict_SetItem(scope, k.asgi, k.asgi_dict) < 0 ||
+      PyDict_SetItem(scope, k.http_version, head.version_minor == 1 ? k.v11 : k.v10) < 0) {
+    return nullptr;
+  }
+  PyObject* server = ServerTuple(listener);
+  if (!server || PyDict_SetItem(scope, k.server, server) < 0) return nullptr;
+  PyObject* client;
+  if (listener->unix_socket || peer->client_host.empty()) {
+    client = Py_NewRef(Py_None);
+  } else {
+    client = Py_BuildValue("(si)", peer->client_host.c_str(), peer->client_port);
+  }
+  if (!SetSteal(scope, k.client, client)) return nullptr;
+  if (PyDict_SetItem(scope, k.scheme, k.http) < 0) return nullptr;
+  if (!SetSteal(scope, k.method, k.Method(head.method))) return nullptr;
+  if (PyDict_SetItem(scope, k.root_path, root_path_str_.get()) < 0) return nullptr;
+  std::string_view raw_path = head.path();
+  if (!SetSteal(scope, k.path, DecodePath(root_path_, raw_path))) return nullptr;
+  PyObject* raw;
+  if (root_path_.empty()) {
+    raw = PyBytes_FromStringAndSize(raw_path.data(), static_cast<Py_ssize_t>(raw_path.size()));
+  } else {
+    std::string full = root_path_;
+    full.append(raw_path);
+    raw = PyBytes_FromStringAndSize(full.data(), static_cast<Py_ssize_t>(full.size()));
+  }
+  if (!SetSteal(scope, k.raw_path, raw)) return nullptr;
+  std::string_view qs = head.query_string();
+  PyObject* query = qs.empty() ? Py_NewRef(k.empty_bytes)
+                               : PyBytes_FromStringAndSize(qs.data(), static_cast<Py_ssize_t>(qs.size()));
+  if (!SetSteal(scope, k.query_string, query)) return nullptr;
+  PyObject* headers = PyList_New(static_cast<Py_ssize_t>(head.header_count));
+  if (!SetSteal(scope, k.headers, headers)) return nullptr;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const http::Header& h = head.headers[i];
+    PyObject* name = k.HeaderName(h.name);
+    PyObject* value = PyBytes_FromStringAndSize(h.value.data(), static_cast<Py_ssize_t>(h.value.size()));
+    if (!name || !value) {
+      Py_XDECREF(name);
+      Py_XDECREF(value);
+      return nullptr;
+    }
+    PyObject* pair = PyTuple_New(2);
+    if (!pair) return nullptr;
+    PyTuple_SET_ITEM(pair, 0, name);
+    PyTuple_SET_ITEM(pair, 1, value);
+    PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);
+  }
+  PyObject* state = state_.get() != Py_None ? PyDict_Copy(state_.get()) : PyDict_New();
+  if (!SetSteal(scope, k.state, state)) return nullptr;
+  return guard.release();
+}
+
+void AsgiChannel::OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) {
+  PyRef scope = PyRef::Steal(BuildScope(*stream, head));
+  if (!scope) {
+    LogPythonError("Cannot build the ASGI scope");
+    stream->Fail();
+    return;
+  }
+  PyObject* receive = nullptr;
+  PyObject* send = nullptr;
+  PyRef exchange = PyRef::Steal(NewExchange(this, stream, &receive, &send));
+  if (!exchange) {
+    LogPythonError("Cannot create the ASGI exchange");
+    stream->Fail();
+    return;
+  }
+  PyRef receive_ref = PyRef::Steal(receive);
+  PyRef send_ref = PyRef::Steal(send);
+  PyObject* args[] = {scope.get(), receive, send, exchange.get()};
+  PyRef coro = PyRef::Steal(PyObject_Vectorcall(run_app_.get(), args, 4, nullptr));
+  if (!coro) {
+    LogPythonError("Exception in ASGI application");
+    stream->Fail();
+    return;
+  }
+  PyRef task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  if (!task) {
+    LogPythonError("Cannot start the ASGI application task");
+    stream->Fail();
+  }
+}
+
+}  // namespace esg::python

@@ -1,0 +1,43 @@
+// AsgiChannel: the engine's AppChannel for ASGI apps. For each request it builds the `http` scope from
+// prebuilt objects, creates the Exchange (receive/send), and starts the app as a task on the worker's
+// event loop. Lives on the Python thread; every method runs with the GIL held.
+#pragma once
+
+#include <Python.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "server/engine/stream.h"
+#include "server/python/py_ref.h"
+
+namespace esg::python {
+
+class AsgiChannel final : public engine::AppChannel {
+ public:
+  // run_app(scope, receive, send, exchange) -> coroutine; loop: the asyncio loop; state: lifespan state
+  // dict (copied into every scope) or None.
+  AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& root_path, PyObject* state);
+
+  void OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) override;
+
+  // New reference to a fresh loop future, or null with a Python error set.
+  PyObject* NewFuture();
+
+ private:
+  PyObject* ServerTuple(const engine::Listener* listener);
+  PyObject* BuildScope(const engine::HttpStream& stream, const http::RequestHead& head);
+
+  PyRef run_app_;
+  PyRef create_task_;
+  PyRef create_future_;
+  PyRef state_;
+  PyRef root_path_str_;
+  std::string root_path_;
+  std::unordered_map<const engine::Listener*, PyRef> server_tuples_;
+};
+
+// Logs the current Python exception (with traceback) through esg.error and clears it.
+void LogPythonError(const char* context);
+
+}  // namespace esg::python

@@ -1,0 +1,99 @@
+// pybind11 binding of the engine: `_esg.Engine`, which a worker creates once and drives from its event
+// loop (`loop.add_reader(engine.fileno(), engine.run_once)`).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+
+#include "server/engine/server.h"
+#include "server/python/asgi_channel.h"
+#include "server/python/exchange.h"
+#include "server/python/interned.h"
+
+namespace py = pybind11;
+
+namespace esg::python {
+namespace {
+
+template <typename T>
+T Get(const py::dict& d, const char* key, T fallback) {
+  if (!d.contains(key)) return fallback;
+  py::object v = d[key];
+  if (v.is_none()) return fallback;
+  return v.cast<T>();
+}
+
+engine::EngineConfig MakeEngineConfig(const py::dict& c) {
+  engine::EngineConfig e;
+  e.limits.max_request_line = Get<size_t>(c, "limit_request_line", e.limits.max_request_line);
+  e.limits.max_header_count = Get<size_t>(c, "limit_request_fields", e.limits.max_header_count);
+  e.limits.max_header_size = Get<size_t>(c, "limit_request_field_size", e.limits.max_header_size);
+  e.limits.max_body_size = Get<int64_t>(c, "limit_request_body", e.limits.max_body_size);
+  e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
+  e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);
+  e.defaults.server = Get<bool>(c, "server_header", true);
+  e.defaults.date = Get<bool>(c, "date_header", true);
+  if (c.contains("headers") && !c["headers"].is_none()) {
+    for (py::handle pair : c["headers"]) {
+      auto nv = pair.cast<std::pair<std::string, std::string>>();
+      e.defaults.extra += nv.first + ": " + nv.second + "\r\n";
+    }
+  }
+  return e;
+}
+
+class Engine {
+ public:
+  Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state) {
+    std::string root_path = Get<std::string>(config, "root_path", "");
+    while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
+    channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
+    server_ = std::make_unique<engine::Server>(MakeEngineConfig(config), channel_.get());
+    if (!server_->ok()) throw std::runtime_error("cannot create the engine's epoll/timer descriptors");
+    for (py::handle l : listeners) {
+      py::dict d = py::reinterpret_borrow<py::dict>(l);
+      std::string kind = d["kind"].cast<std::string>();
+      std::string host = kind == "unix" ? d["path"].cast<std::string>() : d["host"].cast<std::string>();
+      int port = kind == "unix" ? 0 : d["port"].cast<int>();
+      if (!server_->AddListener(d["fd"].cast<int>(), kind == "unix", host, port)) {
+        throw std::runtime_error("cannot use listening socket fd " + std::to_string(d["fd"].cast<int>()));
+      }
+    }
+  }
+
+  int fileno() const { return server_->fd(); }
+  int run_once() { return server_->RunOnce(); }
+  void stop_accepting() { server_->StopAccepting(); }
+  void begin_drain() { server_->BeginDrain(); }
+  void close_all() {
+    server_->CloseAll();
+    server_->RunOnce();
+  }
+  size_t active_requests() const { return server_->active_requests(); }
+  size_t connections() const { return server_->connection_count(); }
+  uint64_t requests_served() const { return server_->requests_served(); }
+
+ private:
+  std::unique_ptr<AsgiChannel> channel_;
+  std::unique_ptr<engine::Server> server_;
+};
+
+}  // namespace
+
+void InitEngine(py::module_& m) {
+  if (!InitInterned() || !InitExchangeTypes()) throw py::error_already_set();
+  py::class_<Engine>(m, "Engine", "The ESG HTTP engine of one worker (runs on the event loop's thread).")
+      .def(py::init<py::object, py::object, py::dict, py::list, py::object>(), py::arg("run_app"),
+           py::arg("loop"), py::arg("config"), py::arg("listeners"), py::arg("state"))
+      .def("fileno", &Engine::fileno, "The epoll descriptor to watch for readability.")
+      .def("run_once", &Engine::run_once, "Handle every ready event; never blocks.")
+      .def("stop_accepting", &Engine::stop_accepting, "Close this worker's listening sockets.")
+      .def("begin_drain", &Engine::begin_drain, "Close idle connections; close the others after their response.")
+      .def("close_all", &Engine::close_all, "Close every connection now.")
+      .def_property_readonly("active_requests", &Engine::active_requests)
+      .def_property_readonly("connections", &Engine::connections)
+      .def_property_readonly("requests_served", &Engine::requests_served);
+}
+
+}  // namespace esg::python

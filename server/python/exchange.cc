@@ -1,0 +1,415 @@
+// Exchange and the pre-completed awaitables: the ASGI `receive`/`send` pair for one HTTP request.
+#include "server/python/exchange.h"
+
+#include <new>
+#include <string>
+
+#include "server/common/log.h"
+#include "server/python/asgi_channel.h"
+#include "server/python/interned.h"
+
+namespace esg::python {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// Ready: an awaitable that completes at once. `await` on it never suspends the coroutine: its iterator
+// finishes on the first step (StopIteration carrying the value, or nothing for None).
+struct ReadyObject {
+  PyObject_HEAD
+  PyObject* value;  // owned; null for None
+};
+
+PyObject* ReadyAwait(PyObject* self) {
+  Py_INCREF(self);
+  return self;
+}
+
+PyObject* ReadyNext(PyObject* self) {
+  auto* r = reinterpret_cast<ReadyObject*>(self);
+  if (r->value) {
+    PyObject* value = r->value;
+    r->value = nullptr;
+    // StopIteration(value): wrap so a tuple or exception value is not unpacked or raised.
+    PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, value);
+    Py_DECREF(value);
+    if (stop) {
+      PyErr_SetObject(PyExc_StopIteration, stop);
+      Py_DECREF(stop);
+    }
+  }
+  return nullptr;  // no exception set: exhausted, result None
+}
+
+void ReadyDealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
+  Py_TYPE(self)->tp_free(self);
+}
+
+PyAsyncMethods kReadyAsync = {ReadyAwait, nullptr, nullptr, nullptr};
+
+PyTypeObject ReadyType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+PyObject* g_done = nullptr;  // Ready with no value, shared
+
+PyObject* NewReady(PyObject* value /* stolen */) {
+  auto* r = PyObject_New(ReadyObject, &ReadyType);
+  if (!r) {
+    Py_XDECREF(value);
+    return nullptr;
+  }
+  r->value = value;
+  return reinterpret_cast<PyObject*>(r);
+}
+
+// ---------------------------------------------------------------------------------------------------
+struct ExchangeObject;
+
+class Observer final : public engine::StreamObserver {
+ public:
+  explicit Observer(ExchangeObject* owner) : owner_(owner) {}
+  void OnBodyReady() override;
+  void OnWritable() override;
+
+ private:
+  ExchangeObject* owner_;
+};
+
+struct ExchangeObject {
+  PyObject_HEAD
+  engine::StreamPtr stream;
+  Observer observer;
+  AsgiChannel* channel;
+  PyObject* receive_waiter;  // pending future of receive(), owned
+  PyObject* send_waiter;     // pending future of send(), owned
+  bool start_received;
+  bool body_end_delivered;
+  bool app_done;
+};
+
+PyTypeObject ExchangeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+ExchangeObject* AsExchange(PyObject* self) { return reinterpret_cast<ExchangeObject*>(self); }
+
+// Resolves (and forgets) a waiter future, unless it was cancelled meanwhile.
+void Resolve(PyObject** waiter, PyObject* value /* borrowed */) {
+  PyObject* fut = *waiter;
+  *waiter = nullptr;
+  if (!fut) return;
+  PyObject* cancelled = PyObject_CallMethod(fut, "cancelled", nullptr);
+  if (cancelled == Py_False) {
+    PyObject* r = PyObject_CallMethod(fut, "set_result", "O", value);
+    if (!r) LogPythonError("Cannot wake the ASGI application");
+    Py_XDECREF(r);
+  } else if (!cancelled) {
+    PyErr_Clear();
+  }
+  Py_XDECREF(cancelled);
+  Py_DECREF(fut);
+}
+
+// The next receive() message if one is ready now (new reference), else null without an error.
+PyObject* NextMessage(ExchangeObject* ex) {
+  const Interned& k = interned();
+  engine::HttpStream& s = *ex->stream;
+  if (!ex->body_end_delivered && !s.disconnected()) {
+    if (s.has_body_bytes() || s.body_complete()) {
+      std::string body;
+      s.TakeBody(&body);
+      bool more = !s.body_complete();
+      if (!more) ex->body_end_delivered = true;
+      PyObject* msg = _PyDict_NewPresized(3);
+      if (!msg) return nullptr;
+      PyObject* bytes = body.empty() ? Py_NewRef(k.empty_bytes)
+                                     : PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size()));
+      if (!bytes || PyDict_SetItem(msg, k.type, k.http_request) < 0 || PyDict_SetItem(msg, k.body, bytes) < 0 ||
+          PyDict_SetItem(msg, k.more_body, more ? Py_True : Py_False) < 0) {
+        Py_XDECREF(bytes);
+        Py_DECREF(msg);
+        return nullptr;
+      }
+      Py_DECREF(bytes);
+      return msg;
+    }
+    // Nothing buffered yet: ask for the body (sends "100 Continue" when the client waits for it).
+    std::string none;
+    s.TakeBody(&none);
+    return nullptr;
+  }
+  if (s.disconnected() || s.response_complete()) {
+    return Py_BuildValue("{s:s}", "type", "http.disconnect");
+  }
+  return nullptr;  // body delivered, still connected: wait for the disconnect
+}
+
+void Observer::OnBodyReady() {
+  ExchangeObject* ex = owner_;
+  if (!ex->receive_waiter) return;
+  PyObject* msg = NextMessage(ex);
+  if (!msg) {
+    if (PyErr_Occurred()) LogPythonError("Cannot build an ASGI message");
+    return;
+  }
+  Resolve(&ex->receive_waiter, msg);
+  Py_DECREF(msg);
+}
+
+void Observer::OnWritable() {
+  ExchangeObject* ex = owner_;
+  if (ex->send_waiter) Resolve(&ex->send_waiter, Py_None);
+  // A receive() waiting for the disconnect learns about it here too.
+  if (ex->receive_waiter && ex->stream->disconnected()) OnBodyReady();
+}
+
+PyObject* ExchangeReceive(PyObject* self, PyObject*) {
+  ExchangeObject* ex = AsExchange(self);
+  if (ex->receive_waiter) {
+    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
+    return nullptr;
+  }
+  PyObject* msg = NextMessage(ex);
+  if (msg) return NewReady(msg);
+  if (PyErr_Occurred()) return nullptr;
+  PyObject* fut = ex->channel->NewFuture();
+  if (!fut) return nullptr;
+  Py_INCREF(fut);
+  ex->receive_waiter = fut;
+  return fut;
+}
+
+bool IsType(PyObject* value, PyObject* interned_str) {
+  if (value == interned_str) return true;
+  return PyUnicode_Check(value) && PyUnicode_Compare(value, interned_str) == 0;
+}
+
+// Reads a bytes-like object into a view; false with TypeError set otherwise.
+bool BytesView(PyObject* o, std::string_view* out, Py_buffer* buffer, bool* release) {
+  *release = false;
+  if (PyBytes_Check(o)) {
+    *out = std::string_view(PyBytes_AS_STRING(o), static_cast<size_t>(PyBytes_GET_SIZE(o)));
+    return true;
+  }
+  if (PyObject_GetBuffer(o, buffer, PyBUF_SIMPLE) == 0) {
+    *release = true;
+    *out = std::string_view(static_cast<const char*>(buffer->buf), static_cast<size_t>(buffer->len));
+    return true;
+  }
+  PyErr_Clear();
+  PyErr_Format(PyExc_TypeError, "expected bytes, got %.100s", Py_TYPE(o)->tp_name);
+  return false;
+}
+
+PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
+  const Interned& k = interned();
+  engine::HttpStream& s = *ex->stream;
+  PyObject* status = PyDict_GetItemWithError(message, k.status);
+  if (!status) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "'http.response.start' message without 'status'");
+    return nullptr;
+  }
+  long code = PyLong_Check(status) ? PyLong_AsLong(status) : -1;
+  if (code == -1 && PyErr_Occurred()) return nullptr;
+  http::ResponseHead& head = s.response();
+  if (!head.Begin(static_cast<int>(code))) {
+    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP status code %R in 'http.response.start'", status);
+    return nullptr;
+  }
+  PyObject* headers = PyDict_GetItemWithError(message, k.headers);
+  if (!headers && PyErr_Occurred()) return nullptr;
+  if (headers && headers != Py_None) {
+    PyObject* iter = PyObject_GetIter(headers);
+    if (!iter) return nullptr;
+    PyObject* item;
+    while ((item = PyIter_Next(iter))) {
+      PyRef item_ref = PyRef::Steal(item);
+      PyRef pair = PyRef::Steal(PySequence_Fast(item, "each ASGI header must be a (name, value) pair"));
+      if (!pair || PySequence_Fast_GET_SIZE(pair.get()) != 2) {
+        if (pair) PyErr_SetString(PyExc_RuntimeError, "each ASGI header must be a (name, value) pair");
+        Py_DECREF(iter);
+        return nullptr;
+      }
+      std::string_view name, value;
+      Py_buffer nb, vb;
+      bool nrel = false, vrel = false;
+      bool ok = BytesView(PySequence_Fast_GET_ITEM(pair.get(), 0), &name, &nb, &nrel) &&
+                BytesView(PySequence_Fast_GET_ITEM(pair.get(), 1), &value, &vb, &vrel);
+      const char* reason = nullptr;
+      if (ok && !head.Add(name, value, &reason)) {
+        std::string shown = log::Escape(name);
+        PyErr_Format(PyExc_RuntimeError, "Invalid HTTP header %s: %s", shown.c_str(), reason);
+        ok = false;
+      }
+      if (nrel) PyBuffer_Release(&nb);
+      if (vrel) PyBuffer_Release(&vb);
+      if (!ok) {
+        Py_DECREF(iter);
+        return nullptr;
+      }
+    }
+    Py_DECREF(iter);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  ex->start_received = true;
+  return Py_NewRef(g_done);
+}
+
+PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
+  const Interned& k = interned();
+  PyObject* body = PyDict_GetItemWithError(message, k.body);
+  if (!body && PyErr_Occurred()) return nullptr;
+  PyObject* more = PyDict_GetItemWithError(message, k.more_body);
+  if (!more && PyErr_Occurred()) return nullptr;
+  int more_body = more ? PyObject_IsTrue(more) : 0;
+  if (more_body < 0) return nullptr;
+  std::string_view data;
+  Py_buffer buffer;
+  bool release = false;
+  if (body && !BytesView(body, &data, &buffer, &release)) return nullptr;
+  engine::HttpStream::SendResult r = ex->stream->SendBody(data, more_body != 0);
+  if (release) PyBuffer_Release(&buffer);
+  switch (r) {
+    case engine::HttpStream::SendResult::kWait: {
+      PyObject* fut = ex->channel->NewFuture();
+      if (!fut) return nullptr;
+      Py_XDECREF(ex->send_waiter);
+      Py_INCREF(fut);
+      ex->send_waiter = fut;
+      return fut;
+    }
+    case engine::HttpStream::SendResult::kError:
+      PyErr_SetString(PyExc_RuntimeError, "Response body does not match its Content-Length; connection aborted");
+      return nullptr;
+    default:
+      return Py_NewRef(g_done);
+  }
+}
+
+PyObject* ExchangeSend(PyObject* self, PyObject* message) {
+  ExchangeObject* ex = AsExchange(self);
+  const Interned& k = interned();
+  if (!PyDict_Check(message)) {
+    PyErr_Format(PyExc_TypeError, "ASGI message must be a dict, got %.100s", Py_TYPE(message)->tp_name);
+    return nullptr;
+  }
+  PyObject* type = PyDict_GetItemWithError(message, k.type);
+  if (!type) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "ASGI message without 'type'");
+    return nullptr;
+  }
+  engine::HttpStream& s = *ex->stream;
+  if (s.disconnected() && !s.response_complete()) return Py_NewRef(g_done);  // client gone: dropped quietly
+  if (!ex->start_received) {
+    if (!IsType(type, k.http_response_start)) {
+      PyErr_Format(PyExc_RuntimeError, "Expected ASGI message 'http.response.start', but got %R.", type);
+      return nullptr;
+    }
+    return SendStart(ex, message);
+  }
+  if (s.response_complete()) {
+    PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message %R sent, after response already completed.", type);
+    return nullptr;
+  }
+  if (!IsType(type, k.http_response_body)) {
+    PyErr_Format(PyExc_RuntimeError, "Expected ASGI message 'http.response.body', but got %R.", type);
+    return nullptr;
+  }
+  return SendBody(ex, message);
+}
+
+// finish(): the app returned. Logs and fails the response if it is not complete.
+PyObject* ExchangeFinish(PyObject* self, PyObject*) {
+  ExchangeObject* ex = AsExchange(self);
+  ex->app_done = true;
+  engine::HttpStream& s = *ex->stream;
+  if (!s.response_complete() && !s.disconnected()) {
+    if (!ex->start_received) {
+      log::Error().error("ASGI callable returned without starting response.");
+    } else {
+      log::Error().error("ASGI callable returned without completing response.");
+    }
+    s.Fail();
+  }
+  Py_RETURN_NONE;
+}
+
+// fail(): the app raised (the caller logged the traceback): 500 if nothing was sent, else abort.
+PyObject* ExchangeFail(PyObject* self, PyObject*) {
+  ExchangeObject* ex = AsExchange(self);
+  ex->app_done = true;
+  ex->stream->Fail();
+  Py_RETURN_NONE;
+}
+
+PyMethodDef kReceiveDef = {"receive", ExchangeReceive, METH_NOARGS, "ASGI receive()"};
+PyMethodDef kSendDef = {"send", ExchangeSend, METH_O, "ASGI send(message)"};
+PyMethodDef kExchangeMethods[] = {
+    {"finish", ExchangeFinish, METH_NOARGS, "The app returned."},
+    {"fail", ExchangeFail, METH_NOARGS, "The app raised."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+void ExchangeDealloc(PyObject* self) {
+  ExchangeObject* ex = AsExchange(self);
+  if (ex->stream) {
+    ex->stream->set_observer(nullptr);
+    if (!ex->app_done && !ex->stream->response_complete()) ex->stream->Fail();
+  }
+  Py_XDECREF(ex->receive_waiter);
+  Py_XDECREF(ex->send_waiter);
+  ex->stream.~shared_ptr();
+  ex->observer.~Observer();
+  Py_TYPE(self)->tp_free(self);
+}
+
+}  // namespace
+
+bool InitExchangeTypes() {
+  ReadyType.tp_name = "esg._esg.Ready";
+  ReadyType.tp_basicsize = sizeof(ReadyObject);
+  ReadyType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ReadyType.tp_dealloc = ReadyDealloc;
+  ReadyType.tp_as_async = &kReadyAsync;
+  ReadyType.tp_iter = PyObject_SelfIter;
+  ReadyType.tp_iternext = ReadyNext;
+  ReadyType.tp_doc = "An awaitable that is already complete.";
+  if (PyType_Ready(&ReadyType) < 0) return false;
+  ExchangeType.tp_name = "esg._esg.Exchange";
+  ExchangeType.tp_basicsize = sizeof(ExchangeObject);
+  ExchangeType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ExchangeType.tp_dealloc = ExchangeDealloc;
+  ExchangeType.tp_methods = kExchangeMethods;
+  ExchangeType.tp_doc = "One HTTP request/response exchange (ASGI receive/send).";
+  if (PyType_Ready(&ExchangeType) < 0) return false;
+  if (!g_done) {
+    g_done = NewReady(nullptr);
+    if (!g_done) return false;
+  }
+  return true;
+}
+
+PyObject* DoneAwaitable() { return g_done; }
+
+PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
+  auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
+  if (!ex) return nullptr;
+  new (&ex->stream) engine::StreamPtr(stream);
+  new (&ex->observer) Observer(ex);
+  ex->channel = channel;
+  ex->receive_waiter = nullptr;
+  ex->send_waiter = nullptr;
+  ex->start_received = false;
+  ex->body_end_delivered = false;
+  ex->app_done = false;
+  stream->set_observer(&ex->observer);
+  PyObject* self = reinterpret_cast<PyObject*>(ex);
+  *receive = PyCFunction_New(&kReceiveDef, self);
+  *send = PyCFunction_New(&kSendDef, self);
+  if (!*receive || !*send) {
+    Py_XDECREF(*receive);
+    Py_XDECREF(*send);
+    Py_DECREF(self);
+    return nullptr;
+  }
+  return self;
+}
+
+}  // namespace esg::python

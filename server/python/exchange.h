@@ -1,0 +1,26 @@
+// Exchange: the Python object behind one request's `receive` and `send` callables.
+//
+// send() validates each ASGI message strictly (type, order, header bytes) and writes through the
+// HttpStream; it returns a pre-completed awaitable unless the write buffer is over its high-water mark,
+// when it returns a loop future resolved once the socket drains. receive() returns a pre-completed
+// awaitable holding the next message when the body is already buffered, and a future otherwise.
+#pragma once
+
+#include <Python.h>
+
+#include "server/engine/stream.h"
+
+namespace esg::python {
+
+class AsgiChannel;
+
+// Readies the Exchange and awaitable types. False with a Python error set on failure.
+bool InitExchangeTypes();
+
+// New reference to an Exchange; *receive and *send get new references to its bound methods.
+PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send);
+
+// The pre-completed awaitable whose result is None (shared).
+PyObject* DoneAwaitable();
+
+}  // namespace esg::python

@@ -1,0 +1,90 @@
+// esg::ToJson: the JSON the master hands to workers in $ESG_WORKER_CONFIG (keys, nulls, listeners).
+#include "server/common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace esg {
+namespace {
+
+TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
+  Config config;
+  config.app = "example:app";
+  nlohmann::json doc = nlohmann::json::parse(ToJson(config, {}, 5));
+  std::set<std::string> keys;
+  for (const auto& item : doc["config"].items()) keys.insert(item.key());
+  const std::set<std::string> expected = {
+      "app", "app_dir", "factory", "interface", "host", "port", "uds", "fd", "backlog", "workers", "reload",
+      "reload_dirs", "reload_includes", "reload_excludes", "reload_delay", "loop", "ws", "ws_max_size",
+      "ws_ping_interval", "ws_ping_timeout", "lifespan", "env_file", "log_config", "log_level", "access_log",
+      "use_colors", "proxy_headers", "forwarded_allow_ips", "server_header", "date_header", "root_path",
+      "headers", "limit_concurrency", "limit_max_requests", "timeout_keep_alive", "timeout_graceful_shutdown",
+      "limit_request_line", "limit_request_fields", "limit_request_field_size", "limit_request_body",
+      "timeout_request_header", "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password", "ssl_version",
+      "ssl_cert_reqs", "ssl_ca_certs", "ssl_ciphers", "python"};
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(doc["control_fd"], 5);
+  EXPECT_TRUE(doc["listeners"].is_array());
+  EXPECT_EQ(doc["config"]["app"], "example:app");
+  EXPECT_EQ(doc["config"]["port"], 8000);
+  EXPECT_EQ(doc["config"]["reload_delay"], 0.25);
+  EXPECT_EQ(doc["config"]["limit_request_body"], 0);
+  EXPECT_EQ(doc["config"]["timeout_request_header"], 30.0);
+}
+
+TEST(ConfigJsonTest, UnsetOptionalsAreNullAndSetOnesAreValues) {
+  Config config;
+  nlohmann::json doc = nlohmann::json::parse(ToJson(config, {}, 4));
+  for (const char* key : {"workers", "use_colors", "forwarded_allow_ips", "limit_concurrency",
+                          "limit_max_requests", "timeout_graceful_shutdown"}) {
+    EXPECT_TRUE(doc["config"][key].is_null()) << key;
+  }
+  config.workers = 1;
+  config.use_colors = false;
+  config.forwarded_allow_ips = "*";
+  config.timeout_graceful_shutdown = 3;
+  doc = nlohmann::json::parse(ToJson(config, {}, 4));
+  EXPECT_EQ(doc["config"]["workers"], 1);
+  EXPECT_EQ(doc["config"]["use_colors"], false);
+  EXPECT_EQ(doc["config"]["forwarded_allow_ips"], "*");
+  EXPECT_EQ(doc["config"]["timeout_graceful_shutdown"], 3.0);
+}
+
+TEST(ConfigJsonTest, HeadersArePairs) {
+  Config config;
+  config.headers = {{"X-A", "1"}, {"X-B", "two words"}};
+  nlohmann::json doc = nlohmann::json::parse(ToJson(config, {}, 4));
+  ASSERT_EQ(doc["config"]["headers"].size(), 2u);
+  EXPECT_EQ(doc["config"]["headers"][0], nlohmann::json({"X-A", "1"}));
+  EXPECT_EQ(doc["config"]["headers"][1], nlohmann::json({"X-B", "two words"}));
+}
+
+TEST(ConfigJsonTest, ListenersCarryFdKindAddress) {
+  ListenerSpec tcp{3, "tcp", "127.0.0.1", 8000, ""};
+  ListenerSpec unix_socket{4, "unix", "", 0, "/tmp/esg.sock"};
+  nlohmann::json doc = nlohmann::json::parse(ToJson(Config{}, {tcp, unix_socket}, 5));
+  ASSERT_EQ(doc["listeners"].size(), 2u);
+  EXPECT_EQ(doc["listeners"][0],
+            nlohmann::json({{"fd", 3}, {"kind", "tcp"}, {"host", "127.0.0.1"}, {"port", 8000}, {"path", ""}}));
+  EXPECT_EQ(doc["listeners"][1]["kind"], "unix");
+  EXPECT_EQ(doc["listeners"][1]["path"], "/tmp/esg.sock");
+}
+
+TEST(ConfigJsonTest, InvalidUtf8DoesNotThrow) {
+  Config config;
+  config.root_path = "/caf\xe9";
+  std::string text;
+  EXPECT_NO_THROW(text = ToJson(config, {}, 4));
+  EXPECT_FALSE(nlohmann::json::parse(text)["config"]["root_path"].get<std::string>().empty());
+}
+
+TEST(ListenerSpecTest, Url) {
+  EXPECT_EQ((ListenerSpec{3, "tcp", "127.0.0.1", 8000, ""}).Url(false), "http://127.0.0.1:8000");
+  EXPECT_EQ((ListenerSpec{3, "tcp", "::1", 8443, ""}).Url(true), "https://[::1]:8443");
+  EXPECT_EQ((ListenerSpec{3, "unix", "", 0, "/tmp/x.sock"}).Url(false), "unix:/tmp/x.sock");
+}
+
+}  // namespace
+}  // namespace esg

@@ -311,3 +311,57 @@ def test_status_line_is_http11_with_reason(serve):
     assert resp.raw.startswith(b"HTTP/1.1 200 OK\r\n"), resp.raw[:40]
     missing = exchange(server, http_request("GET", "/nope"))
     assert missing.raw.startswith(b"HTTP/1.1 404 Not Found\r\n"), missing.raw[:40]
+
+
+# ------------------------------------------------------------------------------------------- large bodies
+
+
+def _pattern(size):
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def test_large_request_body_small_response(serve):
+    import hashlib
+
+    server = serve("big:app")
+    for size in (100_000, 300_000, 1 << 20):
+        body = _pattern(size)
+        resp = exchange(server, http_request("POST", "/count", body=body))
+        length, digest, _messages = resp.body.decode().split()
+        assert (resp.status, int(length)) == (200, size), f"request body of {size} bytes arrived as {length}"
+        assert digest == hashlib.sha256(body).hexdigest()
+
+
+def test_large_chunked_request_body(serve):
+    import hashlib
+
+    server = serve("big:app")
+    body = _pattern(700_000)
+    parts = [body[i:i + 50_000] for i in range(0, len(body), 50_000)]
+    resp = exchange(server, http_request("POST", "/count", headers=[("Transfer-Encoding", "chunked")],
+                                         body=chunked(*parts)))
+    length, digest, _messages = resp.body.decode().split()
+    assert int(length) == len(body) and digest == hashlib.sha256(body).hexdigest()
+
+
+def test_large_response_single_message(serve):
+    server = serve("big:app")
+    size = 3 << 20
+    with server.connect() as conn:
+        conn.send(http_request("GET", f"/bytes?size={size}"))
+        resp = conn.read_response()
+        conn.send(http_request("GET", "/bytes?size=10"))
+        after = conn.read_response()
+    assert resp.header("content-length") == str(size)
+    assert resp.complete and resp.body == _pattern(size)
+    assert after.body == _pattern(10)
+
+
+def test_large_streamed_response(serve):
+    server = serve("big:app")
+    size = 3 << 20
+    with server.connect() as conn:
+        conn.send(http_request("GET", f"/stream?size={size}&chunk=100000"))
+        resp = conn.read_response()
+    assert resp.chunked and resp.complete
+    assert resp.body == _pattern(size)

@@ -365,3 +365,44 @@ def test_large_streamed_response(serve):
         resp = conn.read_response()
     assert resp.chunked and resp.complete
     assert resp.body == _pattern(size)
+
+
+def test_pipelined_failure_in_the_middle_keeps_order(serve):
+    server = serve("app_errors:app")
+    data = http_request("GET", "/ok") + http_request("GET", "/raise-before") + http_request("GET", "/ok")
+    with server.connect() as conn:
+        conn.send(data)
+        first = conn.read_response()
+        second = conn.read_response()
+        assert (first.status, first.body) == (200, b"ok")
+        assert second.status == 500
+        if second.header("connection") != "close":
+            third = conn.read_response()
+            assert (third.status, third.body) == (200, b"ok")
+
+
+def test_many_pipelined_requests_in_one_write(serve):
+    server = serve("pipeline:app")
+    data = b"".join(http_request("GET", f"/fast?id={i}") for i in range(50))
+    with server.connect() as conn:
+        conn.send(data)
+        bodies = [conn.read_response().body for _ in range(50)]
+    assert bodies == [str(i).encode() for i in range(50)]
+
+
+def test_head_on_streamed_response_has_no_body(serve):
+    server = serve("framing:app")
+    with server.connect() as conn:
+        conn.send(http_request("HEAD", "/stream"))
+        head = conn.read_response(head=True)
+        conn.send(http_request("GET", "/cl"))
+        after = conn.read_response()
+    assert head.status == 200
+    assert after.status == 200 and after.body == b"Hello, world!", "bytes after the HEAD response head"
+
+
+def test_post_with_content_length_zero(serve):
+    server = serve("echo_body:app")
+    resp = exchange(server, http_request("POST", "/", body=b""))
+    assert (resp.status, resp.body) == (200, b"")
+    assert resp.header("x-more") == "[false]"

@@ -75,3 +75,9 @@ def test_log_level_warning_still_shows_errors(esg_server, tmp_path):
     assert server.get("/raise-before").status_code == 500
     server.wait_for_output(r"^ERROR:", "stderr")
     server.wait_for_output("boom-before-start", "stderr")
+
+
+def test_access_log_records_500(esg_server):
+    server = esg_server([], app="app_errors:app")
+    assert exchange(server, http_request("GET", "/raise-before")).status == 500
+    server.wait_for_output(r'^INFO:     127\.0\.0\.1:\d+ - "GET /raise-before HTTP/1\.1" 500\b', "stdout")

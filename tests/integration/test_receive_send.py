@@ -162,3 +162,44 @@ def test_keep_alive_connection_survives_or_closes_cleanly_after_send_error(serve
         except ConnectionClosed:
             return
         assert (second.status, second.body) == (200, b"ok")
+
+
+def test_receive_after_response_returns_disconnect(serve, markers):
+    server = serve("disconnect:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/after-response?id=2"))
+        resp = conn.read_response()
+        assert (resp.status, resp.body) == (200, b"done")
+        # The connection stays open; the app's receive() must still complete (with http.disconnect).
+        assert wait_for_file(markers / "disconnect-2") == "http.disconnect"
+
+
+def test_content_length_shorter_than_body_never_leaks_bytes(serve):
+    server = serve("bad_send:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/cl-too-long"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None  # closing without a response is safe too
+        if resp is not None and resp.status != 500:
+            assert resp.body == b"01234"[:len(resp.body)], resp.raw
+            # The extra bytes must not be on the wire, where they would start the "next response".
+            assert conn.closed_by_server(), "connection left open after a body longer than Content-Length"
+            assert conn.buf == b"", f"bytes beyond Content-Length were sent: {conn.buf!r}"
+    server.wait_for_output(r"^ERROR:", "stderr")
+    assert exchange(server, http_request("GET", "/ok")).status == 200
+
+
+def test_content_length_longer_than_body_is_aborted(serve):
+    server = serve("bad_send:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/cl-too-short"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        if resp is not None and resp.status != 500:
+            assert not resp.complete, f"short body presented as complete: {conn.received!r}"
+    server.wait_for_output(r"^ERROR:", "stderr")
+    assert exchange(server, http_request("GET", "/ok")).status == 200

@@ -6,6 +6,8 @@
 /str-body            body is a str, not bytes
 /after-complete      a second body message after the response is complete
 /header-injection    a header value containing CR LF
+/cl-too-long         Content-Length 5 but a 10-byte body
+/cl-too-short        Content-Length 10 but a 5-byte (final) body
 """
 
 from asgi_util import lifespan, marker, respond
@@ -41,5 +43,11 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"x-evil", b"a\r\nx-injected: yes")]})
         await send({"type": "http.response.body", "body": b"evil"})
+    elif path == "/cl-too-long":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"0123456789"})
+    elif path == "/cl-too-short":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]})
+        await send({"type": "http.response.body", "body": b"01234"})
     else:
         await respond(send, 200, b"ok")

@@ -115,8 +115,8 @@ std::pair<std::string, std::string> ParseHeader(const OptionSpec& spec, const st
   }
   for (unsigned char c : value) {
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      throw UsageError{
-          InvalidValue(spec, PyRepr(raw) + " has a control character (CR, LF, NUL, ...) in the header value.")};
+      throw UsageError{InvalidValue(
+          spec, PyRepr(raw) + " has a control character (CR, LF, NUL, ...) in the header value.")};
     }
   }
   return {std::string(name), std::string(value)};
@@ -157,7 +157,8 @@ void Apply(const Occurrence& occurrence, Config* config) {
       break;
     case OptionType::kInt: {
       if (!ParseInt(occurrence.value, &value.integer)) {
-        throw UsageError{InvalidValue(spec, PyRepr(occurrence.value) + " is not a valid integer." + source_note)};
+        throw UsageError{
+            InvalidValue(spec, PyRepr(occurrence.value) + " is not a valid integer." + source_note)};
       }
       Range range = spec.range;
       if (!range.wide && !range.has_max) {
@@ -177,7 +178,8 @@ void Apply(const Occurrence& occurrence, Config* config) {
     }
     case OptionType::kFloat:
       if (!ParseFloat(occurrence.value, &value.number)) {
-        throw UsageError{InvalidValue(spec, PyRepr(occurrence.value) + " is not a valid float." + source_note)};
+        throw UsageError{
+            InvalidValue(spec, PyRepr(occurrence.value) + " is not a valid float." + source_note)};
       }
       if (!InRange(spec.range, value.number)) {
         throw UsageError{InvalidValue(spec, FormatNumber(value.number, false) + " is not in the range " +

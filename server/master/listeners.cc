@@ -47,7 +47,8 @@ bool DescribeAddress(const sockaddr_storage& address, socklen_t length, Listener
   }
   if (address.ss_family == AF_UNIX) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&address);
-    size_t path_length = length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+    const size_t offset = offsetof(sockaddr_un, sun_path);
+    size_t path_length = length > offset ? length - offset : 0;
     std::string path(un->sun_path, path_length);
     if (!path.empty() && path[0] == '\0') {
       path[0] = '@';  // abstract socket, shown the way ss(8) shows it
@@ -84,7 +85,8 @@ PathState ProbeUnixPath(const std::string& path, std::string* error) {
     return PathState::kError;
   }
   if (!S_ISSOCK(st.st_mode)) {
-    *error = "Cannot bind to unix socket " + path + ": the path exists and is not a socket; refusing to replace it";
+    *error = "Cannot bind to unix socket " + path +
+             ": the path exists and is not a socket; refusing to replace it";
     return PathState::kError;
   }
   sockaddr_un address;

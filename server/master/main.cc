@@ -24,8 +24,8 @@ int Main(int argc, char** argv) {
   }
 
   esg::Config config;
-  esg::cli::ParseResult parsed =
-      esg::cli::Parse(std::vector<std::string>(argv + (argc > 0 ? 1 : 0), argv + argc), esg::cli::ProcessEnv(), &config);
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  esg::cli::ParseResult parsed = esg::cli::Parse(args, esg::cli::ProcessEnv(), &config);
   if (!parsed.run) {
     std::fputs(parsed.out.c_str(), stdout);
     std::fputs(parsed.err.c_str(), stderr);

@@ -14,6 +14,9 @@ constexpr Range kNone{};
 constexpr Range kPositive64{true, 1, false, false, 0, true};
 constexpr Range kNonNegative64{true, 0, false, false, 0, true};
 
+// Ranges keep ints within 32 bits unless the Range is `wide`, so the narrowing is safe.
+int AsInt(const Value& v) { return static_cast<int>(v.integer); }
+
 std::vector<OptionSpec> MakeTable() {
   std::vector<OptionSpec> t;
   auto add = [&t](OptionSpec spec) { t.push_back(spec); };
@@ -21,11 +24,11 @@ std::vector<OptionSpec> MakeTable() {
   add({"--host", "", T::kText, "TEXT", "Bind socket to this host.", "127.0.0.1", kNone, false, true, "",
        [](Config* c, const Value& v) { c->host = v.text; }});
   add({"--port", "", T::kInt, "INTEGER", "Bind socket to this port.", "8000", kPort, false, true, "",
-       [](Config* c, const Value& v) { c->port = static_cast<int>(v.integer); }});
+       [](Config* c, const Value& v) { c->port = AsInt(v); }});
   add({"--uds", "", T::kText, "TEXT", "Bind to a UNIX domain socket.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->uds = v.text; }});
   add({"--fd", "", T::kInt, "INTEGER", "Bind to socket from this file descriptor.", "", kNonNegative, false,
-       true, "", [](Config* c, const Value& v) { c->fd = static_cast<int>(v.integer); }});
+       true, "", [](Config* c, const Value& v) { c->fd = AsInt(v); }});
   add({"--reload", "", T::kFlag, "", "Enable auto-reload.", "", kNone, false, false, "",
        [](Config* c, const Value& v) { c->reload = v.flag; }});
   add({"--reload-dir", "", T::kText, "PATH",
@@ -45,14 +48,14 @@ std::vector<OptionSpec> MakeTable() {
   add({"--workers", "", T::kInt, "INTEGER",
        "Number of worker processes. Defaults to the $WEB_CONCURRENCY environment variable if available, or "
        "1. Not valid with --reload.",
-       "", kPositive, false, false, "1", [](Config* c, const Value& v) { c->workers = static_cast<int>(v.integer); },
+       "", kPositive, false, false, "1", [](Config* c, const Value& v) { c->workers = AsInt(v); },
        "WEB_CONCURRENCY"});
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", "auto", kNone, false,
        true, "", [](Config* c, const Value& v) { c->loop = v.text; }});
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", "auto",
        kNone, false, false, "auto|none", [](Config* c, const Value& v) { c->ws = v.text; }});
-  add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", "16777216", kPositive64,
-       false, false, "", [](Config* c, const Value& v) { c->ws_max_size = v.integer; }});
+  add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", "16777216",
+       kPositive64, false, false, "", [](Config* c, const Value& v) { c->ws_max_size = v.integer; }});
   add({"--ws-ping-interval", "", T::kFloat, "FLOAT", "WebSocket ping interval", "20.0", kNonNegative, false,
        false, "", [](Config* c, const Value& v) { c->ws_ping_interval = v.number; }});
   add({"--ws-ping-timeout", "", T::kFloat, "FLOAT", "WebSocket ping timeout", "20.0", kNonNegative, false,
@@ -90,15 +93,15 @@ std::vector<OptionSpec> MakeTable() {
        "", [](Config* c, const Value& v) { c->root_path = v.text; }});
   add({"--limit-concurrency", "", T::kInt, "INTEGER",
        "Maximum number of concurrent connections or tasks to allow, before issuing HTTP 503 responses.", "",
-       kPositive, false, false, "", [](Config* c, const Value& v) { c->limit_concurrency = static_cast<int>(v.integer); }});
+       kPositive, false, false, "", [](Config* c, const Value& v) { c->limit_concurrency = AsInt(v); }});
   add({"--backlog", "", T::kInt, "INTEGER", "Maximum number of connections to hold in backlog", "",
-       kPositive, false, true, "", [](Config* c, const Value& v) { c->backlog = static_cast<int>(v.integer); }});
+       kPositive, false, true, "", [](Config* c, const Value& v) { c->backlog = AsInt(v); }});
   add({"--limit-max-requests", "", T::kInt, "INTEGER",
        "Maximum number of requests to service before terminating the process.", "", kPositive, false, false,
-       "", [](Config* c, const Value& v) { c->limit_max_requests = static_cast<int>(v.integer); }});
+       "", [](Config* c, const Value& v) { c->limit_max_requests = AsInt(v); }});
   add({"--timeout-keep-alive", "", T::kInt, "INTEGER",
        "Close Keep-Alive connections if no new data is received within this timeout.", "5", kNonNegative,
-       false, true, "", [](Config* c, const Value& v) { c->timeout_keep_alive = static_cast<int>(v.integer); }});
+       false, true, "", [](Config* c, const Value& v) { c->timeout_keep_alive = AsInt(v); }});
   add({"--ssl-keyfile", "", T::kText, "TEXT", "SSL key file", "", kNone, false, false, "",
        [](Config* c, const Value& v) { c->ssl_keyfile = v.text; }});
   add({"--ssl-certfile", "", T::kText, "TEXT", "SSL certificate file", "", kNone, false, false, "",
@@ -106,10 +109,10 @@ std::vector<OptionSpec> MakeTable() {
   add({"--ssl-keyfile-password", "", T::kText, "TEXT", "SSL keyfile password", "", kNone, false, false, "",
        [](Config* c, const Value& v) { c->ssl_keyfile_password = v.text; }});
   add({"--ssl-version", "", T::kInt, "INTEGER", "SSL version to use (see stdlib ssl module's)", "17", kNone,
-       false, false, "", [](Config* c, const Value& v) { c->ssl_version = static_cast<int>(v.integer); }});
+       false, false, "", [](Config* c, const Value& v) { c->ssl_version = AsInt(v); }});
   add({"--ssl-cert-reqs", "", T::kInt, "INTEGER",
        "Whether client certificate is required (see stdlib ssl module's)", "0", kNone, false, false, "",
-       [](Config* c, const Value& v) { c->ssl_cert_reqs = static_cast<int>(v.integer); }});
+       [](Config* c, const Value& v) { c->ssl_cert_reqs = AsInt(v); }});
   add({"--ssl-ca-certs", "", T::kText, "TEXT", "CA certificates file", "", kNone, false, false, "",
        [](Config* c, const Value& v) { c->ssl_ca_certs = v.text; }});
   add({"--ssl-ciphers", "", T::kText, "TEXT", "Ciphers to use (see stdlib ssl module's)", "TLSv1", kNone,
@@ -124,8 +127,9 @@ std::vector<OptionSpec> MakeTable() {
        "Look for APP in the specified directory, by adding this to the PYTHONPATH. Defaults to the current "
        "working directory.",
        ".", kNone, false, true, "", [](Config* c, const Value& v) { c->app_dir = v.text; }});
-  add({"--factory", "", T::kFlag, "", "Treat APP as an application factory, i.e. a () -> <ASGI app> callable.",
-       "False", kNone, false, true, "", [](Config* c, const Value& v) { c->factory = v.flag; }});
+  add({"--factory", "", T::kFlag, "",
+       "Treat APP as an application factory, i.e. a () -> <ASGI app> callable.", "False", kNone, false,
+       true, "", [](Config* c, const Value& v) { c->factory = v.flag; }});
 
   // ESG's own options.
   add({"--timeout-graceful-shutdown", "", T::kInt, "INTEGER",
@@ -133,17 +137,18 @@ std::vector<OptionSpec> MakeTable() {
        "", kNonNegative, false, true, "",
        [](Config* c, const Value& v) { c->timeout_graceful_shutdown = static_cast<double>(v.integer); }});
   add({"--limit-request-line", "", T::kInt, "INTEGER",
-       "Maximum size in bytes of the request line; longer lines get HTTP 414.", "8190", kPositive, false, true,
-       "", [](Config* c, const Value& v) { c->limit_request_line = static_cast<int>(v.integer); }});
+       "Maximum size in bytes of the request line; longer lines get HTTP 414.", "8190", kPositive, false,
+       true, "", [](Config* c, const Value& v) { c->limit_request_line = AsInt(v); }});
   add({"--limit-request-fields", "", T::kInt, "INTEGER",
        "Maximum number of request header fields; more get HTTP 431.", "100", kPositive, false, true, "",
-       [](Config* c, const Value& v) { c->limit_request_fields = static_cast<int>(v.integer); }});
+       [](Config* c, const Value& v) { c->limit_request_fields = AsInt(v); }});
   add({"--limit-request-field-size", "", T::kInt, "INTEGER",
-       "Maximum size in bytes of one request header line; longer ones get HTTP 431.", "8190", kPositive, false,
-       true, "", [](Config* c, const Value& v) { c->limit_request_field_size = static_cast<int>(v.integer); }});
+       "Maximum size in bytes of one request header line; longer ones get HTTP 431.", "8190", kPositive,
+       false, true, "", [](Config* c, const Value& v) { c->limit_request_field_size = AsInt(v); }});
   add({"--limit-request-body", "", T::kInt, "INTEGER",
        "Maximum size in bytes of a request body; larger ones get HTTP 413. 0 means unlimited.", "0",
-       kNonNegative64, false, true, "", [](Config* c, const Value& v) { c->limit_request_body = v.integer; }});
+       kNonNegative64, false, true, "",
+       [](Config* c, const Value& v) { c->limit_request_body = v.integer; }});
   add({"--timeout-request-header", "", T::kFloat, "FLOAT",
        "Seconds a client has to send the whole request head before the connection is closed.", "30.0",
        kAboveZero, false, true, "", [](Config* c, const Value& v) { c->timeout_request_header = v.number; }});

@@ -160,7 +160,9 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  for (int i = 0; i < count; ++i) posix_spawn_file_actions_adddup2(&actions, source_fds[i], kFirstInheritedFd + i);
+  for (int i = 0; i < count; ++i) {
+    posix_spawn_file_actions_adddup2(&actions, source_fds[i], kFirstInheritedFd + i);
+  }
   // An inherited --fd 0/1/2 is close-on-exec in the master; give the worker /dev/null there instead.
   for (const ListenerSpec& listener : request.listeners) {
     if (listener.fd >= 0 && listener.fd < kFirstInheritedFd) {

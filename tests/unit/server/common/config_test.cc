@@ -67,7 +67,8 @@ TEST(ConfigJsonTest, ListenersCarryFdKindAddress) {
   nlohmann::json doc = nlohmann::json::parse(ToJson(Config{}, {tcp, unix_socket}, 5));
   ASSERT_EQ(doc["listeners"].size(), 2u);
   EXPECT_EQ(doc["listeners"][0],
-            nlohmann::json({{"fd", 3}, {"kind", "tcp"}, {"host", "127.0.0.1"}, {"port", 8000}, {"path", ""}}));
+            nlohmann::json(
+                {{"fd", 3}, {"kind", "tcp"}, {"host", "127.0.0.1"}, {"port", 8000}, {"path", ""}}));
   EXPECT_EQ(doc["listeners"][1]["kind"], "unix");
   EXPECT_EQ(doc["listeners"][1]["path"], "/tmp/esg.sock");
 }

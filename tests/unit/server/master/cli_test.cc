@@ -151,7 +151,8 @@ TEST(HelpTest, SeedOptionsAreReproducedExactly) {
   for (const std::string& line : help) {
     if (line.rfind("  --", 0) == 0) {
       in_esg_row = line.rfind("  --timeout-graceful-shutdown", 0) == 0 ||
-                   line.rfind("  --limit-request-", 0) == 0 || line.rfind("  --timeout-request-header", 0) == 0;
+                   line.rfind("  --limit-request-", 0) == 0 ||
+                   line.rfind("  --timeout-request-header", 0) == 0;
     }
     if (!in_esg_row) without_esg.push_back(line);
   }
@@ -279,7 +280,8 @@ TEST(CliTest, UsageErrorsAreClickStyleAndExitTwo) {
             "Error: Invalid value for '--port': 'abc' is not a valid integer.\n");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{}, "Error: Missing argument 'APP'."},
-      {{"--port", "70000", "a:b"}, "Error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535."},
+      {{"--port", "70000", "a:b"},
+       "Error: Invalid value for '--port': 70000 is not in the range 0<=x<=65535."},
       {{"--port", "-1", "a:b"}, "Error: Invalid value for '--port': -1 is not in the range 0<=x<=65535."},
       {{"--loop", "trio", "a:b"},
        "Error: Invalid value for '--loop': 'trio' is not one of 'auto', 'asyncio', 'uvloop'."},
@@ -299,7 +301,8 @@ TEST(CliTest, UsageErrorsAreClickStyleAndExitTwo) {
       {{"a:b", "c"}, "Error: Got unexpected extra argument (c)"},
       {{"a:b", "c", "d"}, "Error: Got unexpected extra arguments (c d)"},
       {{"example"},
-       "Error: Invalid value for 'APP': Import string \"example\" must be in format \"<module>:<attribute>\"."},
+       "Error: Invalid value for 'APP': Import string \"example\" must be in format "
+       "\"<module>:<attribute>\"."},
       {{":app"},
        "Error: Invalid value for 'APP': Import string \":app\" must be in format \"<module>:<attribute>\"."},
   };
@@ -360,7 +363,8 @@ TEST(CliTest, UnfinishedOptionsFailClearly) {
     EXPECT_EQ(line.rfind("Error: " + option, 0), 0u) << line;
     EXPECT_NE(line.find("is not supported yet."), std::string::npos) << line;
   }
-  EXPECT_EQ(ErrorLine(ParseArgs({"--ssl-certfile", "c.pem", "a:b"})), "Error: --ssl-certfile is not supported yet.");
+  EXPECT_EQ(ErrorLine(ParseArgs({"--ssl-certfile", "c.pem", "a:b"})),
+            "Error: --ssl-certfile is not supported yet.");
   EXPECT_EQ(ErrorLine(ParseArgs({"--ws", "wsproto", "a:b"})), "Error: --ws wsproto is not supported yet.");
 }
 

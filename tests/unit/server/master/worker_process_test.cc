@@ -73,7 +73,7 @@ TEST_F(WorkerProcessTest, SpawnPassesFdsConfigAndPythonPath) {
   Write(dir_ + "/fake-python",
         "#!/bin/sh\n"
         "{ echo \"args=$*\"; echo \"pythonpath=$PYTHONPATH\"; echo \"config=$ESG_WORKER_CONFIG\";\n"
-        "  [ -S /proc/self/fd/3 ] || readlink /proc/self/fd/3; readlink /proc/self/fd/3; readlink /proc/self/fd/4; } > " +
+        "  readlink /proc/self/fd/3; readlink /proc/self/fd/4; } > " +
             out + "\n"
             "echo '{\"event\":\"ready\"}' >&4\n",
         0755);
@@ -112,7 +112,8 @@ TEST_F(WorkerProcessTest, MissingInterpreterIsOneSentence) {
   SpawnedWorker worker;
   std::string error;
   EXPECT_FALSE(SpawnWorker(request, &worker, &error));
-  EXPECT_EQ(error, "[Errno 2] No such file or directory (cannot start the worker with " + request.python + ")");
+  EXPECT_EQ(error,
+            "[Errno 2] No such file or directory (cannot start the worker with " + request.python + ")");
 }
 
 TEST(RunningMessageTest, Shapes) {

@@ -56,6 +56,15 @@ bool Connection::ReadPaused() const {
 }
 
 void Connection::DoRead() {
+  // The app may take body bytes (and so resume reading) from inside this loop's parse step: the loop
+  // itself re-checks, so a nested call only has to return.
+  if (reading_) return;
+  reading_ = true;
+  ReadLoop();
+  reading_ = false;
+}
+
+void Connection::ReadLoop() {
   while (readable_ && !closed_ && !eof_) {
     if (ReadPaused()) return;
     if (!buffer_) {
@@ -67,6 +76,7 @@ void Connection::DoRead() {
       buffer_start_ = 0;
     }
     size_t room = Server::kBufferSize - buffer_start_ - buffer_len_;
+    if (room == 0) return;  // a full buffer waits for the parser to resume
     ssize_t n = read(fd_, buffer_ + buffer_start_ + buffer_len_, room);
     if (n > 0) {
       buffer_len_ += static_cast<size_t>(n);

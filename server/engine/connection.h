@@ -41,6 +41,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void ResponseComplete(HttpStream* stream);
   void Abort();
   void SendContinue();
+  void ResumeReading() { DoRead(); }
   const http::DefaultHeaders& defaults() const;
   std::string_view date();
 
@@ -60,6 +61,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void OnRequestComplete() override;
 
   void DoRead();
+  void ReadLoop();
   void ParseBuffered();
   void Flush();
   void FailRequest(int status, const std::string& reason);
@@ -85,6 +87,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool close_after_write_ = false;
   bool draining_ = false;
   bool waiting_writable_ = false;
+  bool reading_ = false;
 };
 
 }  // namespace esg::engine

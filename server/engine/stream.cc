@@ -13,13 +13,18 @@ const Listener* HttpStream::listener() const { return connection_ ? connection_-
 
 const PeerInfo* HttpStream::peer() const { return connection_ ? &connection_->peer() : nullptr; }
 
-void HttpStream::TakeBody(std::string* out) {
+bool HttpStream::TakeBody(std::string* out) {
   if (expect_continue && !continue_sent_ && !body_complete_ && connection_ && !started_) {
     continue_sent_ = true;
     connection_->SendContinue();
   }
+  bool was_full = connection_ && body_.size() > 0;
   out->swap(body_);
   body_.clear();
+  bool last = body_complete_;  // bytes that arrive from here on belong to the next message
+  // Reading may have paused on this stream's unread body: the app has taken it, so read on.
+  if (was_full) connection_->ResumeReading();
+  return last;
 }
 
 void HttpStream::Detach() {

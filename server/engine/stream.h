@@ -38,8 +38,9 @@ class HttpStream {
   const struct PeerInfo* peer() const;
 
   // --- Request body (app side) ---
-  // Moves the buffered body bytes into *out. Sends "100 Continue" first if the client asked for it.
-  void TakeBody(std::string* out);
+  // Moves the buffered body bytes into *out; true when they are the last of the body. Sends
+  // "100 Continue" first if the client asked for it.
+  bool TakeBody(std::string* out);
   bool body_complete() const { return body_complete_; }
   bool has_body_bytes() const { return !body_.empty(); }
   // The client is gone (or closed its side after a complete request): receive() reports http.disconnect.

@@ -114,8 +114,7 @@ PyObject* NextMessage(ExchangeObject* ex) {
   if (!ex->body_end_delivered && !s.disconnected()) {
     if (s.has_body_bytes() || s.body_complete()) {
       std::string body;
-      s.TakeBody(&body);
-      bool more = !s.body_complete();
+      bool more = !s.TakeBody(&body);
       if (!more) ex->body_end_delivered = true;
       PyObject* msg = _PyDict_NewPresized(3);
       if (!msg) return nullptr;

@@ -1,6 +1,6 @@
 """The worker process: `python -m esg.worker`, started by the `esg` master with the listening sockets
-already open. It loads the app, runs lifespan startup, serves through the C++ engine on one event loop,
-reports readiness to the master, and shuts down gracefully on SIGTERM/SIGINT.
+already open. It loads the app and serves it (esg.serve), reports readiness to the master, and shuts
+down gracefully on SIGTERM/SIGINT or when the master goes away.
 
 Master contract: ESG_WORKER_CONFIG holds JSON {"config": {...}, "listeners": [...], "control_fd": N};
 the worker writes newline-delimited JSON events on control_fd: {"event": "ready"} once serving, or
@@ -12,13 +12,11 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from esg import _esg, _log
-from esg.importer import AppLoadError, as_asgi3, load_app
-from esg.lifespan import Lifespan
-
-EXIT_APP_LOAD = 3
+from esg.importer import AppLoadError
+from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
 
 
 class Control:
@@ -37,46 +35,10 @@ class Control:
             pass
 
 
-def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise AppLoadError("--loop uvloop was asked for, but uvloop is not installed.") from None
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
-def make_runner(app: Any, tracker: "TaskTracker"):
-    """run_app(scope, receive, send, exchange): the coroutine the engine starts for each request."""
-
-    async def run_app(scope, receive, send, exchange):
-        tracker.running += 1
-        try:
-            await app(scope, receive, send)
-        except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
-            _log.exception("Exception in ASGI application", exc)
-            exchange.fail()
-        else:
-            exchange.finish()
-        finally:
-            tracker.running -= 1
-
-    return run_app
-
-
-class TaskTracker:
-    running = 0
-
-
 class Worker:
-    def __init__(self, config: Dict[str, Any], listeners: List[Dict[str, Any]], control: Control) -> None:
-        self.config = config
-        self.listeners = listeners
+    def __init__(self, serving: Serving, control: Control) -> None:
+        self.serving = serving
         self.control = control
-        self.stop_requested: Optional[asyncio.Event] = None
         self.sigint_count = 0
 
     def handle_signal(self, signum: int) -> None:
@@ -85,47 +47,9 @@ class Worker:
             if self.sigint_count > 1:
                 _log.warning("Second interrupt: exiting at once.")
                 os._exit(1)
-        if self.stop_requested is not None:
-            self.stop_requested.set()
+        self.serving.stop()
 
-    async def serve(self, app: Any) -> int:
-        loop = asyncio.get_running_loop()
-        self.stop_requested = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.handle_signal, sig)
-        if self.control.fd is not None:
-            loop.add_reader(self.control.fd, self._on_control)
-
-        lifespan = Lifespan(app, self.config.get("lifespan", "auto"))
-        if not await lifespan.startup():
-            self.control.send("startup_failed", message=lifespan.failure_message or "Application startup failed.")
-            return EXIT_APP_LOAD
-
-        tracker = TaskTracker()
-        engine = _esg.Engine(make_runner(app, tracker), loop, self.config, self.listeners, lifespan.state)
-        loop.add_reader(engine.fileno(), engine.run_once)
-        self.control.send("ready", pid=os.getpid())
-
-        await self.stop_requested.wait()
-        _log.info("Shutting down")
-        engine.stop_accepting()
-        engine.begin_drain()
-        timeout = self.config.get("timeout_graceful_shutdown")
-        deadline = None if timeout is None else loop.time() + float(timeout)
-        while engine.active_requests or tracker.running:
-            if deadline is not None and loop.time() >= deadline:
-                _log.error(
-                    f"Cancel {max(engine.active_requests, tracker.running)} running request(s), "
-                    "timeout graceful shutdown exceeded"
-                )
-                break
-            await asyncio.sleep(0.02)
-        engine.close_all()
-        loop.remove_reader(engine.fileno())
-        await lifespan.shutdown()
-        return 0
-
-    def _on_control(self) -> None:
+    def on_control(self) -> None:
         try:
             data = os.read(self.control.fd, 4096)
         except OSError:
@@ -133,8 +57,18 @@ class Worker:
         if not data:
             # The master is gone: nobody supervises this worker any more.
             asyncio.get_running_loop().remove_reader(self.control.fd)
-            if self.stop_requested is not None:
-                self.stop_requested.set()
+            self.serving.stop()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.handle_signal, sig)
+        if self.control.fd is not None:
+            loop.add_reader(self.control.fd, self.on_control)
+        code = await self.serving.run(on_ready=lambda: self.control.send("ready", pid=os.getpid()))
+        if code != 0:
+            self.control.send("startup_failed", message=self.serving.failure_message)
+        return code
 
 
 def main() -> None:
@@ -150,8 +84,7 @@ def main() -> None:
     _log.info(f"Started server process [{pid}]")
     try:
         loop = new_event_loop(config.get("loop", "auto"))
-        app = load_app(config["app"], config.get("app_dir", "."), bool(config.get("factory")))
-        app = as_asgi3(app, config.get("interface", "auto"))
+        app = prepare_app(config)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=str(exc))
@@ -161,9 +94,9 @@ def main() -> None:
         control.send("startup_failed", message=f"{type(exc).__name__}: {exc}")
         sys.exit(EXIT_APP_LOAD)
     asyncio.set_event_loop(loop)
-    worker = Worker(config, spec["listeners"], control)
+    worker = Worker(Serving(app, config, spec["listeners"]), control)
     try:
-        code = loop.run_until_complete(worker.serve(app))
+        code = loop.run_until_complete(worker.run())
     finally:
         loop.close()
     if code == 0:

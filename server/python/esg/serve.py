@@ -1,0 +1,110 @@
+"""The serving core every mode shares: the master's workers (esg.worker), `esg.run(app)` in-process, and
+gunicorn's ESGWorker. It loads the app, runs lifespan startup, serves through the C++ engine on the
+running event loop until asked to stop, then drains and runs lifespan shutdown.
+"""
+
+import asyncio
+from typing import Any, Callable, Dict, List, Optional
+
+from esg import _esg, _log
+from esg.importer import AppLoadError, as_asgi3, load_app
+from esg.lifespan import Lifespan
+
+EXIT_APP_LOAD = 3
+
+
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """The loop for --loop auto|asyncio|uvloop (auto: uvloop when it is installed)."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise AppLoadError("--loop uvloop was asked for, but uvloop is not installed.") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def prepare_app(config: Dict[str, Any], app: Any = None) -> Any:
+    """The ASGI 3 callable to serve: `app` itself, or the one config["app"] names. Raises AppLoadError."""
+    if app is None:
+        app = load_app(config["app"], config.get("app_dir", "."), bool(config.get("factory")))
+    return as_asgi3(app, config.get("interface", "auto"))
+
+
+class TaskTracker:
+    """Counts app tasks still running, so a graceful stop waits for them (background work included)."""
+
+    running = 0
+
+
+def make_runner(app: Any, tracker: TaskTracker):
+    """run_app(scope, receive, send, exchange): the coroutine the engine starts for each request."""
+
+    async def run_app(scope, receive, send, exchange):
+        tracker.running += 1
+        try:
+            await app(scope, receive, send)
+        except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
+            _log.exception("Exception in ASGI application", exc)
+            exchange.fail()
+        else:
+            exchange.finish()
+        finally:
+            tracker.running -= 1
+
+    return run_app
+
+
+class Serving:
+    """One serving run on the current event loop. `stop()` (from a signal handler, a master command or
+    gunicorn) starts the graceful shutdown; `engine` is available once serving."""
+
+    def __init__(self, app: Any, config: Dict[str, Any], listeners: List[Dict[str, Any]]) -> None:
+        self.app = app
+        self.config = config
+        self.listeners = listeners
+        self.engine: Optional[Any] = None
+        self.tracker = TaskTracker()
+        self.failure_message: Optional[str] = None
+        self._stop: Optional[asyncio.Event] = None
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self, on_ready: Optional[Callable[[], None]] = None) -> int:
+        """Serves until stop(); returns the exit status (0, or 3 when lifespan startup failed)."""
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        lifespan = Lifespan(self.app, self.config.get("lifespan", "auto"))
+        if not await lifespan.startup():
+            self.failure_message = lifespan.failure_message or "Application startup failed."
+            return EXIT_APP_LOAD
+        engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state)
+        self.engine = engine
+        loop.add_reader(engine.fileno(), engine.run_once)
+        if on_ready is not None:
+            on_ready()
+        await self._stop.wait()
+        _log.info("Shutting down")
+        engine.stop_accepting()
+        await self.drain(engine)
+        engine.close_all()
+        loop.remove_reader(engine.fileno())
+        await lifespan.shutdown()
+        return 0
+
+    async def drain(self, engine: Any) -> None:
+        """Lets in-flight requests (and app tasks) finish, within --timeout-graceful-shutdown."""
+        loop = asyncio.get_running_loop()
+        engine.begin_drain()
+        timeout = self.config.get("timeout_graceful_shutdown")
+        deadline = None if timeout is None else loop.time() + float(timeout)
+        while engine.active_requests or self.tracker.running:
+            if deadline is not None and loop.time() >= deadline:
+                busy = max(engine.active_requests, self.tracker.running)
+                _log.error(f"Cancel {busy} running request(s), timeout graceful shutdown exceeded")
+                return
+            await asyncio.sleep(0.02)

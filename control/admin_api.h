@@ -1,0 +1,86 @@
+// AdminApi: the plain C++ interface the master exposes to its control plane. The gRPC service
+// (control/) translates RPCs into these calls; the master (server/master/) implements them. Nothing
+// here includes gRPC, so the master and its tests do not depend on it.
+//
+// Threading: the gRPC service calls these from its own threads. Implementations must hand the work to
+// the master's event loop and wait for the result (or return one they can compute thread-safely).
+// Mutating calls are serialised by the implementation: a second Reload while one runs waits or fails
+// with kBusy, never interleaves.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace esg::control {
+
+enum class ServerState { kStarting, kServing, kReloading, kDraining, kStopping };
+enum class WorkerState { kStarting, kReady, kDraining, kStopping };
+
+struct WorkerStatus {
+  int pid = 0;
+  uint64_t generation = 0;
+  WorkerState state = WorkerState::kStarting;
+  double uptime_seconds = 0;
+  uint64_t requests = 0;
+  uint64_t in_flight = 0;
+  uint64_t connections = 0;
+  uint64_t rss_bytes = 0;
+  double seconds_since_heartbeat = 0;
+};
+
+struct ServerStatus {
+  std::string version;
+  int master_pid = 0;
+  double uptime_seconds = 0;
+  ServerState state = ServerState::kStarting;
+  uint64_t generation = 0;
+  std::vector<std::string> listeners;                               // "http://127.0.0.1:8000", "unix:/tmp/esg.sock"
+  std::vector<std::pair<std::string, std::string>> config_summary;  // effective settings, for display
+  std::vector<WorkerStatus> workers;
+};
+
+// The outcome of a call. `code` maps onto a canonical gRPC status in the service.
+struct Result {
+  enum class Code { kOk, kInvalidArgument, kFailedPrecondition, kBusy, kDeadlineExceeded, kInternal };
+  Code code = Code::kOk;
+  std::string message;  // a sentence a person can act on (empty when ok)
+  static Result Ok() { return {}; }
+};
+
+struct ReloadResult {
+  Result result;
+  bool rolled_back = false;
+  uint64_t generation = 0;
+  std::string worker_output;  // the failing worker's error output, when rolled back
+};
+
+struct Event {
+  std::string kind;  // worker_spawned, worker_ready, worker_exited, reload_started, reload_finished, drain, resume, scale
+  int pid = 0;
+  uint64_t generation = 0;
+  std::string detail;
+  double timestamp = 0;  // seconds since the epoch
+};
+
+class AdminApi {
+ public:
+  virtual ~AdminApi() = default;
+  virtual ServerStatus GetStatus() = 0;
+  // Exactly one of count/delta. Returns once the new count serves (or with the reason it does not).
+  virtual Result ScaleWorkers(std::optional<int> count, std::optional<int> delta) = 0;
+  virtual ReloadResult Reload(const std::string& release_path, std::optional<double> ready_timeout_seconds) = 0;
+  virtual Result Drain() = 0;
+  virtual Result Resume() = 0;
+  virtual Result Shutdown(bool graceful) = 0;
+  virtual Result SetLogLevel(const std::string& level) = 0;
+  virtual Result ReopenLogs() = 0;
+  // Calls `sink` for each event until it returns false; returns a token for Unsubscribe.
+  virtual uint64_t Subscribe(std::function<bool(const Event&)> sink) = 0;
+  virtual void Unsubscribe(uint64_t token) = 0;
+  virtual bool serving() = 0;  // for grpc.health.v1: true unless drained/stopping
+};
+
+}  // namespace esg::control

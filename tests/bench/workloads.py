@@ -1,0 +1,43 @@
+"""Workloads, selectable by name. Each one is a path of app.py, a wrk command (connections,
+optional lua script) and the exact request bytes our own client sends (callgrind mode)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+ECHO_BODY = b"e" * 10240
+
+
+@dataclass
+class Workload:
+    name: str
+    path: str
+    connections: int
+    description: str
+    expect_body: bytes
+    lua: str | None = None  # wrk script (file in tests/bench)
+    method: str = "GET"
+    body: bytes = b""
+
+    @property
+    def raw_request(self) -> bytes:
+        head = f"{self.method} {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        if self.body:
+            head += f"Content-Type: application/octet-stream\r\nContent-Length: {len(self.body)}\r\n"
+        return (head + "\r\n").encode() + self.body
+
+    def lua_path(self):
+        return os.path.join(BENCH_DIR, self.lua) if self.lua else None
+
+
+WORKLOADS = {w.name: w for w in [
+    Workload("hello", "/", 64, "GET /, 13-byte body", b"Hello, world!"),
+    Workload("get10k", "/10k", 64, "GET, 10 KiB body", b"x" * 10240),
+    Workload("post-echo-10k", "/echo", 64, "POST 10 KiB, app reads it and echoes it", ECHO_BODY,
+             lua="post_echo_10k.lua", method="POST", body=ECHO_BODY),
+    Workload("stream-1mb", "/stream", 64, "GET, 1 MiB as 16 x 64 KiB more_body chunks", b"s" * (1 << 20)),
+    Workload("sleep", "/sleep", 512, "GET, app awaits asyncio.sleep(0.01); 512 connections",
+             b"Hello, world!"),
+]}

@@ -223,7 +223,7 @@ class EsgServer:
                 raise
         else:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
-        return RawConnection(sock)
+        return RawConnection(sock, self)
 
     # -- stopping
     def alive(self) -> bool:
@@ -349,8 +349,9 @@ class ConnectionClosed(Exception):
 class RawConnection:
     """A client socket with an HTTP/1.x response reader that keeps unread bytes for pipelined answers."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, server: "EsgServer | None" = None):
         self.sock = sock
+        self.server = server
         self.buf = b""
         self.eof = False
         self.received = b""  # everything ever received, for assertions on the exact bytes
@@ -433,7 +434,17 @@ class RawConnection:
         return line
 
     def read_response(self, head: bool = False) -> Response:
-        """Read one response (an interim 1xx counts as one). `head`: the request was HEAD (no body)."""
+        """Read one response (an interim 1xx counts as one). `head`: the request was HEAD (no body).
+
+        Fails the test with what was received so far (and the server's output) if the server goes silent."""
+        try:
+            return self._read_response(head)
+        except socket.timeout:
+            context = self.server.describe() if self.server is not None else ""
+            pytest.fail(f"no complete response within {IO_TIMEOUT}s of silence; received so far "
+                        f"({len(self.received)} bytes): {self.received[:600]!r}\n{context}", pytrace=False)
+
+    def _read_response(self, head: bool) -> Response:
         while b"\r\n\r\n" not in self.buf:
             if not self._fill():
                 if not self.buf:

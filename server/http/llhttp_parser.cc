@@ -14,6 +14,17 @@
 namespace esg::http {
 namespace {
 
+struct TokenTable {
+  bool ok[256] = {};
+  TokenTable() {
+    for (int c = '0'; c <= '9'; ++c) ok[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) ok[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) ok[c] = true;
+    for (const char* p = "!#$%&'*+-.^_`|~"; *p; ++p) ok[static_cast<unsigned char>(*p)] = true;
+  }
+};
+const TokenTable kToken;
+
 class LlhttpParser final : public RequestParser {
  public:
   LlhttpParser(const ParserLimits& limits, RequestHandler* handler) : limits_(limits), handler_(handler) {
@@ -27,6 +38,7 @@ class LlhttpParser final : public RequestParser {
     settings_.on_header_value_complete = &LlhttpParser::OnHeaderValueComplete;
     settings_.on_headers_complete = &LlhttpParser::OnHeadersComplete;
     settings_.on_body = &LlhttpParser::OnBody;
+    settings_.on_chunk_header = &LlhttpParser::OnChunkHeader;
     settings_.on_message_complete = &LlhttpParser::OnMessageComplete;
     llhttp_init(&parser_, HTTP_REQUEST, &settings_);
     parser_.data = this;
@@ -37,37 +49,64 @@ class LlhttpParser final : public RequestParser {
       *consumed = 0;
       return ParseResult::kError;
     }
-    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
-    if (err == HPE_OK) {
-      *consumed = len;
-      return ParseResult::kNeedMore;
+    size_t off = 0;
+    for (;;) {
+      feed_start_ = data + off;
+      llhttp_errno_t err = llhttp_execute(&parser_, data + off, len - off);
+      const char* pos = llhttp_get_error_pos(&parser_);
+      size_t at = (err == HPE_OK || pos == nullptr) ? len : static_cast<size_t>(pos - data);
+      PushTail(data + off, at - off);
+      stream_pos_ += at - off;
+      off = at;
+      if (err == HPE_OK) {
+        *consumed = len;
+        return ParseResult::kNeedMore;
+      }
+      if (err == HPE_PAUSED && check_ != Check::kNone) {
+        // llhttp 8.1.0 takes "\r\n\rX" for the end of a header block and "\r\r" for the end of a
+        // chunk-size line (llhttp 9 rejects both): look at the raw bytes it accepted as line ends.
+        bool head = check_ == Check::kHeadEnd;
+        check_ = Check::kNone;
+        bool ok = head ? TailEndsWith("\r\n\r\n") : TailEndsWith("\r\n");
+        if (!ok) {
+          SetError(400, head ? "Invalid end of header block" : "Invalid chunk-size line ending");
+          failed_ = true;
+          *consumed = off;
+          return ParseResult::kError;
+        }
+        if (head) handler_->OnRequestHead(head_);
+        llhttp_resume(&parser_);
+        continue;
+      }
+      *consumed = off;
+      if (err == HPE_PAUSED) return ParseResult::kPaused;
+      if (error_.status == 0) SetError(StatusFor(err), llhttp_get_error_reason(&parser_));
+      failed_ = true;
+      return ParseResult::kError;
     }
-    const char* pos = llhttp_get_error_pos(&parser_);
-    *consumed = pos ? static_cast<size_t>(pos - data) : len;
-    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-      upgrade_pause_ = err == HPE_PAUSED_UPGRADE;
-      return ParseResult::kPaused;
-    }
-    if (error_.status == 0) SetError(StatusFor(err), llhttp_get_error_reason(&parser_));
-    failed_ = true;
-    return ParseResult::kError;
   }
 
-  void Resume() override {
-    if (upgrade_pause_) {
-      // Upgrades are not taken over (yet): the connection goes on as HTTP/1.1.
-      llhttp_resume_after_upgrade(&parser_);
-      upgrade_pause_ = false;
-    } else {
-      llhttp_resume(&parser_);
-    }
-  }
+  void Resume() override { llhttp_resume(&parser_); }
 
   bool MidMessage() const override { return in_message_; }
   const ParseError& error() const override { return error_; }
 
  private:
   static LlhttpParser* Self(llhttp_t* p) { return static_cast<LlhttpParser*>(p->data); }
+
+  // The last four bytes llhttp consumed, across Feed() calls.
+  void PushTail(const char* p, size_t n) {
+    for (size_t i = n > 4 ? n - 4 : 0; i < n; ++i) {
+      tail_[0] = tail_[1];
+      tail_[1] = tail_[2];
+      tail_[2] = tail_[3];
+      tail_[3] = p[i];
+    }
+  }
+
+  bool TailEndsWith(std::string_view end) const {
+    return std::string_view(tail_ + 4 - end.size(), end.size()) == end;
+  }
 
   static int StatusFor(llhttp_errno_t err) {
     switch (err) {
@@ -144,11 +183,20 @@ class LlhttpParser final : public RequestParser {
     if (self->field_done_ || self->head_.headers[self->head_.header_count - 1].name.empty()) {
       return self->SetError(400, "Empty header name");
     }
+    // RFC 9112 §5.1: no whitespace between name and colon; a name is a token.
+    for (unsigned char c : self->head_.headers[self->head_.header_count - 1].name) {
+      if (!kToken.ok[c]) return self->SetError(400, "Invalid character in header name");
+    }
     return 0;
   }
 
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
+    // A value arrives in several spans only when the bytes arrived in several reads, and then the spans
+    // touch. A gap means llhttp skipped a line break inside the value: obs-fold, which we reject.
+    uint64_t start = self->stream_pos_ + static_cast<uint64_t>(at - self->feed_start_);
+    if (self->value_spans_++ > 0 && start != self->value_end_) return self->SetError(400, "Folded header line (obs-fold)");
+    self->value_end_ = start + len;
     self->line_bytes_ += len;
     if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
     self->head_.headers[self->head_.header_count - 1].value.append(at, len);
@@ -158,9 +206,14 @@ class LlhttpParser final : public RequestParser {
   static int OnHeaderValueComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
     self->field_done_ = true;
+    self->value_spans_ = 0;
     Header& hdr = self->head_.headers[self->head_.header_count - 1];
     // Trailing whitespace is not part of a field value (RFC 9110 §5.5).
     while (!hdr.value.empty() && (hdr.value.back() == ' ' || hdr.value.back() == '\t')) hdr.value.pop_back();
+    // No CR, LF (obs-fold included), NUL or other controls in a value (RFC 9110 §5.5): reject, never repair.
+    for (unsigned char c : hdr.value) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return self->SetError(400, "Invalid character in header value");
+    }
     return 0;
   }
 
@@ -173,6 +226,7 @@ class LlhttpParser final : public RequestParser {
     int rc = self->ValidateFraming();
     if (rc != 0) return rc;
     h.keep_alive = llhttp_should_keep_alive(p) != 0;
+    self->check_ = Check::kHeadEnd;
     h.upgrade = p->upgrade != 0;
     // Protocol switches are not taken over by this parser: the stream stays HTTP/1.1 and the next bytes
     // are parsed as the next request (a CONNECT or Upgrade the app did not accept changes nothing).
@@ -180,8 +234,12 @@ class LlhttpParser final : public RequestParser {
     if (self->limits_.max_body_size > 0 && h.content_length > self->limits_.max_body_size) {
       return self->SetError(413, "Request body too large");
     }
-    self->handler_->OnRequestHead(h);
-    return 0;
+    return HPE_PAUSED;  // Feed() checks the raw end of the block, then hands the head over
+  }
+
+  static int OnChunkHeader(llhttp_t* p) {
+    Self(p)->check_ = Check::kChunkLine;
+    return HPE_PAUSED;
   }
 
   // Exactly one of Content-Length / Transfer-Encoding: chunked, well-formed; one Host in HTTP/1.1.
@@ -256,7 +314,13 @@ class LlhttpParser final : public RequestParser {
   bool field_done_ = true;
   bool in_message_ = false;
   bool failed_ = false;
-  bool upgrade_pause_ = false;
+  enum class Check { kNone, kHeadEnd, kChunkLine };
+  Check check_ = Check::kNone;
+  char tail_[4] = {0, 0, 0, 0};
+  const char* feed_start_ = nullptr;  // where the current llhttp_execute() call started
+  uint64_t stream_pos_ = 0;           // bytes consumed before that call
+  uint64_t value_end_ = 0;            // stream offset just past the last header-value span
+  int value_spans_ = 0;
 };
 
 }  // namespace

@@ -6,4 +6,6 @@ Python with `esg.run(...)`. The serving engine is the `esg._esg` extension modul
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from esg.main import run  # noqa: E402
+
+__all__ = ["__version__", "run"]

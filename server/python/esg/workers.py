@@ -1,0 +1,252 @@
+"""Gunicorn worker classes: `gunicorn -k esg.workers.ESGWorker example:app`.
+
+Gunicorn's arbiter owns the sockets, the worker count, restarts and `kill -HUP`; each worker serves
+gunicorn's listening sockets with ESG's engine through the shared serving core (esg.serve). Works with
+gunicorn 20.1 (Debian 12) and current gunicorn.
+
+How gunicorn's settings map to ESG's:
+  --timeout             the worker calls notify() from its event loop (a blocked loop gets the worker killed)
+  --graceful-timeout    timeout_graceful_shutdown (SIGTERM: stop accepting, drain, lifespan shutdown)
+  --keep-alive          timeout_keep_alive
+  --max-requests(+jitter) the worker stops gracefully after that many requests; gunicorn starts another
+  --forwarded-allow-ips forwarded_allow_ips;  --backlog: already applied by gunicorn when it binds
+  --limit-request-line / -fields / -field-size  the engine's limits of the same name (0 = unlimited)
+  --certfile/--keyfile  ssl_* (refused with a clear boot error while the engine has no TLS)
+  access log            gunicorn's own access logger and --access-logformat (ESG's access log is off)
+  SIGTERM graceful stop; SIGINT/SIGQUIT quick exit; SIGUSR1 reopen gunicorn's log files.
+  boot failure          exit status 3 (gunicorn's WORKER_BOOT_ERROR), so the arbiter stops.
+
+Pass other ESG settings by subclassing: `class MyWorker(ESGWorker): CONFIG_KWARGS = {"lifespan": "off"}`.
+"""
+
+import asyncio
+import datetime
+import os
+import signal
+import sys
+from typing import Any, Dict, List
+
+from gunicorn.workers.base import Worker
+
+from esg import config as esg_config
+from esg.main import limit_requests, listener_for, require_tls_support
+
+WORKER_BOOT_ERROR = 3  # gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR
+UNLIMITED = 2**31 - 1
+
+
+def _limit(value: Any, default: int) -> int:
+    """Gunicorn's request limits: 0 means unlimited."""
+    if value is None:
+        return default
+    return UNLIMITED if int(value) == 0 else int(value)
+
+
+class ESGWorker(Worker):
+    """Serves the app with ESG's engine on gunicorn's sockets (uvloop when installed)."""
+
+    CONFIG_KWARGS: Dict[str, Any] = {"loop": "auto", "http": "auto"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.cfg
+        allow = cfg.forwarded_allow_ips
+        options: Dict[str, Any] = {
+            "timeout_keep_alive": int(cfg.keepalive),
+            "timeout_graceful_shutdown": float(cfg.graceful_timeout),
+            "forwarded_allow_ips": ",".join(allow) if isinstance(allow, (list, tuple)) else str(allow),
+            "backlog": int(cfg.backlog),
+            "log_level": str(cfg.loglevel).lower(),
+            "access_log": False,  # gunicorn's access logger writes the lines (see _access_logged)
+            "limit_request_line": _limit(getattr(cfg, "limit_request_line", None), 8190),
+            "limit_request_fields": _limit(getattr(cfg, "limit_request_fields", None), 100),
+            "limit_request_field_size": _limit(getattr(cfg, "limit_request_field_size", None), 8190),
+        }
+        if cfg.is_ssl:
+            options.update({
+                "ssl_keyfile": cfg.keyfile or "",
+                "ssl_certfile": cfg.certfile or "",
+                "ssl_version": int(getattr(cfg, "ssl_version", 17) or 17),
+                "ssl_cert_reqs": int(getattr(cfg, "cert_reqs", 0) or 0),
+                "ssl_ca_certs": getattr(cfg, "ca_certs", None) or "",
+                "ssl_ciphers": getattr(cfg, "ciphers", None) or "TLSv1",
+            })
+        options.update(self.CONFIG_KWARGS)
+        where = f"{type(self).__name__}.CONFIG_KWARGS"
+        esg_config.check_options(options, where)
+        if options.get("workers") not in (None, 1) or options.get("reload"):
+            raise esg_config_error(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
+        self.config = esg_config.build(options, {})
+        self.serving = None
+        self.sigint_count = 0
+
+    # -- gunicorn hooks
+
+    def init_process(self) -> None:
+        # Before the app is imported, so that a TLS request this engine cannot honour fails the boot.
+        require_tls_support(self.config, f"gunicorn -k {type(self).__module__}.{type(self).__name__}")
+        super().init_process()
+
+    def init_signals(self) -> None:
+        # Default dispositions; run() installs loop-level handlers once the event loop exists.
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGABRT, self.handle_abort)
+
+    def run(self) -> None:
+        from esg import _esg, _log
+        from esg.importer import AppLoadError
+        from esg.serve import Serving, new_event_loop, prepare_app
+
+        _esg.init_log(self.config["log_level"], self.config["use_colors"], False)
+        try:
+            loop = new_event_loop(self.config["loop"])
+            app = prepare_app(self.config, self.wsgi)
+        except AppLoadError as exc:
+            self.log.error("Error loading ASGI app. %s", exc)
+            sys.exit(WORKER_BOOT_ERROR)
+        if self._access_log_enabled():
+            app = _access_logged(app, self.log)
+        if self.max_requests < sys.maxsize:
+            app = limit_requests(app, self.max_requests, self._on_max_requests)
+        listeners = [listener_for(getattr(s, "sock", s)) for s in self.sockets]
+        self.serving = Serving(app, self.config, listeners)
+        asyncio.set_event_loop(loop)
+        try:
+            code = loop.run_until_complete(self._serve(loop))
+        finally:
+            if self.serving.engine is None:
+                for listener in listeners:
+                    os.close(listener["fd"])
+            asyncio.set_event_loop(None)
+            loop.close()
+        if code != 0:
+            self.log.error("%s", self.serving.failure_message or "Application startup failed.")
+            sys.exit(WORKER_BOOT_ERROR)
+
+    # -- serving
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> int:
+        loop.add_signal_handler(signal.SIGTERM, self._graceful_stop)
+        loop.add_signal_handler(signal.SIGINT, self._quick_exit)
+        loop.add_signal_handler(signal.SIGQUIT, self._quick_exit)
+        loop.add_signal_handler(signal.SIGUSR1, self.log.reopen_files)
+        loop.add_signal_handler(signal.SIGWINCH, lambda: None)
+        interval = max(min(float(self.timeout) / 2, 1.0), 0.05)
+
+        def heartbeat() -> None:
+            self.notify()
+            if self.ppid != os.getppid():
+                self.log.info("Parent changed, shutting down: %s", self)
+                self._graceful_stop()
+                return
+            if self.alive:
+                loop.call_later(interval, heartbeat)
+
+        heartbeat()
+        try:
+            return await self.serving.run()
+        finally:
+            # Gunicorn's arbiter may repeat SIGTERM while this worker exits (e.g. after HUP); once the loop
+            # is gone the default disposition would turn a clean exit into "terminated due to signal 15".
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGWINCH):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+
+    def _graceful_stop(self) -> None:
+        self.alive = False
+        if self.serving is not None:
+            self.serving.stop()
+
+    def _quick_exit(self) -> None:
+        self.alive = False
+        self.cfg.worker_int(self)
+        sys.exit(0)
+
+    def _on_max_requests(self) -> None:
+        self.log.info("Autorestarting worker after current request.")
+        asyncio.get_running_loop().call_soon(self._graceful_stop)
+
+    def _access_log_enabled(self) -> bool:
+        enabled = getattr(self.log, "access_log_enabled", None)
+        if enabled is not None:
+            return bool(enabled)
+        cfg = self.cfg
+        return bool(cfg.accesslog or cfg.logconfig or getattr(cfg, "logconfig_dict", None) or
+                    (cfg.syslog and not cfg.disable_redirect_access_to_syslog))
+
+
+class ESGH11Worker(ESGWorker):
+    """For PyPy and hosts without uvloop: the asyncio loop. ESG has one HTTP engine, so "http" is a no-op."""
+
+    CONFIG_KWARGS: Dict[str, Any] = {"loop": "asyncio", "http": "h11"}
+
+
+def esg_config_error(message: str) -> Exception:
+    from esg.main import ConfigError
+
+    return ConfigError(message)
+
+
+# ------------------------------------------------------------------------------------------------ access log
+
+
+class _Response:
+    """What gunicorn's Logger.atoms() reads from a response."""
+
+    __slots__ = ("status", "headers", "sent")
+
+    def __init__(self, status: int, headers: List[tuple], sent: int) -> None:
+        self.status = status
+        self.headers = headers
+        self.sent = sent
+
+
+def _environ(scope: Dict[str, Any], headers: List[tuple]) -> Dict[str, Any]:
+    """The WSGI-style environ gunicorn's access-log atoms need (%(h)s %(r)s %(U)s %({name}e)s ...)."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+    query = scope.get("query_string", b"")
+    raw_uri = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    client = scope.get("client")
+    environ = {
+        "REMOTE_ADDR": client[0] if client else "-",
+        "REQUEST_METHOD": scope.get("method", "GET"),
+        "RAW_URI": raw_uri,
+        "PATH_INFO": scope.get("path", ""),
+        "QUERY_STRING": query.decode("latin-1"),
+        "SERVER_PROTOCOL": "HTTP/" + scope.get("http_version", "1.1"),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+    }
+    for name, value in headers:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = value if key not in environ else environ[key] + "," + value
+    return environ
+
+
+def _access_logged(app: Any, log: Any) -> Any:
+    """Wraps an ASGI 3 app so each HTTP request gets one line from gunicorn's access logger."""
+
+    async def logged(scope, receive, send):
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = datetime.datetime.now()
+        response = _Response(500, [], 0)
+
+        async def logging_send(message):
+            kind = message["type"]
+            if kind == "http.response.start":
+                response.status = message["status"]
+                response.headers = [(n.decode("latin-1"), v.decode("latin-1"))
+                                    for n, v in message.get("headers", ())]
+            elif kind == "http.response.body":
+                response.sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await app(scope, receive, logging_send)
+        finally:
+            headers = [(n.decode("latin-1").upper(), v.decode("latin-1")) for n, v in scope.get("headers", ())]
+            log.access(response, headers, _environ(scope, headers), datetime.datetime.now() - started)
+
+    return logged

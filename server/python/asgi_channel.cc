@@ -115,14 +115,38 @@ PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::
   }
   PyObject* server = ServerTuple(listener);
   if (!server || PyDict_SetItem(scope, k.server, server) < 0) return nullptr;
-  PyObject* client;
-  if (listener->unix_socket || peer->client_host.empty()) {
-    client = Py_NewRef(Py_None);
-  } else {
-    client = Py_BuildValue("(si)", peer->client_host.c_str(), peer->client_port);
+  PyObject* client = nullptr;
+  PyObject* scheme = k.http;
+  if (forwarded_ && (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host))) {
+    // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.
+    std::string forwarded_for;
+    std::string_view proto;
+    for (size_t i = 0; i < head.header_count; ++i) {
+      const http::Header& h = head.headers[i];
+      if (h.name == "x-forwarded-for") {
+        if (!forwarded_for.empty()) forwarded_for += ",";
+        forwarded_for += h.value;
+      } else if (h.name == "x-forwarded-proto") {
+        proto = http::ForwardedPolicy::Proto(h.value);
+      }
+    }
+    if (proto == "https" || proto == "wss") scheme = k.https;
+    if (!forwarded_for.empty()) {
+      if (auto c = forwarded_->ClientFrom(forwarded_for)) {
+        client = Py_BuildValue("(si)", c->host.c_str(), c->port);
+        if (!client) return nullptr;
+      }
+    }
+  }
+  if (!client) {
+    if (listener->unix_socket || peer->client_host.empty()) {
+      client = Py_NewRef(Py_None);
+    } else {
+      client = Py_BuildValue("(si)", peer->client_host.c_str(), peer->client_port);
+    }
   }
   if (!SetSteal(scope, k.client, client)) return nullptr;
-  if (PyDict_SetItem(scope, k.scheme, k.http) < 0) return nullptr;
+  if (PyDict_SetItem(scope, k.scheme, scheme) < 0) return nullptr;
   if (!SetSteal(scope, k.method, k.Method(head.method))) return nullptr;
   if (PyDict_SetItem(scope, k.root_path, root_path_str_.get()) < 0) return nullptr;
   std::string_view raw_path = head.path();

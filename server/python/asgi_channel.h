@@ -5,10 +5,12 @@
 
 #include <Python.h>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "server/engine/stream.h"
+#include "server/http/forwarded.h"
 #include "server/python/py_ref.h"
 
 namespace esg::python {
@@ -18,6 +20,9 @@ class AsgiChannel final : public engine::AppChannel {
   // run_app(scope, receive, send, exchange) -> coroutine; loop: the asyncio loop; state: lifespan state
   // dict (copied into every scope) or None.
   AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& root_path, PyObject* state);
+
+  // Trust X-Forwarded-For/-Proto from the peers `policy` allows (--proxy-headers).
+  void set_forwarded_policy(const http::ForwardedPolicy& policy) { forwarded_ = policy; }
 
   void OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) override;
 
@@ -34,6 +39,7 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef state_;
   PyRef root_path_str_;
   std::string root_path_;
+  std::optional<http::ForwardedPolicy> forwarded_;
   std::unordered_map<const engine::Listener*, PyRef> server_tuples_;
 };
 

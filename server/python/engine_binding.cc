@@ -49,6 +49,14 @@ class Engine {
     std::string root_path = Get<std::string>(config, "root_path", "");
     while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
     channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
+    if (Get<bool>(config, "proxy_headers", true)) {
+      http::ForwardedPolicy policy;
+      std::string error;
+      if (!policy.Parse(Get<std::string>(config, "forwarded_allow_ips", "127.0.0.1"), &error)) {
+        throw py::value_error("--forwarded-allow-ips: " + error);
+      }
+      channel_->set_forwarded_policy(policy);
+    }
     server_ = std::make_unique<engine::Server>(MakeEngineConfig(config), channel_.get());
     if (!server_->ok()) throw std::runtime_error("cannot create the engine's epoll/timer descriptors");
     for (py::handle l : listeners) {

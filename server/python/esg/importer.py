@@ -70,5 +70,7 @@ def as_asgi3(app: Any, interface: str) -> Any:
 
         return asgi2_adapter
     if interface == "wsgi":
-        raise AppLoadError("--interface wsgi is not supported yet.")
+        from esg.wsgi import WSGIAdapter  # (serve.prepare_app passes the thread count: wsgi.make_adapter)
+
+        return WSGIAdapter(app)
     return app

@@ -6,7 +6,7 @@ running event loop until asked to stop, then drains and runs lifespan shutdown.
 import asyncio
 from typing import Any, Callable, Dict, List, Optional
 
-from esg import _esg, _log
+from esg import _esg, _log, envfile, wsgi
 from esg.importer import AppLoadError, as_asgi3, load_app
 from esg.lifespan import Lifespan
 
@@ -27,9 +27,13 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
 
 
 def prepare_app(config: Dict[str, Any], app: Any = None) -> Any:
-    """The ASGI 3 callable to serve: `app` itself, or the one config["app"] names. Raises AppLoadError."""
+    """The ASGI 3 callable to serve: `app` itself, or the one config["app"] names. Raises AppLoadError
+    (envfile.ConfigFileError for an unusable --env-file)."""
+    envfile.load_from_config(config)  # before the import, so the app (and each reload) sees it
     if app is None:
         app = load_app(config["app"], config.get("app_dir", "."), bool(config.get("factory")))
+    if config.get("interface") == "wsgi":
+        return wsgi.make_adapter(app, config)
     return as_asgi3(app, config.get("interface", "auto"))
 
 

@@ -14,7 +14,8 @@ import signal
 import sys
 from typing import Any, Dict, Optional
 
-from esg import _esg, _log
+from esg import _esg, _log, logconfig
+from esg.envfile import ConfigFileError
 from esg.importer import AppLoadError
 from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
 
@@ -81,10 +82,20 @@ def main() -> None:
     control = Control(spec.get("control_fd"))
     _esg.init_log(config.get("log_level") or "info", config.get("use_colors"), bool(config.get("access_log", True)))
     pid = os.getpid()
+    try:
+        logconfig.apply(config)  # --log-config: before the first line, so that it follows the file
+    except ConfigFileError as exc:
+        _log.error(str(exc))
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
         loop = new_event_loop(config.get("loop", "auto"))
         app = prepare_app(config)
+    except ConfigFileError as exc:
+        _log.error(str(exc))
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=str(exc))

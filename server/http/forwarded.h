@@ -1,0 +1,48 @@
+// ForwardedPolicy: which peers may set X-Forwarded-For / X-Forwarded-Proto, and what those headers say.
+//
+// --forwarded-allow-ips is a comma-separated list of IPv4/IPv6 addresses, CIDR networks, "*" (everyone)
+// and "unix" (peers on a UNIX socket, such as nginx). Only a trusted peer's headers are used; the client
+// is the first untrusted address walking X-Forwarded-For from right to left (or the leftmost one when the
+// whole chain is trusted); X-Forwarded-Proto counts only when it is http, https, ws or wss.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace esg::http {
+
+class ForwardedPolicy {
+ public:
+  // Parses the allow list. False (with *error naming the bad entry) on a malformed entry.
+  bool Parse(std::string_view allow_list, std::string* error);
+
+  bool TrustsAll() const { return all_; }
+  bool TrustsUnix() const { return all_ || unix_; }
+  bool Trusts(std::string_view ip) const;
+
+  struct Client {
+    std::string host;
+    int port = 0;
+  };
+  // The client named by an X-Forwarded-For value, or nothing when it names none.
+  std::optional<Client> ClientFrom(std::string_view forwarded_for) const;
+
+  // "http"/"https"/"ws"/"wss" (lowercased) when X-Forwarded-Proto is one of them, else empty.
+  static std::string_view Proto(std::string_view forwarded_proto);
+
+ private:
+  struct Network {
+    int family;  // 4 or 6
+    std::array<uint8_t, 16> bytes;
+    int prefix;
+  };
+  std::vector<Network> networks_;
+  bool all_ = false;
+  bool unix_ = false;
+};
+
+}  // namespace esg::http

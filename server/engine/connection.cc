@@ -119,6 +119,10 @@ void Connection::ParseBuffered() {
     http::ParseResult r = parser_->Feed(buffer_ + buffer_start_, buffer_len_, &consumed);
     buffer_start_ += consumed;
     buffer_len_ -= consumed;
+    if (reject_status_) {
+      FailRequest(reject_status_, "Service Unavailable");
+      return;
+    }
     if (r == http::ParseResult::kPaused) {
       paused_ = true;
     } else if (r == http::ParseResult::kError) {
@@ -143,6 +147,12 @@ void Connection::ReleaseBuffer() {
 
 void Connection::OnRequestHead(http::RequestHead& head) {
   deadline_ = 0;  // the app decides how long a request takes
+  size_t limit = server_->config().limit_concurrency;
+  if (limit > 0 && server_->active_requests() >= limit) {
+    // Over --limit-concurrency: answered at once, never queued (ParseBuffered sends it).
+    reject_status_ = 503;
+    return;
+  }
   auto stream = std::make_shared<HttpStream>(this);
   stream->method = head.method;
   stream->target = head.target;
@@ -165,7 +175,11 @@ void Connection::OnRequestComplete() {
 }
 
 void Connection::FailRequest(int status, const std::string& reason) {
-  log::Error().warn("Invalid HTTP request from {}: {}", peer_.client_text, log::Escape(reason));
+  if (status == 503) {
+    log::Error().warn("Exceeded concurrency limit: 503 for {}", peer_.client_text);
+  } else {
+    log::Error().warn("Invalid HTTP request from {}: {}", peer_.client_text, log::Escape(reason));
+  }
   if (stream_ && stream_->response_started()) {
     Abort();
     return;

@@ -88,6 +88,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool draining_ = false;
   bool waiting_writable_ = false;
   bool reading_ = false;
+  int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
 };
 
 }  // namespace esg::engine

@@ -32,6 +32,7 @@ engine::EngineConfig MakeEngineConfig(const py::dict& c) {
   e.limits.max_body_size = Get<int64_t>(c, "limit_request_body", e.limits.max_body_size);
   e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
   e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);
+  e.limit_concurrency = Get<size_t>(c, "limit_concurrency", 0);
   e.defaults.server = Get<bool>(c, "server_header", true);
   e.defaults.date = Get<bool>(c, "date_header", true);
   if (c.contains("headers") && !c["headers"].is_none()) {

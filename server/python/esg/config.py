@@ -60,6 +60,12 @@ DEFAULTS: Dict[str, Any] = {
     "ssl_cert_reqs": 0,
     "ssl_ca_certs": "",
     "ssl_ciphers": "TLSv1",
+    # Supervision, user and release (the master's own options).
+    "timeout_worker_healthcheck": 30,
+    "limit_max_requests_jitter": 0,
+    "user": "",
+    "group": "",
+    "venv": "",
 }
 
 # Names uvicorn users pass that have no meaning for ESG's single HTTP engine. Accepted and ignored so that

@@ -10,7 +10,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
 def _ms(text):
     m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
-    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+    return round(float(m.group(1)) * _UNITS[m.group(2)], 6) if m else None
 
 
 def parse(out: str) -> dict:

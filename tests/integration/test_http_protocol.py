@@ -10,7 +10,7 @@ Content-Length added).
 
 import json
 
-from esgtest import chunked, exchange, http_request
+from esgtest import chunked, exchange, http_request, wait_for_file
 
 
 # ------------------------------------------------------------------------------------------ keep-alive
@@ -76,6 +76,50 @@ def test_pipelined_requests_sent_byte_by_byte(serve):
         conn.send(data, bytewise=True)
         bodies = [conn.read_response().body for _ in range(2)]
     assert bodies == [b"1", b"2"]
+
+
+def test_blocked_pipelined_request_holds_back_later_answers(serve, markers):
+    server = serve("blocker:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/block?id=p") + http_request("GET", "/fast?id=q"))
+        wait_for_file(markers / "blocked-p")
+        # Let the server handle /fast if it runs pipelined requests concurrently; it must still not answer it
+        # before /block. A second connection's answer proves the server had time to do so.
+        assert exchange(server, http_request("GET", "/fast?id=other")).body == b"fast other"
+        assert conn.received == b"", f"answered out of order: {conn.received!r}"
+        (markers / "release-p").write_text("")
+        first, second = conn.read_response(), conn.read_response()
+    assert (first.body, second.body) == (b"released p", b"fast q")
+
+
+# ------------------------------------------------------------------------------------------- concurrency
+
+
+def test_slow_request_does_not_block_other_connections(serve, markers):
+    server = serve("blocker:app")
+    with server.connect() as blocked:
+        blocked.send(http_request("GET", "/block?id=1"))
+        wait_for_file(markers / "blocked-1")
+        for i in range(3):
+            assert exchange(server, http_request("GET", f"/fast?id={i}")).body == f"fast {i}".encode()
+        (markers / "release-1").write_text("")
+        assert blocked.read_response().body == b"released 1"
+
+
+def test_many_concurrent_connections(serve):
+    server = serve("pipeline:app")
+    conns = [server.connect() for _ in range(60)]
+    try:
+        for i, conn in enumerate(conns):
+            conn.send(http_request("GET", f"/fast?id={i}"))
+        for i, conn in enumerate(reversed(conns)):
+            assert conn.read_response().body == str(len(conns) - 1 - i).encode()
+        for i, conn in enumerate(conns):  # and a second round on the same keep-alive connections
+            conn.send(http_request("GET", f"/fast?id=again{i}"))
+            assert conn.read_response().body == f"again{i}".encode()
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 # ----------------------------------------------------------------------------------------- request bodies
@@ -245,7 +289,18 @@ def test_http10_keep_alive_when_requested(serve):
         conn.send(http_request("GET", "/single", version="HTTP/1.0", headers=[("Connection", "keep-alive")]))
         second = conn.read_response()
     assert (first.status, first.body) == (200, b"Hello, world!")
+    assert first.header("connection").lower() == "keep-alive", "an HTTP/1.0 client needs Connection: keep-alive"
     assert (second.status, second.body) == (200, b"single body message")
+
+
+def test_http10_keep_alive_streamed_response_closes(serve):
+    server = serve("framing:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/stream", version="HTTP/1.0", headers=[("Connection", "keep-alive")]))
+        resp = conn.read_response()  # close-delimited: the only framing an HTTP/1.0 client understands
+        assert conn.eof
+    assert resp.header("transfer-encoding") is None
+    assert resp.body == b"one,two,three"
 
 
 def test_http10_streamed_response_is_close_delimited(serve):

@@ -146,3 +146,13 @@ def test_scope_is_fresh_per_request_on_keep_alive(serve):
     assert (two["method"], two["path"], two["query_string"]) == ("POST", "/two", b"")
     assert b"x-only-first" not in [h[0] for h in two["headers"]]
     assert one["client"] == two["client"]
+
+
+def test_unix_socket_server_and_client(serve, tmp_path):
+    path = str(tmp_path / "esg.sock")
+    server = serve("scope_echo:app", "--uds", path)
+    scope = get_scope(server, "/")
+    # ASGI: server is [path, None] for UNIX sockets (or None when unknown); client may be None.
+    assert scope.get("server") in (None, [path, None], (path, None)), scope.get("server")
+    client = scope.get("client")
+    assert client is None or (isinstance(client, (list, tuple)) and len(client) == 2), client

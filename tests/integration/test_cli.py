@@ -220,6 +220,12 @@ def test_factory(esg_server):
     assert (resp.status_code, resp.text) == (200, "made by factory")
 
 
+def test_factory_that_raises_exits_3(run_esg):
+    result = run_esg(["--port", "0", "--factory", "factory:broken_factory"])
+    assert result.returncode == 3, result
+    assert "factory-failed-0b7e" in result.stderr
+
+
 def test_app_dir_points_at_module_directory(esg_server):
     server = esg_server(["--app-dir", str(APPS / "sub")], app="in_subdir:app")
     assert server.get("/").text == "from subdir"
@@ -323,3 +329,9 @@ def test_tls_options_not_supported_yet(run_esg, option):
     assert result.returncode == 2, result
     assert "not supported yet" in result.stderr.lower(), result.stderr
     assert option[0] in result.stderr, result.stderr
+
+
+def test_header_without_colon_exits_2(run_esg):
+    result = run_esg(["--port", "0", "--header", "NoColonHere", "hello:app"])
+    assert result.returncode == 2, result
+    assert "--header" in result.stderr, result.stderr

@@ -81,3 +81,20 @@ def test_access_log_records_500(esg_server):
     server = esg_server([], app="app_errors:app")
     assert exchange(server, http_request("GET", "/raise-before")).status == 500
     server.wait_for_output(r'^INFO:     127\.0\.0\.1:\d+ - "GET /raise-before HTTP/1\.1" 500\b', "stdout")
+
+
+def test_log_level_debug_serves_and_keeps_info(esg_server):
+    server = esg_server(["--log-level", "debug"], app="hello:app")
+    assert server.get("/dbg").status_code == 200
+    server.wait_for_output(r'"GET /dbg HTTP/1\.1" 200', "stdout")
+    assert "INFO:     ESG running on" in server.stderr()
+
+
+def test_log_level_critical_hides_errors(esg_server, tmp_path):
+    path = tmp_path / "esg.sock"
+    server = esg_server(["--log-level", "critical", "--uds", str(path)], app="app_errors:app", ready="connect")
+    assert server.get("/raise-before").status_code == 500
+    assert server.get("/ok").status_code == 200
+    server.stop()
+    assert "ERROR:" not in server.stderr() and "INFO:" not in server.stderr(), server.stderr()
+    assert "boom-before-start" not in server.stderr()

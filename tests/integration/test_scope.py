@@ -156,3 +156,21 @@ def test_unix_socket_server_and_client(serve, tmp_path):
     assert scope.get("server") in (None, [path, None], (path, None)), scope.get("server")
     client = scope.get("client")
     assert client is None or (isinstance(client, (list, tuple)) and len(client) == 2), client
+
+
+def test_long_header_value_and_many_headers_delivered_exactly(serve):
+    value = ("v" * 50 + "-") * 150  # 7650 bytes, under the 8190-byte default field limit
+    headers = [("X-Long", value)] + [(f"X-H{i:02d}", f"value {i}") for i in range(80)]
+    scope = get_scope(serve("scope_echo:app"), "/", headers=headers)
+    got = [tuple(h) for h in scope["headers"] if h[0].startswith(b"x-")]
+    assert got == [(b"x-long", value.encode())] + [(f"x-h{i:02d}".encode(), f"value {i}".encode())
+                                                    for i in range(80)]
+
+
+def test_long_request_target_delivered_exactly(serve):
+    path = "/" + "seg%2F" * 600 + "end"  # 3.6 kB raw, percent-encoded slashes
+    query = "q=" + "x" * 3000
+    scope = get_scope(serve("scope_echo:app"), f"{path}?{query}")
+    assert scope["raw_path"] == path.encode()
+    assert scope["path"] == "/" + "seg/" * 600 + "end"
+    assert scope["query_string"] == query.encode()

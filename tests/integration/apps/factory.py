@@ -14,3 +14,7 @@ def create_app():
         await respond(send, 200, b"made by factory")
 
     return app
+
+
+def broken_factory():
+    raise RuntimeError("factory-failed-0b7e")

@@ -72,25 +72,32 @@ class ESGWorker(Worker):
                 "ssl_ciphers": getattr(cfg, "ciphers", None) or "TLSv1",
             })
         options.update(self.CONFIG_KWARGS)
-        where = f"{type(self).__name__}.CONFIG_KWARGS"
-        esg_config.check_options(options, where)
-        if options.get("workers") not in (None, 1) or options.get("reload"):
-            raise esg_config_error(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
-        self.config = esg_config.build(options, {})
+        self.options = options
+        self.config: Dict[str, Any] = {}
         self.serving = None
-        self.sigint_count = 0
 
     # -- gunicorn hooks
 
     def init_process(self) -> None:
-        # Before the app is imported, so that a TLS request this engine cannot honour fails the boot.
+        # Validated here, in the worker (__init__ runs in the arbiter, where an exception would crash it
+        # instead of failing the boot with status 3), and before the app is imported.
+        where = f"{type(self).__name__}.CONFIG_KWARGS"
+        esg_config.check_options(self.options, where)
+        if self.options.get("workers") not in (None, 1) or self.options.get("reload"):
+            raise esg_config_error(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
+        self.config = esg_config.build(self.options, {})
         require_tls_support(self.config, f"gunicorn -k {type(self).__module__}.{type(self).__name__}")
         super().init_process()
 
     def init_signals(self) -> None:
-        # Default dispositions; run() installs loop-level handlers once the event loop exists.
+        # Until the event loop takes over (_serve), gunicorn's own handlers: a SIGTERM that arrives while
+        # the app is still being imported only clears self.alive, and _serve then stops at once.
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, self.handle_exit)
+        signal.signal(signal.SIGINT, self.handle_quit)
+        signal.signal(signal.SIGQUIT, self.handle_quit)
+        signal.signal(signal.SIGUSR1, self.handle_usr1)
         signal.signal(signal.SIGABRT, self.handle_abort)
 
     def run(self) -> None:
@@ -144,6 +151,8 @@ class ESGWorker(Worker):
                 loop.call_later(interval, heartbeat)
 
         heartbeat()
+        if not self.alive:  # SIGTERM before the loop's handlers were installed
+            loop.call_soon(self._graceful_stop)
         try:
             return await self.serving.run()
         finally:

@@ -70,6 +70,13 @@ struct Config {
   int64_t limit_request_body = 0;          // 413 beyond it; 0 = unlimited
   double timeout_request_header = 30.0;    // seconds for the whole request head (slowloris)
 
+  // Supervision, user space and releases (server/master).
+  int timeout_worker_healthcheck = 30;  // seconds without a heartbeat before a worker is replaced
+  int limit_max_requests_jitter = 0;    // each worker adds a random 0..N to limit_max_requests
+  std::string user;                     // run workers as this user (name or uid) when started as root
+  std::string group;                    // ... and this group (name or gid); default: the user's group
+  std::string venv;                     // virtualenv of the workers (default: <app_dir>/.venv if present)
+
   // TLS.
   std::string ssl_keyfile;
   std::string ssl_certfile;

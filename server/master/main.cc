@@ -1,4 +1,5 @@
-// `esg`: parse the command line, bind the listening socket, then supervise the worker (master.h).
+// `esg`: parse the command line, bind the listening sockets (or adopt systemd's), then supervise the
+// workers (master.h). The control plane plugs in through MasterOptions::start_control_server.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "server/master/cli.h"
 #include "server/master/listeners.h"
 #include "server/master/master.h"
+#include "server/master/sd_notify.h"
 #include "server/master/worker_process.h"
 
 namespace {
@@ -35,9 +37,25 @@ int Main(int argc, char** argv) {
 
   esg::MasterOptions options;
   std::string error;
-  if (!esg::OpenListener(config, &options.listener, &error)) {
-    esg::log::Error().error("{}", error);
-    return 1;
+  // systemd socket activation (LISTEN_FDS for this pid) replaces --host/--port/--uds, not an explicit --fd.
+  std::vector<int> activated = config.fd < 0 ? esg::SdListenFds() : std::vector<int>{};
+  for (int fd : activated) {
+    esg::Listener listener;
+    if (!esg::AdoptFd(fd, &listener, &error)) {
+      esg::log::Error().error("Socket activation (LISTEN_FDS): {}", error);
+      return 1;
+    }
+    options.listeners.push_back(listener);
+  }
+  if (activated.empty()) {
+    esg::Listener listener;
+    if (!esg::OpenListener(config, &listener, &error)) {
+      esg::log::Error().error("{}", error);
+      return 1;
+    }
+    options.listeners.push_back(listener);
+  } else {
+    esg::log::Error().info("Using {} socket(s) passed by systemd (LISTEN_FDS).", activated.size());
   }
   options.python = esg::ChooseInterpreter();
   options.package_root = esg::FindPackageRoot(package_candidates);

@@ -29,26 +29,26 @@ std::vector<OptionSpec> MakeTable() {
        [](Config* c, const Value& v) { c->uds = v.text; }});
   add({"--fd", "", T::kInt, "INTEGER", "Bind to socket from this file descriptor.", "", kNonNegative, false,
        true, "", [](Config* c, const Value& v) { c->fd = AsInt(v); }});
-  add({"--reload", "", T::kFlag, "", "Enable auto-reload.", "", kNone, false, false, "",
+  add({"--reload", "", T::kFlag, "", "Enable auto-reload.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->reload = v.flag; }});
   add({"--reload-dir", "", T::kText, "PATH",
        "Set reload directories explicitly, instead of using the current working directory.", "", kNone, true,
-       false, "", [](Config* c, const Value& v) { c->reload_dirs.push_back(v.text); }});
+       true, "", [](Config* c, const Value& v) { c->reload_dirs.push_back(v.text); }});
   add({"--reload-include", "", T::kText, "TEXT",
        "Set glob patterns to include while watching for files. Includes '*.py' by default; these defaults "
        "can be overridden in `--reload-exclude`.",
-       "", kNone, true, false, "", [](Config* c, const Value& v) { c->reload_includes.push_back(v.text); }});
+       "", kNone, true, true, "", [](Config* c, const Value& v) { c->reload_includes.push_back(v.text); }});
   add({"--reload-exclude", "", T::kText, "TEXT",
        "Set glob patterns to exclude while watching for files. Includes '.*, .py[cod], .sw.*, ~*' by "
        "default; these defaults can be overridden in `--reload-include`.",
-       "", kNone, true, false, "", [](Config* c, const Value& v) { c->reload_excludes.push_back(v.text); }});
+       "", kNone, true, true, "", [](Config* c, const Value& v) { c->reload_excludes.push_back(v.text); }});
   add({"--reload-delay", "", T::kFloat, "FLOAT",
        "Delay between previous and next check if application needs to be. Defaults to 0.25s.", "0.25",
-       kNonNegative, false, false, "", [](Config* c, const Value& v) { c->reload_delay = v.number; }});
+       kNonNegative, false, true, "", [](Config* c, const Value& v) { c->reload_delay = v.number; }});
   add({"--workers", "", T::kInt, "INTEGER",
        "Number of worker processes. Defaults to the $WEB_CONCURRENCY environment variable if available, or "
        "1. Not valid with --reload.",
-       "", kPositive, false, false, "1", [](Config* c, const Value& v) { c->workers = AsInt(v); },
+       "", kPositive, false, true, "", [](Config* c, const Value& v) { c->workers = AsInt(v); },
        "WEB_CONCURRENCY"});
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", "auto", kNone, false,
        true, "", [](Config* c, const Value& v) { c->loop = v.text; }});
@@ -65,7 +65,7 @@ std::vector<OptionSpec> MakeTable() {
   add({"--interface", "", T::kChoice, "auto|asgi3|asgi2|wsgi",
        "Select ASGI3, ASGI2, or WSGI as the application interface.", "auto", kNone, false, false,
        "auto|asgi3|asgi2", [](Config* c, const Value& v) { c->interface = v.text; }});
-  add({"--env-file", "", T::kText, "PATH", "Environment configuration file.", "", kNone, false, false, "",
+  add({"--env-file", "", T::kText, "PATH", "Environment configuration file.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->env_file = v.text; }});
   add({"--log-config", "", T::kText, "PATH",
        "Logging configuration file. Supported formats: .ini, .json, .yaml.", "", kNone, false, false, "",
@@ -97,7 +97,7 @@ std::vector<OptionSpec> MakeTable() {
   add({"--backlog", "", T::kInt, "INTEGER", "Maximum number of connections to hold in backlog", "",
        kPositive, false, true, "", [](Config* c, const Value& v) { c->backlog = AsInt(v); }});
   add({"--limit-max-requests", "", T::kInt, "INTEGER",
-       "Maximum number of requests to service before terminating the process.", "", kPositive, false, false,
+       "Maximum number of requests to service before terminating the process.", "", kPositive, false, true,
        "", [](Config* c, const Value& v) { c->limit_max_requests = AsInt(v); }});
   add({"--timeout-keep-alive", "", T::kInt, "INTEGER",
        "Close Keep-Alive connections if no new data is received within this timeout.", "5", kNonNegative,
@@ -152,6 +152,29 @@ std::vector<OptionSpec> MakeTable() {
   add({"--timeout-request-header", "", T::kFloat, "FLOAT",
        "Seconds a client has to send the whole request head before the connection is closed.", "30.0",
        kAboveZero, false, true, "", [](Config* c, const Value& v) { c->timeout_request_header = v.number; }});
+
+  // Supervision, user space and releases (server/master/supervisor.h).
+  add({"--timeout-worker-healthcheck", "", T::kInt, "INTEGER",
+       "Seconds a worker may go without a heartbeat before the master kills and replaces it; a new worker "
+       "gets at least this long to become ready.",
+       "30", kPositive, false, true, "",
+       [](Config* c, const Value& v) { c->timeout_worker_healthcheck = AsInt(v); }});
+  add({"--limit-max-requests-jitter", "", T::kInt, "INTEGER",
+       "Add a random number of requests, up to this many, to --limit-max-requests for each worker, so that "
+       "workers are not recycled all at once.",
+       "0", kNonNegative, false, true, "",
+       [](Config* c, const Value& v) { c->limit_max_requests_jitter = AsInt(v); }});
+  add({"--user", "", T::kText, "TEXT",
+       "Run the workers as this user (name or uid). Needs esg to be started as root: the master binds the "
+       "sockets, the app never runs as root.",
+       "", kNone, false, true, "", [](Config* c, const Value& v) { c->user = v.text; }});
+  add({"--group", "", T::kText, "TEXT",
+       "Run the workers with this group (name or gid). Defaults to the primary group of --user.", "", kNone,
+       false, true, "", [](Config* c, const Value& v) { c->group = v.text; }});
+  add({"--venv", "", T::kText, "PATH",
+       "Virtualenv whose interpreter runs the workers, resolved again on every reload. Defaults to a .venv "
+       "directory inside --app-dir when there is one.",
+       "", kNone, false, true, "", [](Config* c, const Value& v) { c->venv = v.text; }});
 
   add({"--help", "", T::kAction, "", "Show this message and exit.", "", kNone, false, true, "", nullptr});
   return t;

@@ -48,6 +48,13 @@ class Fd {
   explicit Fd(int fd = -1) : fd_(fd) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) close(fd_);
+      fd_ = other.release();
+    }
+    return *this;
+  }
   ~Fd() {
     if (fd_ >= 0) close(fd_);
   }
@@ -108,19 +115,67 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
   }
   Fd master_end(pair[0]);
   Fd child_end(pair[1]);
+  Fd out_read, out_write, err_read, err_write;
+  if (request.capture_output) {
+    int out[2];
+    int err[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      *error = "cannot create the worker output pipe: " + std::string(std::strerror(errno));
+      return false;
+    }
+    out_read = Fd(out[0]);
+    out_write = Fd(out[1]);
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      *error = "cannot create the worker output pipe: " + std::string(std::strerror(errno));
+      return false;
+    }
+    err_read = Fd(err[0]);
+    err_write = Fd(err[1]);
+  }
 
-  // Copies of every fd the child inherits, all above the target range 3..3+n, so the dup2 file actions
-  // below can never overwrite a source before it is used (and dup2 onto the same number, which would
-  // keep close-on-exec, cannot happen).
-  const int count = static_cast<int>(request.listeners.size()) + 1;
-  const int floor = kFirstInheritedFd + count;
+  // What the child gets where: listeners at 3.., the control socket after them, then (capturing) the
+  // master's stdout/stderr, and the pipes at 1 and 2.
+  struct Pass {
+    int original;
+    int target;
+  };
+  std::vector<Pass> passes;
+  int next = kFirstInheritedFd;
+  for (const ListenerSpec& listener : request.listeners) passes.push_back({listener.fd, next++});
+  const int control_fd = next++;
+  passes.push_back({child_end.get(), control_fd});
+  int real_out = -1;
+  int real_err = -1;
+  if (request.capture_output) {
+    auto is_listener = [&request](int fd) {
+      for (const ListenerSpec& l : request.listeners) {
+        if (l.fd == fd) return true;
+      }
+      return false;
+    };
+    // A listener inherited at fd 1 or 2 (--fd 1) is not an output stream.
+    if (!is_listener(STDOUT_FILENO) && fcntl(STDOUT_FILENO, F_GETFD) >= 0) {
+      real_out = next++;
+      passes.push_back({STDOUT_FILENO, real_out});
+    }
+    if (!is_listener(STDERR_FILENO) && fcntl(STDERR_FILENO, F_GETFD) >= 0) {
+      real_err = next++;
+      passes.push_back({STDERR_FILENO, real_err});
+    }
+    passes.push_back({out_write.get(), STDOUT_FILENO});
+    passes.push_back({err_write.get(), STDERR_FILENO});
+  }
+
+  // Copies of every fd the child inherits, all above the highest target, so the dup2 file actions below
+  // can never overwrite a source before it is used (and dup2 onto the same number, which would keep
+  // close-on-exec, cannot happen).
+  const int floor = next;
   std::vector<std::unique_ptr<Fd>> sources;
   std::vector<int> source_fds;
-  for (int i = 0; i < count; ++i) {
-    int original = i + 1 < count ? request.listeners[i].fd : child_end.get();
-    int copy = fcntl(original, F_DUPFD_CLOEXEC, floor);
+  for (const Pass& pass : passes) {
+    int copy = fcntl(pass.original, F_DUPFD_CLOEXEC, floor);
     if (copy < 0) {
-      *error = "cannot pass socket " + std::to_string(original) + " to the worker: " + std::strerror(errno);
+      *error = "cannot pass socket " + std::to_string(pass.original) + " to the worker: " + std::strerror(errno);
       return false;
     }
     sources.push_back(std::make_unique<Fd>(copy));
@@ -131,24 +186,48 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
   config.python = request.python;
   std::vector<ListenerSpec> inherited = request.listeners;
   for (size_t i = 0; i < inherited.size(); ++i) inherited[i].fd = kFirstInheritedFd + static_cast<int>(i);
-  const int control_fd = kFirstInheritedFd + count - 1;
   std::string config_json = ToJson(config, inherited, control_fd);
 
-  // Environment: ours, with PYTHONPATH and ESG_WORKER_CONFIG set.
+  // Environment: ours, minus drop_env, with extra_env, PYTHONPATH and ESG_WORKER_CONFIG set.
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  auto dropped = [&request, &name_of](std::string_view entry) {
+    std::string_view name = name_of(entry);
+    if (name == "ESG_WORKER_CONFIG" || name == "ESG_WORKER_STDIO") return true;
+    for (const std::string& drop : request.drop_env) {
+      if (name == drop) return true;
+    }
+    for (const std::string& extra : request.extra_env) {
+      if (name == name_of(extra) && name != "PYTHONPATH") return true;
+    }
+    return false;
+  };
   std::vector<std::string> env_strings;
   std::string python_path = request.package_root;
+  auto add_python_path = [&python_path](const std::string& more) {
+    if (!more.empty()) python_path = python_path.empty() ? more : python_path + ":" + more;
+  };
+  for (const std::string& extra : request.extra_env) {
+    if (name_of(extra) == "PYTHONPATH") add_python_path(extra.substr(std::strlen("PYTHONPATH=")));
+  }
+  bool extra_has_python_path = false;
+  for (const std::string& extra : request.extra_env) extra_has_python_path |= name_of(extra) == "PYTHONPATH";
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view text(*entry);
-    if (text.rfind("ESG_WORKER_CONFIG=", 0) == 0) continue;
-    if (text.rfind("PYTHONPATH=", 0) == 0) {
-      std::string old(text.substr(std::strlen("PYTHONPATH=")));
-      if (!old.empty()) python_path = python_path.empty() ? old : python_path + ":" + old;
+    if (dropped(text)) continue;
+    if (name_of(text) == "PYTHONPATH") {
+      if (!extra_has_python_path) add_python_path(std::string(text.substr(std::strlen("PYTHONPATH="))));
       continue;
     }
     env_strings.emplace_back(text);
   }
+  for (const std::string& extra : request.extra_env) {
+    if (name_of(extra) != "PYTHONPATH") env_strings.push_back(extra);
+  }
   if (!python_path.empty()) env_strings.push_back("PYTHONPATH=" + python_path);
   env_strings.push_back("ESG_WORKER_CONFIG=" + config_json);
+  if (request.capture_output) {
+    env_strings.push_back("ESG_WORKER_STDIO=" + std::to_string(real_out) + "," + std::to_string(real_err));
+  }
   std::vector<char*> envp;
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
@@ -160,12 +239,14 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  for (int i = 0; i < count; ++i) {
-    posix_spawn_file_actions_adddup2(&actions, source_fds[i], kFirstInheritedFd + i);
+  for (size_t i = 0; i < passes.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&actions, source_fds[i], passes[i].target);
   }
-  // An inherited --fd 0/1/2 is close-on-exec in the master; give the worker /dev/null there instead.
+  // An inherited --fd 0/1/2 is close-on-exec in the master; give the worker /dev/null there instead
+  // (unless a capture pipe already sits there).
   for (const ListenerSpec& listener : request.listeners) {
-    if (listener.fd >= 0 && listener.fd < kFirstInheritedFd) {
+    bool piped = request.capture_output && (listener.fd == STDOUT_FILENO || listener.fd == STDERR_FILENO);
+    if (listener.fd >= 0 && listener.fd < kFirstInheritedFd && !piped) {
       posix_spawn_file_actions_addopen(&actions, listener.fd, "/dev/null", O_RDWR, 0);
     }
   }
@@ -191,6 +272,8 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
   }
   worker->pid = pid;
   worker->control_fd = master_end.release();
+  worker->stdout_fd = out_read.release();
+  worker->stderr_fd = err_read.release();
   return true;
 }
 

@@ -3,6 +3,7 @@
 // A worker is `<python> -m esg.worker` in a fresh process (posix_spawn: nothing runs between fork and exec,
 // so the master may have threads). It inherits the listening sockets at fds 3, 4, ... and its end of a
 // control socketpair right after them, and finds everything else in $ESG_WORKER_CONFIG (esg::ToJson).
+// With capture_output, its stdout/stderr are pipes to the master (see SpawnRequest).
 #pragma once
 
 #include <sys/types.h>
@@ -31,11 +32,21 @@ struct SpawnRequest {
   std::string package_root;  // prepended to PYTHONPATH when not empty
   Config config;             // config.python is set to `python` before serialising
   std::vector<ListenerSpec> listeners;  // fds as the master holds them
+  // "NAME=value" entries set in the worker's environment (over the master's own).
+  std::vector<std::string> extra_env;
+  // Variables removed from the worker's environment (NOTIFY_SOCKET, LISTEN_FDS, ...).
+  std::vector<std::string> drop_env;
+  // True: the worker's fds 1 and 2 are pipes the master reads (SpawnedWorker::stdout_fd/stderr_fd), and
+  // the master's own stdout/stderr are passed at the two fds after the control socket, named in
+  // $ESG_WORKER_STDIO ("<out>,<err>", -1 when not passed) so ESG's log lines can bypass the capture.
+  bool capture_output = false;
 };
 
 struct SpawnedWorker {
   pid_t pid = -1;
   int control_fd = -1;  // the master's end of the control socketpair (close-on-exec, blocking)
+  int stdout_fd = -1;   // capture_output: read ends of the worker's stdout/stderr (close-on-exec)
+  int stderr_fd = -1;
 };
 
 // Spawns one worker. Returns false and sets `*error` (one sentence) when it could not be started.

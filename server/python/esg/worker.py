@@ -1,23 +1,46 @@
 """The worker process: `python -m esg.worker`, started by the `esg` master with the listening sockets
-already open. It loads the app and serves it (esg.serve), reports readiness to the master, and shuts
-down gracefully on SIGTERM/SIGINT or when the master goes away.
+already open. It loads the app and serves it (esg.serve), reports to the master over a control socket,
+and shuts down gracefully when told to drain, on SIGTERM/SIGINT, or when the master goes away.
 
-Master contract: ESG_WORKER_CONFIG holds JSON {"config": {...}, "listeners": [...], "control_fd": N};
-the worker writes newline-delimited JSON events on control_fd: {"event": "ready"} once serving, or
-{"event": "startup_failed", "message": ...} before exiting with status 3.
+Master contract (server/master/worker_process.h and supervisor.h are the other side):
+
+- $ESG_WORKER_CONFIG holds JSON {"config": {...}, "listeners": [...], "control_fd": N}.
+- $ESG_WORKER_STDIO ("<out>,<err>", -1 when absent): the master's own stdout/stderr. The worker's fds 1
+  and 2 start as pipes the master reads and prefixes with the worker pid; the worker moves ESG's log
+  streams back to the master's real stdout/stderr (same format and order as a single process) and keeps
+  Python's sys.stdout/sys.stderr (the app's prints, warnings, tracebacks) on the pipes.
+- Before importing the app, a worker started as root switches to config["user"]/config["group"].
+- Events, one JSON object per line on control_fd:
+    {"event": "ready", "pid": P}                        app imported, lifespan started, accepting
+    {"event": "heartbeat", "requests": R, "in_flight": F, "connections": C, "rss": BYTES}   about every
+                                                        second, from the event loop (a blocked loop misses them)
+    {"event": "max_requests", "requests": R}            --limit-max-requests (+ jitter) reached; the worker
+                                                        keeps serving until the master drains it
+    {"event": "startup_failed", "message": TEXT}        before exiting with status 3
+- Commands, one JSON object per line from the master:
+    {"cmd": "drain"}            stop accepting, finish in-flight requests (keep-alive responses get
+                                Connection: close, idle connections close), lifespan shutdown, exit 0
+    {"cmd": "reopen_logs"}      ESG logs to stdout/stderr: acknowledged in the debug log
+    {"cmd": "set_log_level", "level": L}
+- SIGTERM/SIGINT: graceful stop (as drain); a SIGINT while already stopping exits at once.
+- EOF on control_fd: the master is gone; stop gracefully.
 """
 
 import asyncio
 import json
 import os
+import random
 import signal
 import sys
+import traceback
 from typing import Any, Dict, Optional
 
-from esg import _esg, _log, logconfig
-from esg.envfile import ConfigFileError
+from esg import _esg, _log
 from esg.importer import AppLoadError
 from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
+
+HEARTBEAT_SECONDS = 1.0
+MAX_REQUESTS_CHECK_SECONDS = 0.1
 
 
 class Control:
@@ -25,6 +48,7 @@ class Control:
 
     def __init__(self, fd: Optional[int]) -> None:
         self.fd = fd
+        self.buffer = b""
 
     def send(self, event: str, **fields: Any) -> None:
         if self.fd is None:
@@ -36,40 +60,173 @@ class Control:
             pass
 
 
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class Worker:
-    def __init__(self, serving: Serving, control: Control) -> None:
+    def __init__(self, serving: Serving, control: Control, config: Dict[str, Any]) -> None:
         self.serving = serving
         self.control = control
-        self.sigint_count = 0
+        self.config = config
+        self.stopping = False
+        limit = config.get("limit_max_requests")
+        jitter = int(config.get("limit_max_requests_jitter") or 0)
+        self.max_requests: Optional[int] = None if not limit else int(limit) + random.randint(0, max(0, jitter))
 
-    def handle_signal(self, signum: int) -> None:
-        if signum == signal.SIGINT:
-            self.sigint_count += 1
-            if self.sigint_count > 1:
-                _log.warning("Second interrupt: exiting at once.")
-                os._exit(1)
+    def stop(self) -> None:
+        self.stopping = True
         self.serving.stop()
 
+    def handle_signal(self, signum: int) -> None:
+        if signum == signal.SIGINT and self.stopping:
+            _log.warning("Second interrupt: exiting at once.")
+            os._exit(1)
+        self.stop()
+
+    # -- master -> worker
     def on_control(self) -> None:
         try:
-            data = os.read(self.control.fd, 4096)
+            data = os.read(self.control.fd, 65536)
+        except BlockingIOError:
+            return
         except OSError:
             data = b""
         if not data:
             # The master is gone: nobody supervises this worker any more.
             asyncio.get_running_loop().remove_reader(self.control.fd)
-            self.serving.stop()
+            self.control.fd = None
+            self.stop()
+            return
+        self.control.buffer += data
+        while b"\n" in self.control.buffer:
+            line, self.control.buffer = self.control.buffer.split(b"\n", 1)
+            try:
+                command = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(command, dict):
+                self.on_command(command)
+
+    def on_command(self, command: Dict[str, Any]) -> None:
+        cmd = command.get("cmd")
+        if cmd == "drain":
+            _log.debug(f"Draining worker [{os.getpid()}] on the master's request")
+            self.stop()
+        elif cmd == "reopen_logs":
+            _log.debug("Reopening log files: ESG logs to stdout and stderr, nothing to reopen")
+        elif cmd == "set_log_level" and isinstance(command.get("level"), str):
+            self.config["log_level"] = command["level"]
+            _esg.init_log(command["level"], self.config.get("use_colors"), bool(self.config.get("access_log", True)))
+
+    # -- worker -> master
+    async def heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = 0.0
+        reported_limit = False
+        while True:
+            engine = self.serving.engine
+            now = loop.time()
+            if engine is not None and self.max_requests is not None and not reported_limit:
+                served = engine.requests_served
+                if served >= self.max_requests:
+                    reported_limit = True
+                    if self.control.fd is None:
+                        self.stop()
+                    else:
+                        self.control.send("max_requests", requests=served)
+            if now >= next_beat:
+                next_beat = now + HEARTBEAT_SECONDS
+                self.control.send(
+                    "heartbeat",
+                    requests=engine.requests_served if engine is not None else 0,
+                    in_flight=engine.active_requests if engine is not None else 0,
+                    connections=engine.connections if engine is not None else 0,
+                    rss=rss_bytes(),
+                )
+            await asyncio.sleep(MAX_REQUESTS_CHECK_SECONDS if self.max_requests is not None else HEARTBEAT_SECONDS)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.handle_signal, sig)
         if self.control.fd is not None:
+            os.set_blocking(self.control.fd, False)
             loop.add_reader(self.control.fd, self.on_control)
-        code = await self.serving.run(on_ready=lambda: self.control.send("ready", pid=os.getpid()))
+        beat = loop.create_task(self.heartbeat())
+        try:
+            code = await self.serving.run(on_ready=lambda: self.control.send("ready", pid=os.getpid()))
+        finally:
+            beat.cancel()
         if code != 0:
             self.control.send("startup_failed", message=self.serving.failure_message)
         return code
+
+
+def split_stdio() -> None:
+    """ESG's log lines to the master's real stdout/stderr; Python's sys.stdout/stderr stay on the pipes."""
+    spec = os.environ.pop("ESG_WORKER_STDIO", None)
+    if not spec:
+        return
+    try:
+        real_out, real_err = (int(x) for x in spec.split(","))
+    except ValueError:
+        return
+    for real, fd, name in ((real_out, 1, "stdout"), (real_err, 2, "stderr")):
+        if real < 0:
+            continue
+        pipe = os.dup(fd)
+        os.set_inheritable(pipe, False)
+        os.dup2(real, fd)
+        os.close(real)
+        stream = open(pipe, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=True)
+        setattr(sys, name, stream)
+    try:
+        import faulthandler
+
+        faulthandler.enable(file=sys.stderr)
+    except (ImportError, RuntimeError, ValueError):
+        pass
+
+
+def drop_privileges(config: Dict[str, Any]) -> None:
+    """As root: become config["user"]/config["group"] (names or ids) before any app code runs."""
+    user = config.get("user") or ""
+    group = config.get("group") or ""
+    if not (user or group) or os.geteuid() != 0:
+        return
+    import grp
+    import pwd
+
+    pw = None
+    if user:
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            pw = pwd.getpwuid(int(user)) if user.isdigit() else None
+        if pw is None:
+            raise AppLoadError(f"--user {user}: no such user.")
+    if group:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            if not group.isdigit():
+                raise AppLoadError(f"--group {group}: no such group.") from None
+            gid = int(group)
+    else:
+        gid = pw.pw_gid
+    if pw is not None:
+        os.setgroups(os.getgrouplist(pw.pw_name, gid))
+    else:
+        os.setgroups([gid])
+    os.setgid(gid)
+    if pw is not None:
+        os.setuid(pw.pw_uid)
+        os.environ.update(HOME=pw.pw_dir, USER=pw.pw_name, LOGNAME=pw.pw_name)
 
 
 def main() -> None:
@@ -77,35 +234,31 @@ def main() -> None:
     if raw is None:
         sys.stderr.write("esg.worker is started by the `esg` command; run `esg --help`.\n")
         sys.exit(2)
+    # The master owns these; a signal sent to the whole process group must not kill or stop a worker.
+    for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
     spec = json.loads(raw)
     config: Dict[str, Any] = spec["config"]
     control = Control(spec.get("control_fd"))
+    split_stdio()
     _esg.init_log(config.get("log_level") or "info", config.get("use_colors"), bool(config.get("access_log", True)))
     pid = os.getpid()
-    try:
-        logconfig.apply(config)  # --log-config: before the first line, so that it follows the file
-    except ConfigFileError as exc:
-        _log.error(str(exc))
-        control.send("startup_failed", message=str(exc))
-        sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
+        drop_privileges(config)
         loop = new_event_loop(config.get("loop", "auto"))
         app = prepare_app(config)
-    except ConfigFileError as exc:
-        _log.error(str(exc))
-        control.send("startup_failed", message=str(exc))
-        sys.exit(EXIT_APP_LOAD)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=str(exc))
         sys.exit(EXIT_APP_LOAD)
     except BaseException as exc:  # noqa: B902 - an import-time crash of the app is an app-load failure
         _log.exception("Error loading ASGI app.", exc)
-        control.send("startup_failed", message=f"{type(exc).__name__}: {exc}")
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n")
+        control.send("startup_failed", message=text)
         sys.exit(EXIT_APP_LOAD)
     asyncio.set_event_loop(loop)
-    worker = Worker(Serving(app, config, spec["listeners"]), control)
+    worker = Worker(Serving(app, config, spec["listeners"]), control, config)
     try:
         code = loop.run_until_complete(worker.run())
     finally:

@@ -1,0 +1,193 @@
+// The master's supervisor: generations of workers, their control channels, signals, reloads.
+//
+// Single-threaded: every method runs on the master's io_context thread (MasterAdmin posts onto it).
+//
+// Lifecycle of a worker: kStarting (spawned; importing the app, lifespan startup) -> kReady (it said
+// {"event": "ready"}; it heartbeats every second) -> kDraining ({"cmd": "drain"} sent, or SIGTERM on
+// shutdown: it stops accepting, finishes in-flight requests, exits). The workers of the *current
+// generation* are kept at the target count: one that dies is replaced (with backoff), one that misses
+// heartbeats for --timeout-worker-healthcheck is killed and replaced, one that reports
+// {"event": "max_requests"} gets a replacement first and is drained once the replacement is ready.
+//
+// Reload (SIGHUP, AdminApi::Reload, a file change under --reload): re-read the release (--env-file,
+// --app-dir and --venv resolved again through symlinks), start a full new generation, wait until every
+// new worker is ready, then drain the old generation. If a new worker fails (exits, reports
+// startup_failed, or is not ready in time), the new generation is stopped and the old one keeps serving.
+//
+// Boot: "ESG running on ..." and sd_notify READY=1 once every first-generation worker is ready. A worker
+// that cannot boot before anything served ends ESG with exit status 3 (the app's error is in the log),
+// except under --reload, where the watcher stays alive and the next change tries again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/admin_api.h"
+#include "server/common/config.h"
+#include "server/master/file_watch.h"
+#include "server/master/listeners.h"
+
+namespace esg {
+
+struct MasterOptions;
+
+// What a generation of workers runs: the configuration as re-read for it, the interpreter and the
+// environment additions.
+struct Release {
+  Config config;                       // app_dir resolved to a real path
+  std::string python;                  // the worker interpreter (release venv or the default)
+  std::vector<std::string> extra_env;  // --env-file entries, VIRTUAL_ENV, PATH
+  std::string describe;                // "app_dir=/srv/app/releases/42 python=/.../bin/python"
+};
+
+class Supervisor {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Supervisor(boost::asio::io_context& io, MasterOptions& options);
+  ~Supervisor();
+
+  // Registers the signals, starts the first generation (and the --reload watcher). False with the
+  // exit status in exit_code() when nothing could start.
+  bool Start();
+  bool finished() const { return finished_; }
+  int exit_code() const { return exit_code_; }
+
+  // AdminApi operations; each completion runs exactly once, on the io thread (also when stopping).
+  control::ServerStatus Status() const;
+  void Reload(const std::string& release_path, std::optional<double> ready_timeout,
+              std::function<void(control::ReloadResult)> done);
+  void Scale(int count, std::function<void(control::Result)> done);
+  int target_workers() const { return target_; }
+  control::Result Drain();
+  control::Result Resume();
+  control::Result Shutdown(bool graceful);
+  control::Result SetLogLevel(const std::string& level);
+  control::Result ReopenLogs();
+  bool serving() const;
+
+  // Events for AdminApi::Subscribe; the sink runs on the io thread and must not block.
+  void set_event_sink(std::function<void(const control::Event&)> sink) { event_sink_ = std::move(sink); }
+
+ private:
+  enum class WState { kStarting, kReady, kDraining, kStopping };
+
+  struct Worker {
+    pid_t pid = -1;
+    uint64_t generation = 0;
+    WState state = WState::kStarting;
+    Clock::time_point spawned;
+    Clock::time_point last_heartbeat;
+    Clock::time_point ready_deadline;
+    uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0;
+    bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
+    std::string failure;          // startup_failed message
+    std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
+    std::deque<std::string> recent_output;  // last lines of its stderr, for failure reports
+    std::unique_ptr<boost::asio::local::stream_protocol::socket> control;
+    boost::asio::streambuf control_buffer;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> out, err;
+    std::string out_partial, err_partial;
+    std::unique_ptr<boost::asio::steady_timer> kill_timer;
+  };
+  using WorkerPtr = std::shared_ptr<Worker>;
+
+  struct PendingReload {
+    uint64_t generation = 0;
+    Release release;
+    std::vector<std::function<void(control::ReloadResult)>> waiters;
+    std::string reason;        // "SIGHUP", "esgctl", "file change"
+    std::string release_path;  // AdminApi::Reload: the new --app-dir, kept once the reload succeeds
+    int spawned = 0;
+  };
+
+  struct ScaleWaiter {
+    int count;
+    Clock::time_point deadline;
+    std::function<void(control::Result)> done;
+  };
+
+  // Signals.
+  void WaitForSignal();
+  void OnSignal(int signal_number);
+  void ReapChildren();
+
+  // Workers.
+  bool BuildRelease(const Config& base, Release* release, std::string* error) const;
+  WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
+  void ReadControl(const WorkerPtr& worker);
+  void OnControlLine(const WorkerPtr& worker, const std::string& line);
+  void ReadOutput(const WorkerPtr& worker, bool is_err);
+  void EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line);
+  void OnReady(const WorkerPtr& worker);
+  void OnExit(pid_t pid, int status);
+  void Send(const WorkerPtr& worker, const std::string& json_line);
+  void DrainWorker(const WorkerPtr& worker, const char* why);
+  void KillLater(const WorkerPtr& worker, Clock::duration after);
+  void Reconcile();
+  void ScheduleReconcile(Clock::duration after);
+  void CheckHealth();
+  void CompleteScaleWaiters(bool check_deadlines);
+  std::vector<WorkerPtr> Current(bool include_retiring) const;
+  std::string ExitText(const WorkerPtr& worker, int status) const;
+
+  // Reload.
+  void StartReload(const std::string& reason, const std::string& release_path, std::optional<double> ready_timeout,
+                   std::function<void(control::ReloadResult)> done);
+  void MaybeFinishReload();
+  void FailReload(const std::string& why, const std::string& output);
+  void OnFilesChanged(const std::vector<std::string>& changed);
+
+  // Stop.
+  void Stop(bool graceful, const std::string& why);
+  void Finish(int code);
+  void Announce();
+  void Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail);
+
+  boost::asio::io_context& io_;
+  MasterOptions& options_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer health_timer_;
+  boost::asio::steady_timer respawn_timer_;
+  std::unique_ptr<FileWatcher> watcher_;
+  Clock::time_point started_;
+
+  std::map<pid_t, WorkerPtr> workers_;
+  Release current_release_;
+  uint64_t generation_ = 1;       // the generation that serves (or boots)
+  uint64_t next_generation_ = 2;
+  std::optional<PendingReload> reload_;
+  bool reload_again_ = false;     // a SIGHUP arrived during a reload: one more after it
+  int target_ = 1;
+  control::ServerState state_ = control::ServerState::kStarting;
+  bool booted_ = false;           // some generation has been fully ready once
+  bool drained_ = false;          // AdminApi::Drain: no workers until Resume
+  bool waiting_for_change_ = false;  // --reload: the app failed to start; the next file change retries
+  bool respawn_scheduled_ = false;
+  Clock::time_point respawn_not_before_;
+  double backoff_seconds_ = 0;
+  int boot_failures_ = 0;         // consecutive workers that died before ready
+  int stop_requests_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  int exit_code_ = 0;
+  std::vector<ScaleWaiter> scale_waiters_;
+  std::function<void(const control::Event&)> event_sink_;
+};
+
+}  // namespace esg

@@ -15,6 +15,7 @@ namespace esg::engine {
 Connection::Connection(Server* server, int fd, const Listener* listener, PeerInfo peer)
     : server_(server), fd_(fd), listener_(listener), peer_(std::move(peer)) {
   parser_ = http::MakeRequestParser(server_->config().limits, this);
+  transport_ = listener_->make_transport ? listener_->make_transport(fd_) : MakePlainTransport(fd_);
 }
 
 Connection::~Connection() {
@@ -77,7 +78,7 @@ void Connection::ReadLoop() {
     }
     size_t room = Server::kBufferSize - buffer_start_ - buffer_len_;
     if (room == 0) return;  // a full buffer waits for the parser to resume
-    ssize_t n = read(fd_, buffer_ + buffer_start_ + buffer_len_, room);
+    ssize_t n = transport_->Read(buffer_ + buffer_start_ + buffer_len_, room);
     if (n > 0) {
       buffer_len_ += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < room) readable_ = false;  // drained (edge-triggered: a new edge comes)
@@ -201,7 +202,7 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
   size_t written = 0;
   if (out_.empty()) {
     for (;;) {
-      ssize_t n = writev(fd_, iov, count);
+      ssize_t n = transport_->Writev(iov, count);
       if (n >= 0) {
         written = static_cast<size_t>(n);
         break;
@@ -234,7 +235,8 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
 
 void Connection::Flush() {
   while (out_sent_ < out_.size()) {
-    ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    struct iovec iov = {out_.data() + out_sent_, out_.size() - out_sent_};
+    ssize_t n = transport_->Writev(&iov, 1);
     if (n > 0) {
       out_sent_ += static_cast<size_t>(n);
       continue;

@@ -15,6 +15,7 @@
 
 #include "server/engine/reactor.h"
 #include "server/engine/stream.h"
+#include "server/engine/transport.h"
 #include "server/http/parser.h"
 
 namespace esg::engine {
@@ -73,6 +74,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   const Listener* listener_;
   PeerInfo peer_;
   std::unique_ptr<http::RequestParser> parser_;
+  std::unique_ptr<Transport> transport_;
   StreamPtr stream_;           // the request being answered, if any
   char* buffer_ = nullptr;     // pooled read buffer (only while there are unparsed bytes)
   size_t buffer_start_ = 0;

@@ -8,6 +8,7 @@
 // reports what is still in flight.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct Listener final : public EventHandler {
   Server* server = nullptr;
   int fd = -1;
   bool unix_socket = false;
+  bool tls = false;  // connections speak TLS: make_transport wraps their descriptor
+  std::function<std::unique_ptr<Transport>(int fd)> make_transport;
   std::string host;  // server host for the scope (tcp) or socket path (unix)
   int port = 0;
   void OnEvents(uint32_t events) override;
@@ -35,6 +38,8 @@ class Server {
 
   // Adopts a listening socket (made non-blocking here). False with errno set on failure.
   bool AddListener(int fd, bool unix_socket, const std::string& host, int port);
+  // The listener added last (to configure TLS on it).
+  Listener* last_listener() { return listeners_.empty() ? nullptr : listeners_.back().get(); }
   int fd() const { return reactor_.fd(); }
   bool ok() const { return reactor_.ok() && timer_fd_ >= 0; }
   int RunOnce();

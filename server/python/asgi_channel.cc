@@ -116,7 +116,7 @@ PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::
   PyObject* server = ServerTuple(listener);
   if (!server || PyDict_SetItem(scope, k.server, server) < 0) return nullptr;
   PyObject* client = nullptr;
-  PyObject* scheme = k.http;
+  PyObject* scheme = listener->tls ? k.https : k.http;
   if (forwarded_ && (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host))) {
     // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.
     std::string forwarded_for;

@@ -77,6 +77,15 @@ struct Config {
   std::string group;                    // ... and this group (name or gid); default: the user's group
   std::string venv;                     // virtualenv of the workers (default: <app_dir>/.venv if present)
 
+  // Control plane (control/control_server.h): the gRPC service esgctl and scripts talk to.
+  bool control = true;          // --no-control: no control plane at all
+  std::string control_socket;   // "" = the default path (control/socket_path.h); "none" = no UNIX socket
+  std::string control_group;    // members of this group may use the socket too (it becomes 0660)
+  std::string control_address;  // HOST:PORT of a TCP listener, only with the three TLS files (mutual TLS)
+  std::string control_tls_cert;
+  std::string control_tls_key;
+  std::string control_tls_ca;
+
   // TLS.
   std::string ssl_keyfile;
   std::string ssl_certfile;

@@ -1,5 +1,6 @@
 // `esg`: parse the command line, bind the listening sockets (or adopt systemd's), then supervise the
 // workers (master.h). The control plane plugs in through MasterOptions::start_control_server.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "control/control_server.h"
 #include "server/common/log.h"
 #include "server/master/cli.h"
 #include "server/master/listeners.h"
@@ -16,6 +18,46 @@
 #include "server/master/worker_process.h"
 
 namespace {
+
+esg::control::ControlOptions ControlOptionsFrom(const esg::Config& config) {
+  esg::control::ControlOptions control;
+  control.enabled = config.control;
+  control.socket_path = config.control_socket;
+  control.group = config.control_group;
+  control.tcp_address = config.control_address;
+  control.tls_cert = config.control_tls_cert;
+  control.tls_key = config.control_tls_key;
+  control.tls_ca = config.control_tls_ca;
+  return control;
+}
+
+// The control plane's hook into RunMaster (master.h): starts the gRPC control server over the master's
+// AdminApi and returns its stop function. A control plane that cannot start (explicit socket in use,
+// unreadable TLS files) stops the master: it logs why, sets `*failed` (main exits 1) and raises SIGTERM,
+// which the master handles as a graceful stop of the workers it has just spawned.
+esg::StartControlServer StartControlPlaneHook(esg::control::ControlOptions control, bool* failed) {
+  return [control, failed](esg::control::AdminApi* api, boost::asio::io_context&) -> esg::StopControlServer {
+    std::string error;
+    std::shared_ptr<esg::control::ControlServer> server = esg::control::StartControlServer(api, control, &error);
+    if (!server) {
+      if (!error.empty()) {
+        esg::log::Error().error("Control plane: {}", error);
+        *failed = true;
+        kill(getpid(), SIGTERM);
+      }
+      return nullptr;
+    }
+    if (!server->warning().empty()) esg::log::Error().warn("{}", server->warning());
+    if (!server->socket_path().empty()) {
+      esg::log::Error().info("Control plane on unix:{} (esgctl --socket {})", server->socket_path(),
+                             server->socket_path());
+    }
+    if (!server->tcp_address().empty()) {
+      esg::log::Error().info("Control plane on {} (TLS, client certificates required)", server->tcp_address());
+    }
+    return [server] { server->Shutdown(); };
+  };
+}
 
 int Main(int argc, char** argv) {
   // Runfiles are found relative to the executable, so look before changing directory.
@@ -59,8 +101,16 @@ int Main(int argc, char** argv) {
   }
   options.python = esg::ChooseInterpreter();
   options.package_root = esg::FindPackageRoot(package_candidates);
+  esg::control::ControlOptions control = ControlOptionsFrom(config);
+  if (!esg::control::ValidateControlOptions(control, &error)) {
+    std::fprintf(stderr, "Usage: esg [OPTIONS] APP\nTry 'esg --help' for help.\n\nError: %s\n", error.c_str());
+    return 2;
+  }
+  bool control_failed = false;
+  if (control.enabled) options.start_control_server = StartControlPlaneHook(control, &control_failed);
   options.config = std::move(config);
-  return esg::RunMaster(std::move(options));
+  int status = esg::RunMaster(std::move(options));
+  return control_failed ? 1 : status;
 }
 
 }  // namespace

@@ -176,6 +176,29 @@ std::vector<OptionSpec> MakeTable() {
        "directory inside --app-dir when there is one.",
        "", kNone, false, true, "", [](Config* c, const Value& v) { c->venv = v.text; }});
 
+  // Control plane (control/control_server.h).
+  add({"--control-socket", "", T::kText, "PATH",
+       "UNIX socket of the gRPC control plane (esgctl), mode 0600, peers checked by uid. 'none': no socket. "
+       "Default: $ESG_CONTROL_SOCKET, else /run/esg/control.sock as root, $XDG_RUNTIME_DIR/esg/control.sock "
+       "or /tmp/esg-<uid>/control.sock.",
+       "", kNone, false, true, "", [](Config* c, const Value& v) { c->control_socket = v.text; }});
+  add({"--no-control", "", T::kFlag, "", "Do not start the control plane.", "", kNone, false, true, "",
+       [](Config* c, const Value& v) { c->control = !v.flag; }});
+  add({"--control-group", "", T::kText, "TEXT",
+       "Also let members of this group (name or gid) use the control socket; it becomes mode 0660.", "", kNone,
+       false, true, "", [](Config* c, const Value& v) { c->control_group = v.text; }});
+  add({"--control-address", "", T::kText, "TEXT",
+       "Also serve the control plane on TCP HOST:PORT, with TLS and verified client certificates only "
+       "(needs --control-tls-cert, --control-tls-key and --control-tls-ca).",
+       "", kNone, false, true, "", [](Config* c, const Value& v) { c->control_address = v.text; }});
+  add({"--control-tls-cert", "", T::kText, "PATH", "Server certificate (PEM) of the TCP control listener.", "",
+       kNone, false, true, "", [](Config* c, const Value& v) { c->control_tls_cert = v.text; }});
+  add({"--control-tls-key", "", T::kText, "PATH", "Private key (PEM) of the TCP control listener.", "", kNone,
+       false, true, "", [](Config* c, const Value& v) { c->control_tls_key = v.text; }});
+  add({"--control-tls-ca", "", T::kText, "PATH",
+       "CA certificate (PEM) that client certificates of the TCP control listener must be signed by.", "",
+       kNone, false, true, "", [](Config* c, const Value& v) { c->control_tls_ca = v.text; }});
+
   add({"--help", "", T::kAction, "", "Show this message and exit.", "", kNone, false, true, "", nullptr});
   return t;
 }

@@ -104,6 +104,15 @@ std::string FindPackageRoot(const std::vector<std::string>& candidates) {
   for (const std::string& candidate : candidates) {
     if (IsFile(candidate + "/esg/__init__.py")) return candidate;
   }
+  // Installed from the wheel (tools/wheel): the executable is <root>/esg/bin/esg with <root> the
+  // site-packages directory, so <root> is three path components above /proc/self/exe.
+  char exe[PATH_MAX];
+  ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (length > 0) {
+    std::string root(exe, length);
+    for (int up = 0; up < 3 && root.rfind('/') != std::string::npos; ++up) root.erase(root.rfind('/'));
+    if (!root.empty() && IsFile(root + "/esg/__init__.py") && IsFile(root + "/esg/bin/esg")) return root;
+  }
   return "";
 }
 

@@ -23,8 +23,8 @@ std::string ChooseInterpreter();
 // (which differs when `esg` is reached through a symlink or the //:esg alias). Call before any chdir().
 std::vector<std::string> PackageRootCandidates(const std::string& argv0);
 
-// $ESG_PYTHONPATH if set; else the first candidate containing esg/__init__.py; else "" (the interpreter
-// must then have `esg` installed).
+// $ESG_PYTHONPATH if set; else the first candidate containing esg/__init__.py; else, when this executable
+// is the wheel's <root>/esg/bin/esg, that <root>; else "" (the interpreter must then have `esg` installed).
 std::string FindPackageRoot(const std::vector<std::string>& candidates);
 
 struct SpawnRequest {

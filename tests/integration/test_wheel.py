@@ -45,7 +45,7 @@ def clean_env(venv: Path, **extra) -> dict:
     """No trace of the build tree: the installed package must stand on its own."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ESG_") and k not in ("PYTHONPATH", "VIRTUAL_ENV", "WEB_CONCURRENCY",
-                                                     "FORWARDED_ALLOW_IPS")}
+                                                     "FORWARDED_ALLOW_IPS", "RUNFILES_DIR", "TEST_SRCDIR")}
     env["PATH"] = f"{venv / 'bin'}:/usr/bin:/bin"
     env.update(extra)
     return env

@@ -38,6 +38,7 @@ nlohmann::json ConfigToJson(const Config& c) {
       {"ws_max_size", c.ws_max_size},
       {"ws_ping_interval", c.ws_ping_interval},
       {"ws_ping_timeout", c.ws_ping_timeout},
+      {"ws_per_message_deflate", c.ws_per_message_deflate},
       {"lifespan", c.lifespan},
       {"env_file", c.env_file},
       {"log_config", c.log_config},

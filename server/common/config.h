@@ -40,6 +40,7 @@ struct Config {
   int64_t ws_max_size = 16777216;
   double ws_ping_interval = 20.0;
   double ws_ping_timeout = 20.0;
+  bool ws_per_message_deflate = true;
   std::string lifespan = "auto";  // auto|on|off
 
   // Logging.

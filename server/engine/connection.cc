@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -44,15 +45,27 @@ void Connection::OnEvents(uint32_t events) {
   if (events & EPOLLOUT) {
     Flush();
     if (closed_) return;
+    // TLS: a handshake step inside Read() may have been waiting for the socket to take its bytes.
+    if (transport_->read_wants_writable()) {
+      readable_ = true;
+      DoRead();
+      if (closed_) return;
+    }
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
     readable_ = true;
+    // TLS: a write may have been waiting for the peer's bytes (not expected: renegotiation is off).
+    if (transport_->write_wants_readable()) {
+      Flush();
+      if (closed_) return;
+    }
     DoRead();
   }
 }
 
 bool Connection::ReadPaused() const {
   if (stream_ && stream_->buffered_body() > server_->config().read_high_water) return true;
+  if (ws_stream_ && ws_stream_->queued_bytes() > server_->config().read_high_water) return true;
   return buffer_ && buffer_start_ + buffer_len_ == Server::kBufferSize && paused_;
 }
 
@@ -88,6 +101,11 @@ void Connection::ReadLoop() {
     if (n == 0) {
       eof_ = true;
       readable_ = false;
+      if (ws_stream_) {
+        EndWebSocket(1006);  // gone without a close frame
+        Close();
+        return;
+      }
       if (parser_->MidMessage() && !stream_) {
         // The client gave up in the middle of a request head: nothing to answer.
         Close();
@@ -115,15 +133,23 @@ void Connection::ReadLoop() {
 }
 
 void Connection::ParseBuffered() {
+  if (ws_) {
+    size_t used = ws_->Feed(buffer_ + buffer_start_, buffer_len_);
+    buffer_start_ += used;
+    buffer_len_ -= used;
+    if (buffer_len_ == 0) ReleaseBuffer();
+    return;
+  }
   while (buffer_len_ > 0 && !paused_ && !closed_) {
     size_t consumed = 0;
     http::ParseResult r = parser_->Feed(buffer_ + buffer_start_, buffer_len_, &consumed);
     buffer_start_ += consumed;
     buffer_len_ -= consumed;
-    if (reject_status_) {
-      FailRequest(reject_status_, "Service Unavailable");
+    if (reject_status_ > 0) {
+      FailRequest(reject_status_, reject_status_ == 503 ? "Service Unavailable" : "Invalid WebSocket handshake");
       return;
     }
+    if (reject_status_ < 0) return;  // already answered; the connection closes after the write
     if (r == http::ParseResult::kPaused) {
       paused_ = true;
     } else if (r == http::ParseResult::kError) {
@@ -154,6 +180,7 @@ void Connection::OnRequestHead(http::RequestHead& head) {
     reject_status_ = 503;
     return;
   }
+  if (head.upgrade && server_->config().websocket && StartWebSocket(head)) return;
   auto stream = std::make_shared<HttpStream>(this);
   stream->method = head.method;
   stream->target = head.target;
@@ -257,6 +284,7 @@ void Connection::Flush() {
   if (waiting_writable_ && out_.size() - out_sent_ <= server_->config().write_high_water / 2) {
     waiting_writable_ = false;
     if (stream_ && stream_->observer_) stream_->observer_->OnWritable();
+    if (ws_stream_) ws_stream_->Writable();
   }
 }
 
@@ -308,6 +336,7 @@ void Connection::Abort() {
   // RST rather than FIN, so a client cannot take a cut-short body for a complete one.
   struct linger lg = {1, 0};
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  transport_->Shutdown(/*graceful=*/false);  // TLS: no close_notify after a cut-short response
   Close();
 }
 
@@ -319,6 +348,8 @@ void Connection::Close() {
     StreamPtr s = std::move(stream_);
     s->Detach();
   }
+  EndWebSocket(1006);
+  transport_->Shutdown(/*graceful=*/out_.empty());  // TLS: close_notify, unless response bytes are lost
   server_->reactor().Remove(fd_);
   close(fd_);
   fd_ = -1;
@@ -330,6 +361,7 @@ void Connection::Close() {
 }
 
 void Connection::CheckDeadline(double now) {
+  if (ws_ && !closed_) ws_->Tick(now);
   if (closed_ || deadline_ == 0 || now < deadline_) return;
   if (parser_->MidMessage() && !stream_) {
     FailRequest(408, "Request header timeout");
@@ -340,7 +372,104 @@ void Connection::CheckDeadline(double now) {
 
 void Connection::BeginDrain() {
   draining_ = true;
-  if (!stream_ && out_.empty()) Close();
+  // WebSockets stay open until CloseWebSocket (the end of the grace period).
+  if (!stream_ && !ws_stream_ && out_.empty()) Close();
+}
+
+void Connection::CloseWebSocket(int code) {
+  if (closed_ || !ws_stream_) return;
+  if (ws_) {
+    if (!ws_stream_->close_sent()) ws_->SendClose(code, "");
+  } else if (!ws_stream_->accepted()) {
+    RejectWebSocket(503);
+  }
+}
+
+}  // namespace esg::engine
+
+namespace esg::engine {
+
+// A valid RFC 6455 opening handshake becomes a WebSocketStream for the app; a broken one is answered
+// here (400, or 426 naming the version we speak). Returns false for upgrades that are not WebSocket.
+bool Connection::StartWebSocket(http::RequestHead& head) {
+  std::string_view upgrade, key, version, extensions;
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const http::Header& h = head.headers[i];
+    if (h.name == "upgrade") upgrade = h.value;
+    else if (h.name == "sec-websocket-key") key = h.value;
+    else if (h.name == "sec-websocket-version") version = h.value;
+    else if (h.name == "sec-websocket-extensions") extensions = h.value;
+  }
+  bool is_websocket = upgrade.size() == 9 && (upgrade[0] | 0x20) == 'w' &&
+                      std::equal(upgrade.begin(), upgrade.end(), "websocket",
+                                 [](char a, char b) { return (a | 0x20) == b; });
+  if (!is_websocket || head.method != "GET") return false;
+  if (version != "13") {
+    static const char kUpgradeRequired[] =
+        "HTTP/1.1 426 Upgrade Required\r\nsec-websocket-version: 13\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    reject_status_ = -1;  // answered below; ParseBuffered must not dispatch anything else
+    struct iovec iov = {const_cast<char*>(kUpgradeRequired), sizeof kUpgradeRequired - 1};
+    close_after_write_ = true;
+    Write(&iov, 1, iov.iov_len);
+    return true;
+  }
+  if (!http::ValidWebSocketKey(key)) {
+    reject_status_ = 400;
+    return true;
+  }
+  auto stream = std::make_shared<WebSocketStream>(this);
+  stream->key = std::string(key);
+  stream->http_minor = head.version_minor;
+  stream->target = head.target;
+  if (server_->config().ws_per_message_deflate && !extensions.empty()) {
+    stream->deflate = http::NegotiateDeflate(extensions);
+  }
+  ws_stream_ = stream;
+  server_->WebSocketOpened();
+  server_->channel()->OnWebSocket(stream, head);
+  return true;
+}
+
+void Connection::AcceptWebSocket(WebSocketStream* stream, const std::string& response_head) {
+  if (closed_ || ws_stream_.get() != stream) return;
+  struct iovec iov = {const_cast<char*>(response_head.data()), response_head.size()};
+  if (Write(&iov, 1, iov.iov_len) == HttpStream::SendResult::kClosed) return;
+  if (log::AccessEnabled()) {
+    log::Access().info("{} - \"WebSocket {}\" [accepted]", peer_.client_text, log::Escape(stream->target));
+  }
+  ws_ = std::make_unique<WebSocketSession>(this, ws_stream_, server_->config().ws, Server::Now());
+  deadline_ = 0;
+  // Frames the client sent right after its handshake are already buffered.
+  paused_ = false;
+  ParseBuffered();
+  DoRead();
+}
+
+void Connection::RejectWebSocket(int status) {
+  if (closed_) return;
+  if (log::AccessEnabled()) {
+    log::Access().info("{} - \"WebSocket {}\" {}", peer_.client_text,
+                       log::Escape(ws_stream_ ? ws_stream_->target : std::string()), status);
+  }
+  std::string response = http::SimpleResponse(status, status == 403 ? "Forbidden" : "Internal Server Error",
+                                              server_->config().defaults, server_->Date());
+  struct iovec iov = {response.data(), response.size()};
+  close_after_write_ = true;
+  Write(&iov, 1, response.size());
+  EndWebSocket(1006);
+  if (!closed_ && out_.empty()) Close();
+}
+
+void Connection::CloseAfterWrite() {
+  close_after_write_ = true;
+  if (out_.empty() && !closed_) Close();
+}
+
+void Connection::EndWebSocket(int code) {
+  if (!ws_stream_) return;
+  WsStreamPtr s = std::move(ws_stream_);
+  s->Detach(code);
+  server_->WebSocketClosed();
 }
 
 }  // namespace esg::engine

@@ -16,6 +16,7 @@
 #include "server/engine/reactor.h"
 #include "server/engine/stream.h"
 #include "server/engine/transport.h"
+#include "server/engine/websocket_stream.h"
 #include "server/http/parser.h"
 
 namespace esg::engine {
@@ -43,6 +44,12 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void Abort();
   void SendContinue();
   void ResumeReading() { DoRead(); }
+
+  // WebSocket (called by WebSocketStream/Session).
+  void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head);
+  void RejectWebSocket(int status);
+  void CloseAfterWrite();
+  WebSocketSession* websocket() { return ws_.get(); }
   const http::DefaultHeaders& defaults() const;
   std::string_view date();
 
@@ -52,6 +59,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void Close();
   void CheckDeadline(double now);
   void BeginDrain();
+  void CloseWebSocket(int code);
   const Listener* listener() const { return listener_; }
   const PeerInfo& peer() const { return peer_; }
 
@@ -67,6 +75,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void Flush();
   void FailRequest(int status, const std::string& reason);
   void ReleaseBuffer();
+  bool StartWebSocket(http::RequestHead& head);
+  void EndWebSocket(int code);
   bool ReadPaused() const;
 
   Server* server_;
@@ -76,6 +86,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
   std::unique_ptr<http::RequestParser> parser_;
   std::unique_ptr<Transport> transport_;
   StreamPtr stream_;           // the request being answered, if any
+  WsStreamPtr ws_stream_;      // the WebSocket being offered to or used by the app, if any
+  std::unique_ptr<WebSocketSession> ws_;  // set once the app accepted: the connection speaks frames
   char* buffer_ = nullptr;     // pooled read buffer (only while there are unparsed bytes)
   size_t buffer_start_ = 0;
   size_t buffer_len_ = 0;

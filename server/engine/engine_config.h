@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "server/engine/websocket_stream.h"
 #include "server/http/parser.h"
 #include "server/http/response_head.h"
 
@@ -14,7 +15,10 @@ struct EngineConfig {
   double timeout_keep_alive = 5.0;       // idle keep-alive connections close after this
   double timeout_request_header = 30.0;  // the whole request head must arrive within this
   bool access_log = true;
-  size_t limit_concurrency = 0;          // 503 for requests beyond this many in flight (0: no limit)
+  size_t limit_concurrency = 0;
+  bool websocket = true;                 // --ws none turns upgrades into plain requests
+  bool ws_per_message_deflate = true;
+  WebSocketLimits ws;          // 503 for requests beyond this many in flight (0: no limit)
   size_t write_high_water = 64 * 1024;   // send() waits while more than this is queued
   size_t read_high_water = 64 * 1024;    // reading pauses while more body than this waits for the app
 };

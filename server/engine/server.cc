@@ -149,6 +149,10 @@ void Server::BeginDrain() {
   Reap();
 }
 
+void Server::CloseWebSockets(int code) {
+  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->CloseWebSocket(code);
+}
+
 void Server::CloseAll() {
   for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->Close();
 }

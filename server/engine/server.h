@@ -62,6 +62,11 @@ class Server {
   void Accept(Listener* listener);
   void Retire(Connection* connection);
   void RequestStarted() { ++active_requests_; }
+  void WebSocketOpened() { ++active_websockets_; }
+  void WebSocketClosed() { --active_websockets_; }
+  size_t active_websockets() const { return active_websockets_; }
+  // Sends every open WebSocket a close frame with `code` (1001 when the worker goes away).
+  void CloseWebSockets(int code);
   void RequestFinished() { --active_requests_; ++requests_served_; }
   bool draining() const { return draining_; }
   static double Now();
@@ -90,6 +95,7 @@ class Server {
   std::vector<char*> buffer_pool_;
   http::DateCache date_;
   size_t active_requests_ = 0;
+  size_t active_websockets_ = 0;
   uint64_t requests_served_ = 0;
   bool draining_ = false;
 };

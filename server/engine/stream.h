@@ -97,6 +97,8 @@ class AppChannel {
   virtual ~AppChannel() = default;
   // A request head is complete. `head` is valid only during the call.
   virtual void OnRequest(const StreamPtr& stream, const http::RequestHead& head) = 0;
+  // A WebSocket opening handshake is complete and valid. `head` is valid only during the call.
+  virtual void OnWebSocket(const std::shared_ptr<class WebSocketStream>& stream, const http::RequestHead& head) = 0;
 };
 
 }  // namespace esg::engine

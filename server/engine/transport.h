@@ -17,6 +17,15 @@ class Transport {
   virtual ssize_t Writev(const struct iovec* iov, int count) = 0;
   // True once the transport may carry application data (a TLS handshake is complete).
   virtual bool secure() const { return false; }
+  // TLS only: a protocol step can need the other direction. True when the last Read() stopped because
+  // the socket would not take the transport's own bytes (retry Read on EPOLLOUT), or the last Writev()
+  // needs the peer's bytes first (retry Writev on EPOLLIN). Always false for plain sockets.
+  virtual bool read_wants_writable() const { return false; }
+  virtual bool write_wants_readable() const { return false; }
+  // Called before the descriptor is closed; only the first call counts. `graceful`: end the session
+  // cleanly if the protocol has a way (TLS close_notify, best effort, never blocks); false for an
+  // aborted response, which must not look complete to the peer.
+  virtual void Shutdown(bool graceful) { (void)graceful; }
 };
 
 // Plain TCP or UNIX-socket transport over a non-blocking descriptor (not owned).

@@ -53,22 +53,22 @@ std::vector<OptionSpec> MakeTable() {
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", "auto", kNone, false,
        true, "", [](Config* c, const Value& v) { c->loop = v.text; }});
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", "auto",
-       kNone, false, false, "auto|none", [](Config* c, const Value& v) { c->ws = v.text; }});
+       kNone, false, true, "", [](Config* c, const Value& v) { c->ws = v.text; }});
   add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", "16777216",
-       kPositive64, false, false, "", [](Config* c, const Value& v) { c->ws_max_size = v.integer; }});
+       kPositive64, false, true, "", [](Config* c, const Value& v) { c->ws_max_size = v.integer; }});
   add({"--ws-ping-interval", "", T::kFloat, "FLOAT", "WebSocket ping interval", "20.0", kNonNegative, false,
-       false, "", [](Config* c, const Value& v) { c->ws_ping_interval = v.number; }});
+       true, "", [](Config* c, const Value& v) { c->ws_ping_interval = v.number; }});
   add({"--ws-ping-timeout", "", T::kFloat, "FLOAT", "WebSocket ping timeout", "20.0", kNonNegative, false,
-       false, "", [](Config* c, const Value& v) { c->ws_ping_timeout = v.number; }});
+       true, "", [](Config* c, const Value& v) { c->ws_ping_timeout = v.number; }});
   add({"--lifespan", "", T::kChoice, "auto|on|off", "Lifespan implementation.", "auto", kNone, false, true,
        "", [](Config* c, const Value& v) { c->lifespan = v.text; }});
   add({"--interface", "", T::kChoice, "auto|asgi3|asgi2|wsgi",
-       "Select ASGI3, ASGI2, or WSGI as the application interface.", "auto", kNone, false, false,
-       "auto|asgi3|asgi2", [](Config* c, const Value& v) { c->interface = v.text; }});
+       "Select ASGI3, ASGI2, or WSGI as the application interface.", "auto", kNone, false, true, "",
+       [](Config* c, const Value& v) { c->interface = v.text; }});
   add({"--env-file", "", T::kText, "PATH", "Environment configuration file.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->env_file = v.text; }});
   add({"--log-config", "", T::kText, "PATH",
-       "Logging configuration file. Supported formats: .ini, .json, .yaml.", "", kNone, false, false, "",
+       "Logging configuration file. Supported formats: .ini, .json, .yaml.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->log_config = v.text; }});
   add({"--log-level", "", T::kChoice, "critical|error|warning|info|debug|trace", "Log level. [default: info]",
        "", kNone, false, true, "", [](Config* c, const Value& v) { c->log_level = v.text; }});
@@ -93,7 +93,7 @@ std::vector<OptionSpec> MakeTable() {
        "", [](Config* c, const Value& v) { c->root_path = v.text; }});
   add({"--limit-concurrency", "", T::kInt, "INTEGER",
        "Maximum number of concurrent connections or tasks to allow, before issuing HTTP 503 responses.", "",
-       kPositive, false, false, "", [](Config* c, const Value& v) { c->limit_concurrency = AsInt(v); }});
+       kPositive, false, true, "", [](Config* c, const Value& v) { c->limit_concurrency = AsInt(v); }});
   add({"--backlog", "", T::kInt, "INTEGER", "Maximum number of connections to hold in backlog", "",
        kPositive, false, true, "", [](Config* c, const Value& v) { c->backlog = AsInt(v); }});
   add({"--limit-max-requests", "", T::kInt, "INTEGER",
@@ -102,21 +102,21 @@ std::vector<OptionSpec> MakeTable() {
   add({"--timeout-keep-alive", "", T::kInt, "INTEGER",
        "Close Keep-Alive connections if no new data is received within this timeout.", "5", kNonNegative,
        false, true, "", [](Config* c, const Value& v) { c->timeout_keep_alive = AsInt(v); }});
-  add({"--ssl-keyfile", "", T::kText, "TEXT", "SSL key file", "", kNone, false, false, "",
+  add({"--ssl-keyfile", "", T::kText, "TEXT", "SSL key file", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->ssl_keyfile = v.text; }});
-  add({"--ssl-certfile", "", T::kText, "TEXT", "SSL certificate file", "", kNone, false, false, "",
+  add({"--ssl-certfile", "", T::kText, "TEXT", "SSL certificate file", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->ssl_certfile = v.text; }});
-  add({"--ssl-keyfile-password", "", T::kText, "TEXT", "SSL keyfile password", "", kNone, false, false, "",
+  add({"--ssl-keyfile-password", "", T::kText, "TEXT", "SSL keyfile password", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->ssl_keyfile_password = v.text; }});
   add({"--ssl-version", "", T::kInt, "INTEGER", "SSL version to use (see stdlib ssl module's)", "17", kNone,
-       false, false, "", [](Config* c, const Value& v) { c->ssl_version = AsInt(v); }});
+       false, true, "", [](Config* c, const Value& v) { c->ssl_version = AsInt(v); }});
   add({"--ssl-cert-reqs", "", T::kInt, "INTEGER",
-       "Whether client certificate is required (see stdlib ssl module's)", "0", kNone, false, false, "",
+       "Whether client certificate is required (see stdlib ssl module's)", "0", kNone, false, true, "",
        [](Config* c, const Value& v) { c->ssl_cert_reqs = AsInt(v); }});
-  add({"--ssl-ca-certs", "", T::kText, "TEXT", "CA certificates file", "", kNone, false, false, "",
+  add({"--ssl-ca-certs", "", T::kText, "TEXT", "CA certificates file", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->ssl_ca_certs = v.text; }});
   add({"--ssl-ciphers", "", T::kText, "TEXT", "Ciphers to use (see stdlib ssl module's)", "TLSv1", kNone,
-       false, false, "", [](Config* c, const Value& v) { c->ssl_ciphers = v.text; }});
+       false, true, "", [](Config* c, const Value& v) { c->ssl_ciphers = v.text; }});
   // Parsed and validated by the CLI (Name:Value), then appended to Config::headers.
   add({"--header", "", T::kText, "TEXT",
        "Specify custom default HTTP response headers as a Name:Value pair", "", kNone, true, true, "",
@@ -132,6 +132,9 @@ std::vector<OptionSpec> MakeTable() {
        true, "", [](Config* c, const Value& v) { c->factory = v.flag; }});
 
   // ESG's own options.
+  add({"--ws-per-message-deflate", "--no-ws-per-message-deflate", T::kBoolPair, "",
+       "Enable/Disable the WebSocket permessage-deflate extension (RFC 7692).  [default: enabled]", "", kNone,
+       false, true, "", [](Config* c, const Value& v) { c->ws_per_message_deflate = v.flag; }});
   add({"--timeout-graceful-shutdown", "", T::kInt, "INTEGER",
        "Maximum number of seconds to wait for graceful shutdown. Unset: wait for in-flight work to finish.",
        "", kNonNegative, false, true, "",

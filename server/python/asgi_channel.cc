@@ -5,6 +5,7 @@
 #include "server/engine/connection.h"
 #include "server/engine/server.h"
 #include "server/python/exchange.h"
+#include "server/python/ws_exchange.h"
 #include "server/python/interned.h"
 
 namespace esg::python {
@@ -102,14 +103,14 @@ PyObject* AsgiChannel::ServerTuple(const engine::Listener* listener) {
   return t;
 }
 
-PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::RequestHead& head) {
+PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
+                                  const http::RequestHead& head, bool websocket) {
   const Interned& k = interned();
   PyObject* scope = _PyDict_NewPresized(15);
   if (!scope) return nullptr;
   PyRef guard = PyRef::Steal(scope);
-  const engine::Listener* listener = stream.listener();
-  const engine::PeerInfo* peer = stream.peer();
-  if (PyDict_SetItem(scope, k.type, k.http) < 0 || PyDict_SetItem(scope, k.asgi, k.asgi_dict) < 0 ||
+  if (PyDict_SetItem(scope, k.type, websocket ? k.websocket : k.http) < 0 ||
+      PyDict_SetItem(scope, k.asgi, k.asgi_dict) < 0 ||
       PyDict_SetItem(scope, k.http_version, head.version_minor == 1 ? k.v11 : k.v10) < 0) {
     return nullptr;
   }
@@ -146,8 +147,34 @@ PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::
     }
   }
   if (!SetSteal(scope, k.client, client)) return nullptr;
+  if (websocket) scheme = scheme == k.https ? k.wss : k.ws;
   if (PyDict_SetItem(scope, k.scheme, scheme) < 0) return nullptr;
-  if (!SetSteal(scope, k.method, k.Method(head.method))) return nullptr;
+  if (websocket) {
+    PyObject* protocols = PyList_New(0);
+    if (!SetSteal(scope, k.subprotocols, protocols)) return nullptr;
+    for (size_t i = 0; i < head.header_count; ++i) {
+      if (head.headers[i].name != "sec-websocket-protocol") continue;
+      std::string_view list = head.headers[i].value;
+      while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (!item.empty()) {
+          PyObject* s = PyUnicode_DecodeLatin1(item.data(), static_cast<Py_ssize_t>(item.size()), nullptr);
+          if (!s || PyList_Append(protocols, s) < 0) {
+            Py_XDECREF(s);
+            return nullptr;
+          }
+          Py_DECREF(s);
+        }
+        if (comma == std::string_view::npos) break;
+        list = list.substr(comma + 1);
+      }
+    }
+  } else if (!SetSteal(scope, k.method, k.Method(head.method))) {
+    return nullptr;
+  }
   if (PyDict_SetItem(scope, k.root_path, root_path_str_.get()) < 0) return nullptr;
   std::string_view raw_path = head.path();
   if (!SetSteal(scope, k.path, DecodePath(root_path_, raw_path))) return nullptr;
@@ -186,11 +213,28 @@ PyObject* AsgiChannel::BuildScope(const engine::HttpStream& stream, const http::
   return guard.release();
 }
 
+void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange,
+                        const std::function<void()>& fail) {
+  PyObject* args[] = {scope, receive, send, exchange};
+  PyRef coro = PyRef::Steal(PyObject_Vectorcall(run_app_.get(), args, 4, nullptr));
+  if (!coro) {
+    LogPythonError("Exception in ASGI application");
+    fail();
+    return;
+  }
+  PyRef task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  if (!task) {
+    LogPythonError("Cannot start the ASGI application task");
+    fail();
+  }
+}
+
 void AsgiChannel::OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) {
-  PyRef scope = PyRef::Steal(BuildScope(*stream, head));
+  auto fail = [&stream] { stream->Fail(); };
+  PyRef scope = PyRef::Steal(BuildScope(stream->listener(), stream->peer(), head, false));
   if (!scope) {
     LogPythonError("Cannot build the ASGI scope");
-    stream->Fail();
+    fail();
     return;
   }
   PyObject* receive = nullptr;
@@ -198,23 +242,33 @@ void AsgiChannel::OnRequest(const engine::StreamPtr& stream, const http::Request
   PyRef exchange = PyRef::Steal(NewExchange(this, stream, &receive, &send));
   if (!exchange) {
     LogPythonError("Cannot create the ASGI exchange");
-    stream->Fail();
+    fail();
     return;
   }
   PyRef receive_ref = PyRef::Steal(receive);
   PyRef send_ref = PyRef::Steal(send);
-  PyObject* args[] = {scope.get(), receive, send, exchange.get()};
-  PyRef coro = PyRef::Steal(PyObject_Vectorcall(run_app_.get(), args, 4, nullptr));
-  if (!coro) {
-    LogPythonError("Exception in ASGI application");
-    stream->Fail();
+  Start(scope.get(), receive, send, exchange.get(), fail);
+}
+
+void AsgiChannel::OnWebSocket(const engine::WsStreamPtr& stream, const http::RequestHead& head) {
+  auto fail = [&stream] { stream->Fail(); };
+  PyRef scope = PyRef::Steal(BuildScope(stream->listener(), stream->peer(), head, true));
+  if (!scope) {
+    LogPythonError("Cannot build the ASGI websocket scope");
+    fail();
     return;
   }
-  PyRef task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
-  if (!task) {
-    LogPythonError("Cannot start the ASGI application task");
-    stream->Fail();
+  PyObject* receive = nullptr;
+  PyObject* send = nullptr;
+  PyRef exchange = PyRef::Steal(NewWebSocketExchange(this, stream, &receive, &send));
+  if (!exchange) {
+    LogPythonError("Cannot create the ASGI websocket exchange");
+    fail();
+    return;
   }
+  PyRef receive_ref = PyRef::Steal(receive);
+  PyRef send_ref = PyRef::Steal(send);
+  Start(scope.get(), receive, send, exchange.get(), fail);
 }
 
 }  // namespace esg::python

@@ -5,11 +5,13 @@
 
 #include <Python.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "server/engine/stream.h"
+#include "server/engine/websocket_stream.h"
 #include "server/http/forwarded.h"
 #include "server/python/py_ref.h"
 
@@ -25,13 +27,16 @@ class AsgiChannel final : public engine::AppChannel {
   void set_forwarded_policy(const http::ForwardedPolicy& policy) { forwarded_ = policy; }
 
   void OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) override;
+  void OnWebSocket(const engine::WsStreamPtr& stream, const http::RequestHead& head) override;
 
   // New reference to a fresh loop future, or null with a Python error set.
   PyObject* NewFuture();
 
  private:
   PyObject* ServerTuple(const engine::Listener* listener);
-  PyObject* BuildScope(const engine::HttpStream& stream, const http::RequestHead& head);
+  PyObject* BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
+                       const http::RequestHead& head, bool websocket);
+  void Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, const std::function<void()>& fail);
 
   PyRef run_app_;
   PyRef create_task_;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "server/engine/server.h"
+#include "server/engine/tls_transport.h"
 #include "server/python/asgi_channel.h"
 #include "server/python/exchange.h"
 #include "server/python/interned.h"
@@ -33,6 +34,11 @@ engine::EngineConfig MakeEngineConfig(const py::dict& c) {
   e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
   e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);
   e.limit_concurrency = Get<size_t>(c, "limit_concurrency", 0);
+  e.websocket = Get<std::string>(c, "ws", "auto") != "none";
+  e.ws_per_message_deflate = Get<bool>(c, "ws_per_message_deflate", true);
+  e.ws.max_message = Get<uint64_t>(c, "ws_max_size", e.ws.max_message);
+  e.ws.ping_interval = Get<double>(c, "ws_ping_interval", e.ws.ping_interval);
+  e.ws.ping_timeout = Get<double>(c, "ws_ping_timeout", e.ws.ping_timeout);
   e.defaults.server = Get<bool>(c, "server_header", true);
   e.defaults.date = Get<bool>(c, "date_header", true);
   if (c.contains("headers") && !c["headers"].is_none()) {
@@ -44,9 +50,28 @@ engine::EngineConfig MakeEngineConfig(const py::dict& c) {
   return e;
 }
 
+// TLS: with ssl_certfile (or ssl_keyfile) set, every listener speaks TLS through one shared SSL_CTX.
+// nullptr for plain HTTP; ValueError with the option's name when a file or value is unusable.
+std::shared_ptr<engine::TlsContext> MakeTlsContext(const py::dict& c) {
+  engine::TlsSettings s;
+  s.certfile = Get<std::string>(c, "ssl_certfile", "");
+  s.keyfile = Get<std::string>(c, "ssl_keyfile", "");
+  if (s.certfile.empty() && s.keyfile.empty()) return nullptr;
+  s.password = Get<std::string>(c, "ssl_keyfile_password", "");
+  s.version = Get<int>(c, "ssl_version", s.version);
+  s.cert_reqs = Get<int>(c, "ssl_cert_reqs", s.cert_reqs);
+  s.ca_certs = Get<std::string>(c, "ssl_ca_certs", "");
+  s.ciphers = Get<std::string>(c, "ssl_ciphers", s.ciphers);
+  std::string error;
+  std::shared_ptr<engine::TlsContext> context = engine::TlsContext::Create(s, &error);
+  if (!context) throw py::value_error(error);
+  return context;
+}
+
 class Engine {
  public:
   Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state) {
+    std::shared_ptr<engine::TlsContext> tls = MakeTlsContext(config);
     std::string root_path = Get<std::string>(config, "root_path", "");
     while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
     channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
@@ -68,6 +93,11 @@ class Engine {
       if (!server_->AddListener(d["fd"].cast<int>(), kind == "unix", host, port)) {
         throw std::runtime_error("cannot use listening socket fd " + std::to_string(d["fd"].cast<int>()));
       }
+      if (tls) {
+        engine::Listener* listener = server_->last_listener();
+        listener->tls = true;
+        listener->make_transport = [tls](int fd) { return engine::MakeTlsTransport(tls, fd); };
+      }
     }
   }
 
@@ -80,6 +110,11 @@ class Engine {
     server_->RunOnce();
   }
   size_t active_requests() const { return server_->active_requests(); }
+  size_t active_websockets() const { return server_->active_websockets(); }
+  void close_websockets(int code) {
+    server_->CloseWebSockets(code);
+    server_->RunOnce();
+  }
   size_t connections() const { return server_->connection_count(); }
   uint64_t requests_served() const { return server_->requests_served(); }
 
@@ -92,6 +127,7 @@ class Engine {
 
 void InitEngine(py::module_& m) {
   if (!InitInterned() || !InitExchangeTypes()) throw py::error_already_set();
+  m.attr("HAS_TLS") = true;  // esg.main.tls_supported(): the engine honours the ssl_* settings
   py::class_<Engine>(m, "Engine", "The ESG HTTP engine of one worker (runs on the event loop's thread).")
       .def(py::init<py::object, py::object, py::dict, py::list, py::object>(), py::arg("run_app"),
            py::arg("loop"), py::arg("config"), py::arg("listeners"), py::arg("state"))
@@ -100,7 +136,10 @@ void InitEngine(py::module_& m) {
       .def("stop_accepting", &Engine::stop_accepting, "Close this worker's listening sockets.")
       .def("begin_drain", &Engine::begin_drain, "Close idle connections; close the others after their response.")
       .def("close_all", &Engine::close_all, "Close every connection now.")
+      .def("close_websockets", &Engine::close_websockets, py::arg("code") = 1001,
+           "Send every open WebSocket a close frame (1001: going away).")
       .def_property_readonly("active_requests", &Engine::active_requests)
+      .def_property_readonly("active_websockets", &Engine::active_websockets)
       .def_property_readonly("connections", &Engine::connections)
       .def_property_readonly("requests_served", &Engine::requests_served);
 }

@@ -387,6 +387,8 @@ bool InitExchangeTypes() {
 
 PyObject* DoneAwaitable() { return g_done; }
 
+PyObject* ReadyWith(PyObject* value) { return NewReady(value); }
+
 PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
   auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
   if (!ex) return nullptr;

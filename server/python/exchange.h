@@ -20,7 +20,9 @@ bool InitExchangeTypes();
 // New reference to an Exchange; *receive and *send get new references to its bound methods.
 PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send);
 
-// The pre-completed awaitable whose result is None (shared).
+// The pre-completed awaitable whose result is None (shared, borrowed).
 PyObject* DoneAwaitable();
+// A new pre-completed awaitable whose result is `value` (reference stolen).
+PyObject* ReadyWith(PyObject* value);
 
 }  // namespace esg::python

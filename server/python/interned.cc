@@ -46,6 +46,10 @@ bool InitInterned() {
   i.body = Str("body");
   i.more_body = Str("more_body");
   i.trailers = Str("trailers");
+  i.subprotocols = Str("subprotocols");
+  i.websocket = Str("websocket");
+  i.ws = Str("ws");
+  i.wss = Str("wss");
   i.http = Str("http");
   i.https = Str("https");
   i.v10 = Str("1.0");

@@ -27,9 +27,13 @@ struct Interned {
   PyObject* body;
   PyObject* more_body;
   PyObject* trailers;
+  PyObject* subprotocols;
   // Values.
   PyObject* http;
   PyObject* https;
+  PyObject* websocket;
+  PyObject* ws;
+  PyObject* wss;
   PyObject* v10;
   PyObject* v11;
   PyObject* http_request;

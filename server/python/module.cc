@@ -6,10 +6,12 @@ namespace py = pybind11;
 namespace esg::python {
 void InitEngine(py::module_& m);
 void InitLog(py::module_& m);
+void InitWebSocket(py::module_& m);
 }  // namespace esg::python
 
 PYBIND11_MODULE(_esg, m) {
   m.doc() = "ESG's C++ engine (HTTP/1.1 server core driven from the worker's event loop).";
   esg::python::InitLog(m);
   esg::python::InitEngine(m);
+  esg::python::InitWebSocket(m);
 }

@@ -38,16 +38,22 @@ def prepare_app(config: Dict[str, Any], app: Any = None) -> Any:
 
 
 class TaskTracker:
-    """Counts app tasks still running, so a graceful stop waits for them (background work included)."""
+    """Counts app tasks still running, so a graceful stop waits for them (background work included).
+    WebSocket tasks are counted apart: they end when their connection is closed at the end of a drain."""
 
     running = 0
+    websockets = 0
 
 
 def make_runner(app: Any, tracker: TaskTracker):
     """run_app(scope, receive, send, exchange): the coroutine the engine starts for each request."""
 
     async def run_app(scope, receive, send, exchange):
-        tracker.running += 1
+        websocket = scope["type"] == "websocket"
+        if websocket:
+            tracker.websockets += 1
+        else:
+            tracker.running += 1
         try:
             await app(scope, receive, send)
         except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
@@ -56,7 +62,10 @@ def make_runner(app: Any, tracker: TaskTracker):
         else:
             exchange.finish()
         finally:
-            tracker.running -= 1
+            if websocket:
+                tracker.websockets -= 1
+            else:
+                tracker.running -= 1
 
     return run_app
 
@@ -110,5 +119,14 @@ class Serving:
             if deadline is not None and loop.time() >= deadline:
                 busy = max(engine.active_requests, self.tracker.running)
                 _log.error(f"Cancel {busy} running request(s), timeout graceful shutdown exceeded")
-                return
+                break
             await asyncio.sleep(0.02)
+        # WebSockets have no natural end: once HTTP work is done they are told the server is going away
+        # (1001) and get a moment to finish their close handshake.
+        if engine.active_websockets or self.tracker.websockets:
+            engine.close_websockets(1001)
+            ws_deadline = loop.time() + 5.0
+            if deadline is not None:
+                ws_deadline = min(ws_deadline, max(deadline, loop.time() + 1.0))
+            while (engine.active_websockets or self.tracker.websockets) and loop.time() < ws_deadline:
+                await asyncio.sleep(0.02)

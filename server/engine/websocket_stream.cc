@@ -1,0 +1,248 @@
+// WebSocketStream and WebSocketSession implementation (see websocket_stream.h).
+#include "server/engine/websocket_stream.h"
+
+#include "server/common/log.h"
+#include "server/engine/connection.h"
+#include "server/http/response_head.h"
+
+namespace esg::engine {
+
+// ------------------------------------------------------------------------------------------ stream
+
+const Listener* WebSocketStream::listener() const { return connection_ ? connection_->listener() : nullptr; }
+
+const PeerInfo* WebSocketStream::peer() const { return connection_ ? &connection_->peer() : nullptr; }
+
+bool WebSocketStream::PopMessage(Message* out) {
+  if (queue_.empty()) return false;
+  *out = std::move(queue_.front());
+  queue_.pop_front();
+  bool was_full = queued_bytes_ > 0;
+  queued_bytes_ -= out->data.size();
+  if (was_full && connection_) connection_->ResumeReading();
+  return true;
+}
+
+void WebSocketStream::PushMessage(Message message) {
+  queued_bytes_ += message.data.size();
+  queue_.push_back(std::move(message));
+  Notify();
+}
+
+void WebSocketStream::Disconnected(int code, std::string_view reason) {
+  if (disconnect_code_ == 0) {
+    disconnect_code_ = code;
+    disconnect_reason_ = std::string(reason);
+  }
+  Notify();
+  Writable();
+}
+
+void WebSocketStream::Detach(int code) {
+  connection_ = nullptr;
+  Disconnected(code, "");
+}
+
+WebSocketStream::SendResult WebSocketStream::Accept(std::string_view subprotocol,
+                                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                                    std::string* error) {
+  if (!connection_ || disconnect_code_) return SendResult::kClosed;
+  std::string head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n";
+  head += "sec-websocket-accept: " + http::WebSocketAccept(key) + "\r\n";
+  if (!subprotocol.empty()) {
+    for (unsigned char c : subprotocol) {
+      if (!http::IsTokenChar(c)) {
+        *error = "invalid subprotocol";
+        return SendResult::kError;
+      }
+    }
+    head += "sec-websocket-protocol: " + std::string(subprotocol) + "\r\n";
+  }
+  if (deflate) head += "sec-websocket-extensions: " + deflate->response + "\r\n";
+  for (const auto& [name, value] : headers) {
+    http::ResponseHead check;
+    check.Begin(200);
+    const char* reason = nullptr;
+    if (!check.Add(name, value, &reason)) {
+      *error = std::string("invalid header in websocket.accept: ") + reason;
+      return SendResult::kError;
+    }
+    head += name + ": " + value + "\r\n";
+  }
+  const http::DefaultHeaders& defaults = connection_->defaults();
+  if (defaults.server) head += "server: esg\r\n";
+  if (defaults.date) head += "date: " + std::string(connection_->date()) + "\r\n";
+  head += "\r\n";
+  accepted_ = true;
+  connection_->AcceptWebSocket(this, head);
+  return connection_ ? SendResult::kOk : SendResult::kClosed;
+}
+
+WebSocketStream::SendResult WebSocketStream::Send(bool text, std::string_view data) {
+  if (!connection_ || close_sent_ || !connection_->websocket()) return SendResult::kClosed;
+  return connection_->websocket()->SendMessage(text, data);
+}
+
+WebSocketStream::SendResult WebSocketStream::Close(int code, std::string_view reason) {
+  if (!connection_) return SendResult::kClosed;
+  if (!accepted_) {
+    rejected_ = true;
+    connection_->RejectWebSocket(403);
+    return SendResult::kOk;
+  }
+  if (close_sent_ || !connection_->websocket()) return SendResult::kOk;
+  return connection_->websocket()->SendClose(code, reason);
+}
+
+void WebSocketStream::Fail() {
+  if (!connection_ || rejected_) return;
+  if (!accepted_) {
+    rejected_ = true;
+    connection_->RejectWebSocket(500);
+    return;
+  }
+  if (!close_sent_ && connection_->websocket()) connection_->websocket()->SendClose(1011, "");
+}
+
+// ----------------------------------------------------------------------------------------- session
+
+WebSocketSession::WebSocketSession(Connection* connection, WsStreamPtr stream, const WebSocketLimits& limits,
+                                   double now)
+    : connection_(connection),
+      stream_(std::move(stream)),
+      limits_(limits),
+      parser_(stream_->deflate.has_value(), limits.max_message) {
+  if (stream_->deflate) deflate_ = std::make_unique<http::PerMessageDeflate>(*stream_->deflate);
+  if (limits_.ping_interval > 0) next_ping_ = now + limits_.ping_interval;
+}
+
+size_t WebSocketSession::Feed(const char* data, size_t len) {
+  size_t used = parser_.Feed(data, len, this);
+  if (parser_.error_code() && !closing_) ProtocolError(parser_.error_code(), parser_.error_reason().c_str());
+  return closing_ ? len : used;  // after a close, the rest is discarded
+}
+
+bool WebSocketSession::ProtocolError(int code, const char* reason) {
+  log::Error().info("WebSocket {} closed with {}: {}", connection_->peer().client_text, code, reason);
+  SendClose(code, "");
+  stream_->Disconnected(code, reason);
+  connection_->CloseAfterWrite();
+  closing_ = true;
+  return false;
+}
+
+bool WebSocketSession::OnFrame(bool fin, bool rsv1, http::WsOpcode opcode, std::string_view payload) {
+  using http::WsOpcode;
+  switch (opcode) {
+    case WsOpcode::kText:
+    case WsOpcode::kBinary:
+      if (in_message_) return ProtocolError(1002, "new message inside a fragmented one");
+      in_message_ = true;
+      message_text_ = opcode == WsOpcode::kText;
+      message_compressed_ = rsv1;
+      message_.assign(payload.data(), payload.size());
+      break;
+    case WsOpcode::kContinuation:
+      if (!in_message_) return ProtocolError(1002, "continuation without a message");
+      if (rsv1) return ProtocolError(1002, "reserved bit on a continuation frame");
+      message_.append(payload.data(), payload.size());
+      break;
+    case WsOpcode::kPing:
+      if (!stream_->close_sent_) SendFrame(WsOpcode::kPong, payload);
+      return true;
+    case WsOpcode::kPong:
+      pong_deadline_ = 0;
+      return true;
+    case WsOpcode::kClose: {
+      int code = 1005;
+      std::string_view reason;
+      if (payload.size() == 1) return ProtocolError(1002, "one-byte close payload");
+      if (payload.size() >= 2) {
+        code = (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);
+        reason = payload.substr(2);
+        if (!http::ValidCloseCode(code)) return ProtocolError(1002, "invalid close code");
+        if (!http::ValidUtf8(reason)) return ProtocolError(1007, "close reason is not UTF-8");
+      }
+      // Echo the close (RFC 6455 §5.5.1), tell the app, and close the TCP connection first (§7.1.1).
+      if (!stream_->close_sent_) SendClose(code == 1005 ? 1000 : code, "");
+      stream_->Disconnected(code, reason);
+      connection_->CloseAfterWrite();
+      closing_ = true;
+      return false;
+    }
+  }
+  if (message_.size() > limits_.max_message) return ProtocolError(1009, "message too big");
+  if (fin) return FinishMessage();
+  return true;
+}
+
+bool WebSocketSession::FinishMessage() {
+  in_message_ = false;
+  WebSocketStream::Message m;
+  m.text = message_text_;
+  if (message_compressed_) {
+    bool too_big = false;
+    if (!deflate_->Decompress(message_, limits_.max_message, &m.data, &too_big)) {
+      return ProtocolError(too_big ? 1009 : 1007, too_big ? "message too big" : "invalid compressed data");
+    }
+  } else {
+    m.data.swap(message_);
+  }
+  message_.clear();
+  if (m.text && !http::ValidUtf8(m.data)) return ProtocolError(1007, "text message is not UTF-8");
+  stream_->PushMessage(std::move(m));
+  return true;
+}
+
+WebSocketSession::SendResult WebSocketSession::SendFrame(http::WsOpcode opcode, std::string_view payload) {
+  uint8_t header[10];
+  size_t n = http::EncodeFrameHeader(opcode, false, payload.size(), header);
+  struct iovec iov[2] = {{header, n}, {const_cast<char*>(payload.data()), payload.size()}};
+  return connection_->Write(iov, payload.empty() ? 1 : 2, n + payload.size());
+}
+
+WebSocketSession::SendResult WebSocketSession::SendMessage(bool text, std::string_view data) {
+  http::WsOpcode opcode = text ? http::WsOpcode::kText : http::WsOpcode::kBinary;
+  bool compress = deflate_ && data.size() >= limits_.compress_threshold;
+  if (compress && deflate_->Compress(data, &scratch_)) data = scratch_;
+  else compress = false;
+  uint8_t header[10];
+  size_t n = http::EncodeFrameHeader(opcode, compress, data.size(), header);
+  struct iovec iov[2] = {{header, n}, {const_cast<char*>(data.data()), data.size()}};
+  return connection_->Write(iov, data.empty() ? 1 : 2, n + data.size());
+}
+
+WebSocketSession::SendResult WebSocketSession::SendClose(int code, std::string_view reason) {
+  stream_->close_sent_ = true;
+  std::string payload;
+  payload.push_back(static_cast<char>((code >> 8) & 0xff));
+  payload.push_back(static_cast<char>(code & 0xff));
+  payload.append(reason.substr(0, 123));
+  close_deadline_ = 1;  // armed by the next Tick
+  return SendFrame(http::WsOpcode::kClose, payload);
+}
+
+void WebSocketSession::Tick(double now) {
+  if (closing_) return;
+  if (stream_->close_sent_) {
+    // We closed: the client has a few seconds to answer before the TCP connection goes.
+    if (close_deadline_ == 1) close_deadline_ = now + 5;
+    if (now >= close_deadline_) {
+      stream_->Disconnected(1006, "");
+      closing_ = true;
+      connection_->Close();
+    }
+    return;
+  }
+  if (pong_deadline_ > 0 && now >= pong_deadline_) {
+    ProtocolError(1011, "keepalive ping timeout");
+    return;
+  }
+  if (next_ping_ > 0 && now >= next_ping_) {
+    SendFrame(http::WsOpcode::kPing, "esg");
+    next_ping_ = now + limits_.ping_interval;
+    if (limits_.ping_timeout > 0 && pong_deadline_ == 0) pong_deadline_ = now + limits_.ping_timeout;
+  }
+}
+
+}  // namespace esg::engine

@@ -1,0 +1,127 @@
+// permessage-deflate implementation: raw deflate streams with context takeover as negotiated.
+#include "server/http/permessage_deflate.h"
+
+#include <charconv>
+
+namespace esg::http {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Parses one offer ("permessage-deflate; a; b=1"); nothing when it is not acceptable.
+std::optional<DeflateParams> ParseOffer(std::string_view offer) {
+  size_t semi = offer.find(';');
+  if (Trim(offer.substr(0, semi)) != "permessage-deflate") return std::nullopt;
+  DeflateParams p;
+  std::string response = "permessage-deflate";
+  bool seen_snct = false, seen_cnct = false, seen_smwb = false, seen_cmwb = false;
+  while (semi != std::string_view::npos) {
+    offer = offer.substr(semi + 1);
+    semi = offer.find(';');
+    std::string_view param = Trim(offer.substr(0, semi));
+    size_t eq = param.find('=');
+    std::string_view name = Trim(param.substr(0, eq));
+    std::string_view value = eq == std::string_view::npos ? std::string_view() : Trim(param.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (name == "server_no_context_takeover" && value.empty() && !seen_snct) {
+      seen_snct = p.server_no_context_takeover = true;
+      response += "; server_no_context_takeover";
+    } else if (name == "client_no_context_takeover" && value.empty() && !seen_cnct) {
+      seen_cnct = p.client_no_context_takeover = true;
+      response += "; client_no_context_takeover";
+    } else if (name == "server_max_window_bits" && !seen_smwb) {
+      seen_smwb = true;
+      int bits = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), bits);
+      // zlib's raw deflate cannot make 8-bit windows: decline such an offer rather than lie.
+      if (ec != std::errc() || ptr != value.data() + value.size() || bits < 9 || bits > 15) return std::nullopt;
+      p.server_max_window_bits = bits;
+      response += "; server_max_window_bits=" + std::to_string(bits);
+    } else if (name == "client_max_window_bits" && !seen_cmwb) {
+      seen_cmwb = true;  // we inflate with a 15-bit window, which reads any smaller one
+      if (!value.empty()) {
+        int bits = 0;
+        auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), bits);
+        if (ec != std::errc() || ptr != value.data() + value.size() || bits < 8 || bits > 15) return std::nullopt;
+      }
+    } else {
+      return std::nullopt;  // unknown or repeated parameter: this offer is not acceptable
+    }
+  }
+  p.response = response;
+  return p;
+}
+
+}  // namespace
+
+std::optional<DeflateParams> NegotiateDeflate(std::string_view header) {
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    if (auto p = ParseOffer(Trim(header.substr(0, comma)))) return p;
+    if (comma == std::string_view::npos) break;
+    header = header.substr(comma + 1);
+  }
+  return std::nullopt;
+}
+
+PerMessageDeflate::PerMessageDeflate(const DeflateParams& params) : params_(params) {
+  inflate_ok_ = inflateInit2(&inflate_, -15) == Z_OK;
+  deflate_ok_ = deflateInit2(&deflate_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -params.server_max_window_bits, 8,
+                             Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+PerMessageDeflate::~PerMessageDeflate() {
+  if (inflate_ok_) inflateEnd(&inflate_);
+  if (deflate_ok_) deflateEnd(&deflate_);
+}
+
+bool PerMessageDeflate::Decompress(std::string_view in, size_t limit, std::string* out, bool* too_big) {
+  *too_big = false;
+  if (!inflate_ok_) return false;
+  static const unsigned char kTail[4] = {0x00, 0x00, 0xff, 0xff};
+  out->clear();
+  char chunk[16384];
+  for (int part = 0; part < 2; ++part) {
+    inflate_.next_in = part == 0 ? reinterpret_cast<Bytef*>(const_cast<char*>(in.data())) : const_cast<Bytef*>(kTail);
+    inflate_.avail_in = part == 0 ? static_cast<uInt>(in.size()) : 4;
+    do {
+      inflate_.next_out = reinterpret_cast<Bytef*>(chunk);
+      inflate_.avail_out = sizeof chunk;
+      int rc = inflate(&inflate_, Z_SYNC_FLUSH);
+      if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return false;
+      size_t got = sizeof chunk - inflate_.avail_out;
+      if (out->size() + got > limit) {
+        *too_big = true;
+        return false;
+      }
+      out->append(chunk, got);
+      if (rc == Z_BUF_ERROR && got == 0) break;
+    } while (inflate_.avail_in > 0 || inflate_.avail_out == 0);
+  }
+  if (params_.client_no_context_takeover) inflateReset(&inflate_);
+  return true;
+}
+
+bool PerMessageDeflate::Compress(std::string_view in, std::string* out) {
+  if (!deflate_ok_) return false;
+  out->clear();
+  char chunk[16384];
+  deflate_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  deflate_.avail_in = static_cast<uInt>(in.size());
+  do {
+    deflate_.next_out = reinterpret_cast<Bytef*>(chunk);
+    deflate_.avail_out = sizeof chunk;
+    int rc = deflate(&deflate_, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return false;
+    out->append(chunk, sizeof chunk - deflate_.avail_out);
+  } while (deflate_.avail_out == 0);
+  if (out->size() >= 4) out->resize(out->size() - 4);  // RFC 7692 §7.2.1: drop 00 00 ff ff
+  if (params_.server_no_context_takeover) deflateReset(&deflate_);
+  return true;
+}
+
+}  // namespace esg::http

@@ -165,8 +165,6 @@ def test_keepalive_connections_to_esg_are_reused(stack):
             assert c.get(f"{http_url}/").text == "hello"
 
 
-@pytest.mark.xfail(strict=False, reason="engine WebSockets are issue 3 (in progress): the upgrade request "
-                   "reaches the app as plain HTTP today")
 def test_websocket_through_nginx(stack):
     from websockets.sync.client import connect
 

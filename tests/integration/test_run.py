@@ -8,8 +8,6 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from deploy_support import APPS, env_for, free_port, get, procs, python, try_get, wait_until  # noqa: F401
 
 EXAMPLE = """
@@ -86,8 +84,6 @@ def test_import_string_runs_the_native_master(procs, tmp_path):
     assert "Stopping parent process" in p.output()
 
 
-@pytest.mark.xfail(strict=False, reason="needs the multi-worker master (issue 4, in progress): the master "
-                   "accepts --workers but may start one worker")
 def test_import_string_with_workers(procs, tmp_path):
     port = free_port()
     p = start_example(procs, tmp_path, '"dep_app:app"', f"port={port}, workers=2")

@@ -41,7 +41,8 @@ def help_defaults() -> dict:
 
 
 def shown(value) -> str:
-    return str(value)
+    """How the CLI prints a default: booleans of --x/--no-x pairs as enabled/disabled, the rest as is."""
+    return {True: "enabled", False: "disabled"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
 
 def test_python_defaults_match_esg_help():
@@ -50,7 +51,7 @@ def test_python_defaults_match_esg_help():
     assert len(shown_defaults) >= 15, shown_defaults
     mismatched = {name: (shown_value, defaults.get(name, "<missing>"))
                   for name, shown_value in shown_defaults.items()
-                  if name not in defaults or shown(defaults[name]) != shown_value}
+                  if name not in defaults or shown_value not in (shown(defaults[name]), str(defaults[name]))}
     assert not mismatched, f"esg --help default vs esg.config.DEFAULTS: {mismatched}"
 
 
@@ -68,6 +69,8 @@ def test_python_defaults_match_the_config_the_master_hands_a_worker(tmp_path):
     for not_an_option in ("app", "python"):
         master.pop(not_an_option, None)
     master["port"] = 8000  # we asked for port 0
+    if master.get("app_dir") == str(tmp_path):
+        master["app_dir"] = "."  # the master hands workers the default "." made absolute (the cwd)
     # Resolved the way the CLI resolves them with an empty environment ($WEB_CONCURRENCY, $FORWARDED_ALLOW_IPS);
     # an older master passed them unresolved (null).
     defaults = json.loads(py("import json, esg.config as c; print(json.dumps(c.build({}, {})))"))

@@ -32,6 +32,7 @@ DEFAULTS: Dict[str, Any] = {
     "ws_max_size": 16777216,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
+    "ws_per_message_deflate": True,
     "lifespan": "auto",
     "env_file": "",
     "log_config": "",
@@ -89,7 +90,7 @@ _FLAG_NAMES = {
     "reload_excludes": "--reload-exclude",
     "headers": "--header",
 }
-_BOOL_PAIRS = ("access_log", "use_colors", "proxy_headers", "server_header", "date_header")
+_BOOL_PAIRS = ("access_log", "use_colors", "proxy_headers", "server_header", "date_header", "ws_per_message_deflate")
 _FLAGS = ("reload", "factory")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
 

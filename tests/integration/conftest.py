@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from esgtest import (  # noqa: E402  (needs the sys.path entry above)
     APPS,
+    STOP_TIMEOUT,
     EsgServer,
     run_esg_process,
     start_esg,
@@ -63,8 +64,17 @@ def esg_server(tmp_path: Path, markers: Path):
         return server
 
     yield start
+    hung = []
     for server in started:
-        server.stop()
+        was_running = server.alive()
+        code = server.stop()
+        if was_running and code is None:
+            hung.append(server)
+    if hung:
+        # A server that ignores SIGTERM for STOP_TIMEOUT seconds is a bug (in-flight work never finishing,
+        # a leaked connection): report it as a teardown error rather than hiding it.
+        pytest.fail(f"esg did not exit within {STOP_TIMEOUT}s of SIGTERM at teardown and was killed\n"
+                    + "\n".join(s.describe() for s in hung), pytrace=False)
 
 
 @pytest.fixture(params=LOOPS)

@@ -75,3 +75,12 @@ def test_custom_headers_on_server_500(esg_server):
     assert resp.status == 500
     assert resp.header("x-a") == "1", resp.raw
     assert resp.header("server") == "esg"
+
+
+def test_app_duplicate_headers_kept_in_order_and_bytes_exact(esg_server):
+    server = esg_server([], app="framing:app")
+    resp = exchange(server, http_request("GET", "/dups"))
+    assert resp.header_all("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    names = [n for n, _ in resp.headers if n in ("set-cookie", "x-between")]
+    assert names == ["set-cookie", "x-between", "set-cookie"]
+    assert b"\r\nx-latin: caf\xe9\r\n" in resp.raw.lower()

@@ -461,3 +461,28 @@ def test_post_with_content_length_zero(serve):
     resp = exchange(server, http_request("POST", "/", body=b""))
     assert (resp.status, resp.body) == (200, b"")
     assert resp.header("x-more") == "[false]"
+
+
+def test_client_disconnect_during_streamed_response_ends_the_app(serve, markers):
+    server = serve("framing:app")
+    conn = server.connect()
+    conn.send(http_request("GET", "/infinite"))
+    while len(conn.received) < 4096:  # the stream has started
+        assert conn._fill(), "server closed the stream early"
+    conn.close()
+    reason = wait_for_file(markers / "stream-ended")
+    assert reason in ("http.disconnect", "send raised OSError") or reason.startswith("send raised"), reason
+    assert reason != "loop limit"
+    assert exchange(server, http_request("GET", "/cl")).body == b"Hello, world!"
+
+
+def test_unregistered_status_code(serve):
+    server = serve("framing:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/status?code=299"))
+        resp = conn.read_response()
+        conn.send(http_request("GET", "/cl"))
+        after = conn.read_response()
+    assert resp.status == 299
+    assert resp.raw.startswith(b"HTTP/1.1 299 ")
+    assert after.body == b"Hello, world!"

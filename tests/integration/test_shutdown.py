@@ -68,3 +68,28 @@ def test_new_connections_refused_after_exit(esg_server):
         assert refused, "the port still accepts connections after esg exited"
     finally:
         s.close()
+
+
+def test_sigterm_after_client_disconnected_while_app_waited(esg_server, markers):
+    """The app sees http.disconnect and returns without a response; the request must count as finished."""
+    server = esg_server([], app="disconnect:app")
+    conn = server.connect()
+    conn.send(http_request("POST", "/?id=9", body=b"x"))
+    wait_for_file(markers / "waiting-9")
+    conn.close()
+    assert wait_for_file(markers / "disconnect-9") == "http.disconnect"
+    assert server.stop(signal.SIGTERM) == 0, "esg hung on SIGTERM after the disconnected request ended\n" \
+        + server.describe()
+
+
+def test_sigterm_after_client_disconnected_mid_stream(esg_server, markers):
+    """A streamed response the client walked away from must not keep graceful shutdown waiting."""
+    server = esg_server([], app="framing:app")
+    conn = server.connect()
+    conn.send(http_request("GET", "/infinite"))
+    while len(conn.received) < 4096:
+        assert conn._fill(), "server closed the stream early"
+    conn.close()
+    wait_for_file(markers / "stream-ended")
+    assert server.stop(signal.SIGTERM) == 0, "esg hung on SIGTERM after the streamed request ended\n" \
+        + server.describe()

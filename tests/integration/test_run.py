@@ -8,7 +8,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from deploy_support import APPS, env_for, free_port, get, procs, python, try_get, wait_until  # noqa: F401
+from deploy_support import APPS, env_for, free_port, get, make_cert, procs, python, try_get, wait_until  # noqa: F401
 
 EXAMPLE = """
 import esg
@@ -139,3 +139,11 @@ def test_web_concurrency_does_not_break_an_app_object(procs, tmp_path):
     p = procs([python(), str(script)], name="example", env=env_for({"WEB_CONCURRENCY": "4"}, pythonpath=[APPS]))
     p.wait_output("ESG running on")
     assert try_get(f"http://127.0.0.1:{port}/").text == "hello"
+
+
+def test_app_object_with_tls(procs, tmp_path):
+    cert, key = make_cert(tmp_path)
+    port = free_port()
+    p = start_example(procs, tmp_path, "app", f'port={port}, ssl_certfile="{cert}", ssl_keyfile="{key}"')
+    p.wait_output(f"ESG running on https://127.0.0.1:{port}")
+    assert get(f"https://127.0.0.1:{port}/scope").json()["scheme"] == "https"

@@ -138,7 +138,9 @@ class ControlServer::Impl {
       (void)!write(wake_fd_, &one, sizeof(one));
       accept_thread_.join();
     }
-    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+    // Short: AdminApi calls already answer at once (the master closed it) and streams poll `stopping`; a
+    // longer deadline only waits for idle clients (esgctl shells) to hang up.
+    auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
     if (server_) server_->Shutdown(deadline);
     if (denier_) denier_->Shutdown(deadline);
     if (listen_fd_ >= 0) {

@@ -106,11 +106,22 @@ bool Client::Connect(int timeout_ms, std::string* error) {
     fresh = true;
   }
   auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (channel_->WaitForConnected(deadline)) return true;
-  if (!fresh && MakeChannel(error) && channel_->WaitForConnected(deadline)) return true;
+  // A channel that was READY may still hold the connection of a master that has since restarted (the
+  // first call on it would fail with "Broken pipe"): probe it with a cheap health check, whose answer
+  // (even PERMISSION_DENIED) proves the connection is alive, and start over when it is not.
+  if (channel_->WaitForConnected(deadline) && (fresh || Alive(deadline))) return true;
+  if (MakeChannel(error) && channel_->WaitForConnected(deadline)) return true;
   *error = "cannot connect to the esg control plane at " + Where() +
            (target_.address.empty() ? "" : " (check the address and the TLS files)");
   return false;
+}
+
+bool Client::Alive(std::chrono::system_clock::time_point deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(deadline);
+  ::grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health_->Check(&context, ::grpc::health::v1::HealthCheckRequest(), &response);
+  return status.error_code() != grpc::StatusCode::UNAVAILABLE;
 }
 
 std::string Client::Explain(const grpc::Status& status) {

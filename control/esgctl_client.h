@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,7 @@ class Client {
 
  private:
   bool MakeChannel(std::string* error);
+  bool Alive(std::chrono::system_clock::time_point deadline);
   std::string ProbeUnixSocket();  // "" when something accepts on the path
 
   Target target_;

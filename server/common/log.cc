@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <mutex>
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -54,8 +56,43 @@ class UvicornFormatter final : public spdlog::formatter {
   bool colors_;
 };
 
+// --- Forwarding (SetForwarder) ----------------------------------------------------------------------
+// The installed forwarder, shared by the sinks made while it is set. Guarded by g_forwarder_mutex only
+// for installation; each sink keeps its own copy, so logging never takes this lock.
+std::mutex g_forwarder_mutex;
+std::shared_ptr<const Forwarder> g_forwarder;
+std::atomic<bool> g_access_option{true};
+
+// Hands the bare message to the forwarder. No lock: the forwarder is thread-safe by contract, and a
+// lock held here would deadlock a forwarder whose handler logs again through these loggers.
+class ForwardingSink final : public spdlog::sinks::sink {
+ public:
+  ForwardingSink(Which which, std::shared_ptr<const Forwarder> forwarder)
+      : which_(which), forwarder_(std::move(forwarder)) {}
+
+  void log(const spdlog::details::log_msg& msg) override {
+    (*forwarder_)(which_, msg.level, std::string_view(msg.payload.data(), msg.payload.size()));
+  }
+  void flush() override {}
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+ private:
+  Which which_;
+  std::shared_ptr<const Forwarder> forwarder_;
+};
+
 std::shared_ptr<spdlog::logger> Make(const char* name, FILE* stream, bool colors) {
   std::shared_ptr<spdlog::sinks::sink> sink;
+  std::shared_ptr<const Forwarder> forwarder;
+  {
+    std::lock_guard<std::mutex> lock(g_forwarder_mutex);
+    forwarder = g_forwarder;
+  }
+  if (forwarder) {
+    sink = std::make_shared<ForwardingSink>(stream == stdout ? Which::kAccess : Which::kError, forwarder);
+    return std::make_shared<spdlog::logger>(name, sink);
+  }
   if (stream == stdout) {
     sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   } else {
@@ -105,7 +142,31 @@ void Init(const Options& options) {
   // Lines reach the terminal or the supervisor's pipe at once, not when a buffer fills.
   ErrorPtr()->flush_on(spdlog::level::trace);
   AccessPtr()->flush_on(spdlog::level::trace);
+  g_access_option = options.access_log;
   g_access_enabled = options.access_log && level <= spdlog::level::info;
+}
+
+void SetForwarder(Forwarder forwarder) {
+  {
+    std::lock_guard<std::mutex> lock(g_forwarder_mutex);
+    g_forwarder = forwarder ? std::make_shared<const Forwarder>(std::move(forwarder)) : nullptr;
+  }
+  // Re-create both loggers with the new sink, keeping their levels. Colours matter only without a
+  // forwarder; a worker that removes its forwarder (at exit) goes back to plain lines.
+  spdlog::level::level_enum error_level = ErrorPtr()->level();
+  spdlog::level::level_enum access_level = AccessPtr()->level();
+  ErrorPtr() = Make("esg.error", stderr, false);
+  AccessPtr() = Make("esg.access", stdout, false);
+  ErrorPtr()->set_level(error_level);
+  AccessPtr()->set_level(access_level);
+  ErrorPtr()->flush_on(spdlog::level::trace);
+  AccessPtr()->flush_on(spdlog::level::trace);
+}
+
+void SetLevel(spdlog::level::level_enum level) {
+  ErrorPtr()->set_level(level);
+  AccessPtr()->set_level(level);
+  g_access_enabled = g_access_option.load() && level <= spdlog::level::info;
 }
 
 spdlog::logger& Error() { return *ErrorPtr(); }

@@ -8,6 +8,7 @@
 // request (paths, header values) must go through Escape() before it reaches a log line.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,20 @@ void Init(const Options& options);
 spdlog::logger& Error();
 spdlog::logger& Access();
 bool AccessEnabled();
+
+// --- Forwarding (optional; used by a worker started with --log-config) -------------------------------
+//
+// With a forwarder installed, both loggers hand each formatted-free message (the payload, no prefix) to
+// it instead of writing to stderr/stdout; the level filter of each logger still applies first. The
+// master never installs one. The forwarder may be called from any thread that logs, concurrently;
+// it must be thread-safe itself (the Python one takes the GIL). Install or remove it (nullptr) while
+// no other thread logs, e.g. during start-up: it re-creates the loggers like Init does.
+enum class Which { kError, kAccess };
+using Forwarder = std::function<void(Which which, spdlog::level::level_enum level, std::string_view message)>;
+void SetForwarder(Forwarder forwarder);
+
+// Sets the level of both loggers (e.g. to what the forwarded-to configuration lets through).
+void SetLevel(spdlog::level::level_enum level);
 
 // Replaces control characters and non-ASCII-printable bytes by \xNN so a request cannot forge log lines
 // or send escape sequences to a terminal.

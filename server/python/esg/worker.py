@@ -35,7 +35,8 @@ import sys
 import traceback
 from typing import Any, Dict, Optional
 
-from esg import _esg, _log
+from esg import _esg, _log, logconfig
+from esg.envfile import ConfigFileError
 from esg.importer import AppLoadError
 from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
 
@@ -243,11 +244,23 @@ def main() -> None:
     split_stdio()
     _esg.init_log(config.get("log_level") or "info", config.get("use_colors"), bool(config.get("access_log", True)))
     pid = os.getpid()
+    try:
+        logconfig.apply(config)  # --log-config: before the first line, so that every line follows the file
+    except ConfigFileError as exc:
+        _log.error(str(exc))
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
         drop_privileges(config)
         loop = new_event_loop(config.get("loop", "auto"))
-        app = prepare_app(config)
+        # The master already put --env-file into our environment (server/master/env_file.h); the
+        # loader in prepare_app is for esg.run and gunicorn, where no master runs.
+        app = prepare_app({**config, "env_file": ""})
+    except ConfigFileError as exc:
+        _log.error(str(exc))
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=str(exc))

@@ -17,6 +17,7 @@ input stream, start_response and write() run on a pool thread.
 """
 
 import asyncio
+import os
 import queue
 import threading
 import urllib.parse
@@ -24,6 +25,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _log
+from esg.importer import AppLoadError
 
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 
@@ -230,6 +232,9 @@ def build_environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any, multiproc
         "wsgi.multithread": True,
         "wsgi.multiprocess": multiprocess,
         "wsgi.run_once": False,
+        # wsgi.input ends at the body's end even without Content-Length (chunked requests): the
+        # convention (mod_wsgi, gunicorn) that tells werkzeug it may read such a body.
+        "wsgi.input_terminated": True,
     }
     client = scope.get("client")
     if client:
@@ -269,6 +274,9 @@ class _Call:
         self.status: Optional[int] = None
         self.headers: List[Tuple[bytes, bytes]] = []
         self.headers_sent = False
+        self.content_length: Optional[int] = None
+        self.body_sent = 0
+        self.completed = False  # the body reached the app's Content-Length: sent with more_body False
 
     # -- PEP 3333 callables
 
@@ -294,6 +302,8 @@ class _Call:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError(f"WSGI header names and values must be str, got {item!r}")
             headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+            if headers[-1][0] == b"content-length" and value.strip().isdigit():
+                self.content_length = int(value)
         self.status = int(code)
         self.headers = headers
         return self.write
@@ -311,11 +321,17 @@ class _Call:
             await self.send(message)
 
     def _send_chunk(self, data: bytes) -> None:
+        if self.completed:
+            raise RuntimeError(f"the WSGI app sent more than its Content-Length ({self.content_length} bytes)")
         messages = []
         if not self.headers_sent:
             messages.append(self.start_message())
             self.headers_sent = True
-        messages.append({"type": "http.response.body", "body": data, "more_body": True})
+        self.body_sent += len(data)
+        # The chunk that reaches the declared Content-Length ends the response at once: the connection
+        # can serve its next request without waiting for the iterable's end.
+        self.completed = self.content_length is not None and self.body_sent >= self.content_length
+        messages.append({"type": "http.response.body", "body": data, "more_body": not self.completed})
         asyncio.run_coroutine_threadsafe(self._send_messages(messages), self.loop).result()
 
     def start_message(self) -> dict:
@@ -371,7 +387,6 @@ class WSGIAdapter:
             # first, so that it can still refuse the body.
             first = await receive()
         errors = _Errors()
-        call = None
         try:
             wsgi_input = _Input(loop, receive, first)
         except ClientDisconnected:
@@ -385,15 +400,24 @@ class WSGIAdapter:
         elif not call.headers_sent:
             await send(call.start_message())
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        else:
+        elif not call.completed:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def make_adapter(app: Any, config: Dict[str, Any]) -> WSGIAdapter:
-    """The adapter for --interface wsgi with the worker's config (thread count, process count)."""
+    """The adapter for --interface wsgi with the worker's config.
+
+    Pool size: config["wsgi_threads"] when the CLI grows that option, else $ESG_WSGI_THREADS, else
+    DEFAULT_THREADS. wsgi.multiprocess is true when more than one worker serves the app (as gunicorn)."""
     if not callable(app):
         raise TypeError("a WSGI application must be callable")
-    threads = config.get("wsgi_threads") or DEFAULT_THREADS
+    threads = config.get("wsgi_threads") or os.environ.get("ESG_WSGI_THREADS") or DEFAULT_THREADS
+    try:
+        threads = int(threads)
+        if threads < 1:
+            raise ValueError
+    except ValueError:
+        raise AppLoadError(f"ESG_WSGI_THREADS must be a positive integer, got {threads!r}.") from None
     workers = config.get("workers") or 1
     return WSGIAdapter(app, threads=threads, multiprocess=workers > 1)
 

@@ -15,6 +15,7 @@
 #include "server/master/listeners.h"
 #include "server/master/master.h"
 #include "server/master/sd_notify.h"
+#include "server/master/tls_check.h"
 #include "server/master/worker_process.h"
 
 namespace {
@@ -79,6 +80,12 @@ int Main(int argc, char** argv) {
 
   esg::MasterOptions options;
   std::string error;
+  // A bad --ssl-* file or value is a usage error (exit 2, like other option errors), found before any
+  // socket is bound or worker spawned: the workers would only fail the same way, over and over.
+  if (!esg::CheckTls(config, &error)) {
+    std::fprintf(stderr, "Usage: esg [OPTIONS] APP\nTry 'esg --help' for help.\n\nError: %s\n", error.c_str());
+    return 2;
+  }
   // systemd socket activation (LISTEN_FDS for this pid) replaces --host/--port/--uds, not an explicit --fd.
   std::vector<int> activated = config.fd < 0 ? esg::SdListenFds() : std::vector<int>{};
   for (int fd : activated) {

@@ -27,7 +27,8 @@ std::string RunningMessage(const Config& config, const ListenerSpec& listener) {
   } else if (listener.kind == "unix") {
     where = "unix socket " + listener.path;
   } else {
-    where = listener.Url(/*tls=*/false);
+    // TLS when a certfile or keyfile is given (tls_check.h's UsesTls, uvicorn's is_ssl).
+    where = listener.Url(/*tls=*/!config.ssl_certfile.empty() || !config.ssl_keyfile.empty());
   }
   return "ESG running on " + where + " (Press CTRL+C to quit)";
 }

@@ -11,6 +11,7 @@ from esg.importer import AppLoadError, as_asgi3, load_app
 from esg.lifespan import Lifespan
 
 EXIT_APP_LOAD = 3
+ACCEPT_GRACE_SECONDS = 0.1  # see Serving.run
 
 
 def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
@@ -103,6 +104,10 @@ class Serving:
         await self._stop.wait()
         _log.info("Shutting down")
         engine.stop_accepting()
+        if engine.connections:
+            # Connections accepted just before stop_accepting() may not have delivered their request yet;
+            # begin_drain() would close them as idle (a proxy then sees a reset). Let them be read first.
+            await asyncio.sleep(ACCEPT_GRACE_SECONDS)
         await self.drain(engine)
         engine.close_all()
         loop.remove_reader(engine.fileno())

@@ -147,3 +147,24 @@ def test_app_object_with_tls(procs, tmp_path):
     p = start_example(procs, tmp_path, "app", f'port={port}, ssl_certfile="{cert}", ssl_keyfile="{key}"')
     p.wait_output(f"ESG running on https://127.0.0.1:{port}")
     assert get(f"https://127.0.0.1:{port}/scope").json()["scheme"] == "https"
+
+
+def test_import_string_with_reload(procs, tmp_path):
+    app_dir = tmp_path / "src"
+    app_dir.mkdir()
+    module = app_dir / "dep_reloaded.py"
+    template = ("async def app(scope, receive, send):\n"
+                "    if scope['type'] != 'http':\n        return\n"
+                "    await send({{'type': 'http.response.start', 'status': 200, 'headers': []}})\n"
+                "    await send({{'type': 'http.response.body', 'body': b'{}'}})\n")
+    module.write_text(template.format("one"))
+    port = free_port()
+    p = start_example(procs, tmp_path, '"dep_reloaded:app"',
+                      f'port={port}, reload=True, reload_dirs=[{str(app_dir)!r}], app_dir={str(app_dir)!r}')
+    p.wait_output("ESG running on", timeout=30)
+    assert get(f"http://127.0.0.1:{port}/").text == "one"
+    module.write_text(template.format("two"))
+    wait_until(lambda: (r := try_get(f"http://127.0.0.1:{port}/")) is not None and r.text == "two", 30,
+               what="the reloaded app answering", describe=p.describe)
+    p.send_signal(signal.SIGINT)
+    assert p.wait() == 0, p.describe()

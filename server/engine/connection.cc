@@ -140,21 +140,44 @@ void Connection::ParseBuffered() {
     if (buffer_len_ == 0) ReleaseBuffer();
     return;
   }
-  while (buffer_len_ > 0 && !paused_ && !closed_) {
+  // An app that answers inside OnRequestHead (eager start) completes its response from within Feed():
+  // the loop below then resumes the parser itself, never a nested call.
+  if (parsing_) return;
+  parsing_ = true;
+  while (buffer_len_ > 0 && !closed_) {
+    if (paused_) {
+      if (stream_ || ws_stream_ || !response_done_) break;  // the current request is still being answered
+      paused_ = false;
+      response_done_ = false;
+      parser_->Resume();
+    }
     size_t consumed = 0;
     http::ParseResult r = parser_->Feed(buffer_ + buffer_start_, buffer_len_, &consumed);
     buffer_start_ += consumed;
     buffer_len_ -= consumed;
     if (reject_status_ > 0) {
       FailRequest(reject_status_, reject_status_ == 503 ? "Service Unavailable" : "Invalid WebSocket handshake");
-      return;
+      break;
     }
-    if (reject_status_ < 0) return;  // already answered; the connection closes after the write
+    if (reject_status_ < 0) break;  // already answered; the connection closes after the write
     if (r == http::ParseResult::kPaused) {
       paused_ = true;
+      if (discarding_) FinishDiscard();
     } else if (r == http::ParseResult::kError) {
       const http::ParseError& e = parser_->error();
       FailRequest(e.status, e.reason);
+      break;
+    }
+  }
+  parsing_ = false;
+  if (closed_) return;
+  if (paused_ && response_done_ && !stream_ && !ws_stream_) {
+    // The response ended while this message was still being parsed: go on with the next request.
+    paused_ = false;
+    response_done_ = false;
+    parser_->Resume();
+    if (buffer_len_ > 0) {
+      ParseBuffered();
       return;
     }
   }
@@ -162,6 +185,13 @@ void Connection::ParseBuffered() {
     buffer_start_ = 0;
     if (!paused_ || !stream_) ReleaseBuffer();
   }
+}
+
+// The app answered before the request body was all in: the rest of the body is read and dropped so the
+// connection can carry the next request (within the request-head deadline), as nginx does.
+void Connection::FinishDiscard() {
+  discarding_ = false;
+  deadline_ = Server::Now() + server_->config().timeout_keep_alive;
 }
 
 void Connection::ReleaseBuffer() {
@@ -188,6 +218,7 @@ void Connection::OnRequestHead(http::RequestHead& head) {
   stream->head_request = head.method == "HEAD";
   stream->keep_alive = head.keep_alive && !draining_;
   stream->expect_continue = head.expect_continue && head.has_body();
+  stream->content_length = head.chunked ? -1 : head.content_length;
   if (!head.has_body()) stream->body_complete_ = true;
   stream_ = stream;
   server_->RequestStarted();
@@ -305,8 +336,10 @@ void Connection::ResponseComplete(HttpStream* stream) {
   }
   server_->RequestFinished();
   bool keep = stream->response().keep_alive() && !draining_ && !eof_;
-  // Unread request body: drain it through the parser only if it is already complete; otherwise close.
-  if (!stream->body_complete()) keep = false;
+  bool body_pending = !stream->body_complete();
+  // A client waiting for "100 Continue" may never send the body, and a large unread body is not worth
+  // reading just to throw it away: close instead.
+  if (body_pending && (stream->expect_continue || stream->body_remaining() > kMaxDiscard)) keep = false;
   if (stream_.get() == stream) {
     stream_->Detach();
     stream_.reset();
@@ -317,11 +350,21 @@ void Connection::ResponseComplete(HttpStream* stream) {
     else shutdown(fd_, SHUT_RD);
     return;
   }
-  deadline_ = Server::Now() + server_->config().timeout_keep_alive;
-  paused_ = false;
-  parser_->Resume();
+  response_done_ = true;
+  if (body_pending) {
+    discarding_ = true;
+    deadline_ = Server::Now() + server_->config().timeout_request_header;
+  } else {
+    deadline_ = Server::Now() + server_->config().timeout_keep_alive;
+  }
+  if (parsing_) return;  // ParseBuffered's loop resumes the parser
+  if (!paused_) {
+    // Still inside the message (its body is being discarded): keep reading it.
+    DoRead();
+    return;
+  }
   ParseBuffered();
-  if (!closed_ && !stream_) {
+  if (!closed_ && !stream_ && !ws_stream_) {
     if (buffer_len_ > 0) deadline_ = Server::Now() + server_->config().timeout_request_header;
     DoRead();
   }
@@ -353,7 +396,7 @@ void Connection::Close() {
   server_->reactor().Remove(fd_);
   close(fd_);
   fd_ = -1;
-  if (buffer_) {
+  if (buffer_ && !parsing_) {  // while parsing, Feed() still reads it: the destructor releases it
     server_->ReleaseBuffer(buffer_);
     buffer_ = nullptr;
   }

@@ -75,6 +75,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void Flush();
   void FailRequest(int status, const std::string& reason);
   void ReleaseBuffer();
+  void FinishDiscard();
   bool StartWebSocket(http::RequestHead& head);
   void EndWebSocket(int code);
   bool ReadPaused() const;
@@ -102,6 +103,10 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool draining_ = false;
   bool waiting_writable_ = false;
   bool reading_ = false;
+  bool parsing_ = false;        // inside ParseBuffered's loop (an eager app may answer from within it)
+  bool response_done_ = false;  // the current message's response is complete; resume after its end
+  bool discarding_ = false;     // dropping the rest of a body the app did not read
+  static constexpr int64_t kMaxDiscard = 1 << 20;
   int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
 };
 

@@ -91,6 +91,10 @@ HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_bod
   return result;
 }
 
+void HttpStream::Abandon() {
+  if (connection_ && !complete_) connection_->Abort();
+}
+
 void HttpStream::Fail() {
   if (!connection_ || complete_) return;
   if (started_) {

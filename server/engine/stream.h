@@ -55,12 +55,23 @@ class HttpStream {
   SendResult SendBody(std::string_view data, bool more_body);
   // The app failed or returned early: 500 if nothing was sent yet, otherwise abort the connection.
   void Fail();
+  // The app is done with a response that cannot complete (its client went away): drop the connection.
+  void Abandon();
 
   // --- Engine side ---
-  void PushBody(std::string_view chunk) { body_.append(chunk.data(), chunk.size()); Notify(); }
+  void PushBody(std::string_view chunk) {
+    body_received += static_cast<int64_t>(chunk.size());
+    body_.append(chunk.data(), chunk.size());
+    Notify();
+  }
   void EndBody() { body_complete_ = true; Notify(); }
   void Detach();  // the connection is closing
   size_t buffered_body() const { return body_.size(); }
+  // Body bytes still to come (unknown for chunked bodies: then a large number).
+  int64_t body_remaining() const {
+    if (body_complete_) return 0;
+    return content_length < 0 ? (int64_t{1} << 40) : content_length - body_received;
+  }
   void MarkStarted() { started_ = true; }
 
   // Request facts kept for the response and the access log.
@@ -71,6 +82,8 @@ class HttpStream {
   bool keep_alive = true;
   bool expect_continue = false;
   int64_t body_sent = 0;
+  int64_t content_length = -1;  // of the request body (-1: chunked or none)
+  int64_t body_received = 0;
 
  private:
   friend class Connection;

@@ -83,6 +83,7 @@ AsgiChannel::AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& r
     : run_app_(PyRef::Borrow(run_app)),
       create_task_(PyRef::Steal(PyObject_GetAttrString(loop, "create_task"))),
       create_future_(PyRef::Steal(PyObject_GetAttrString(loop, "create_future"))),
+      loop_(PyRef::Borrow(loop)),
       state_(PyRef::Borrow(state)),
       root_path_str_(PyRef::Steal(PyUnicode_FromStringAndSize(root_path.data(), static_cast<Py_ssize_t>(root_path.size())))),
       root_path_(root_path) {}
@@ -213,8 +214,100 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   return guard.release();
 }
 
-void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange,
+bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* resume) {
+  PyRef asyncio_c = PyRef::Steal(PyImport_ImportModule("_asyncio"));
+  if (!asyncio_c) return false;
+  task_type_ = PyRef::Steal(PyObject_GetAttrString(asyncio_c.get(), "Task"));
+  enter_task_ = PyRef::Steal(PyObject_GetAttrString(asyncio_c.get(), "_enter_task"));
+  leave_task_ = PyRef::Steal(PyObject_GetAttrString(asyncio_c.get(), "_leave_task"));
+  if (!task_type_ || !enter_task_ || !leave_task_ || !PyType_Check(task_type_.get())) return false;
+  task_init_ = PyRef::Steal(PyObject_GetAttrString(task_type_.get(), "__init__"));
+  finish_name_ = PyRef::Steal(PyUnicode_InternFromString("finish"));
+  fail_name_ = PyRef::Steal(PyUnicode_InternFromString("fail"));
+  empty_tuple_ = PyRef::Steal(PyTuple_New(0));
+  init_kwnames_ = PyRef::Steal(Py_BuildValue("(ss)", "loop", "context"));
+  if (!task_init_ || !finish_name_ || !fail_name_ || !empty_tuple_ || !init_kwnames_) return false;
+  app_ = PyRef::Borrow(app);
+  resume_ = PyRef::Borrow(resume);
+  return true;
+}
+
+bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
+                             const std::function<void()>& fail) {
+  PyObject* args[] = {scope, receive, send};
+  PyRef coro = PyRef::Steal(PyObject_Vectorcall(app_.get(), args, 3, nullptr));
+  if (!coro) {
+    LogPythonError("Exception in ASGI application");
+    fail();
+    return true;
+  }
+  if (!PyCoro_CheckExact(coro.get()) && !PyGen_CheckExact(coro.get())) {
+    // Not a native coroutine (an awaitable object, a Cython coroutine...): let a Task drive it.
+    return false;
+  }
+  // An allocated, not yet initialised Task stands in as the current task during the first step.
+  auto* task_type = reinterpret_cast<PyTypeObject*>(task_type_.get());
+  PyRef task = PyRef::Steal(task_type->tp_new(task_type, empty_tuple_.get(), nullptr));
+  PyRef context = PyRef::Steal(PyContext_CopyCurrent());
+  if (!task || !context || PyContext_Enter(context.get()) < 0) {
+    LogPythonError("Cannot start the ASGI application");
+    fail();
+    return true;
+  }
+  PyObject* enter_args[] = {loop_.get(), task.get()};
+  PyRef entered = PyRef::Steal(PyObject_Vectorcall(enter_task_.get(), enter_args, 2, nullptr));
+  PyObject* yielded = nullptr;
+  PySendResult step;
+  if (entered) {
+    step = PyIter_Send(coro.get(), Py_None, &yielded);
+  } else {
+    // Another task is running (a pipelined request parsed from inside the previous one's response):
+    // the app is not stepped here; its Task starts it (resume() is told so by yielded == coro).
+    PyErr_Clear();
+    step = PYGEN_NEXT;
+    yielded = Py_NewRef(coro.get());
+  }
+  PyRef yielded_ref = PyRef::Steal(yielded);
+  if (entered) {
+    // _leave_task must not clobber the app's exception.
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyRef left = PyRef::Steal(PyObject_Vectorcall(leave_task_.get(), enter_args, 2, nullptr));
+    if (!left) PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+  }
+  PyContext_Exit(context.get());
+  if (step == PYGEN_RETURN) {
+    PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, finish_name_.get()));
+    if (!r) LogPythonError("Cannot finish the ASGI exchange");
+    return true;
+  }
+  if (step == PYGEN_ERROR) {
+    LogPythonError("Exception in ASGI application");
+    PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, fail_name_.get()));
+    if (!r) LogPythonError("Cannot fail the ASGI exchange");
+    return true;
+  }
+  // Suspended: the stand-in becomes the real Task, continuing in the same context.
+  PyObject* resume_args[] = {coro.get(), yielded_ref.get(), exchange, websocket ? Py_True : Py_False};
+  PyRef continuation = PyRef::Steal(PyObject_Vectorcall(resume_.get(), resume_args, 4, nullptr));
+  if (!continuation) {
+    LogPythonError("Cannot resume the ASGI application");
+    fail();
+    return true;
+  }
+  PyObject* init_args[] = {task.get(), continuation.get(), loop_.get(), context.get()};
+  PyRef init = PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()));
+  if (!init) {
+    LogPythonError("Cannot schedule the ASGI application task");
+    fail();
+  }
+  return true;
+}
+
+void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
                         const std::function<void()>& fail) {
+  if (app_ && StartEager(scope, receive, send, exchange, websocket, fail)) return;
   PyObject* args[] = {scope, receive, send, exchange};
   PyRef coro = PyRef::Steal(PyObject_Vectorcall(run_app_.get(), args, 4, nullptr));
   if (!coro) {
@@ -247,7 +340,7 @@ void AsgiChannel::OnRequest(const engine::StreamPtr& stream, const http::Request
   }
   PyRef receive_ref = PyRef::Steal(receive);
   PyRef send_ref = PyRef::Steal(send);
-  Start(scope.get(), receive, send, exchange.get(), fail);
+  Start(scope.get(), receive, send, exchange.get(), false, fail);
 }
 
 void AsgiChannel::OnWebSocket(const engine::WsStreamPtr& stream, const http::RequestHead& head) {
@@ -268,7 +361,7 @@ void AsgiChannel::OnWebSocket(const engine::WsStreamPtr& stream, const http::Req
   }
   PyRef receive_ref = PyRef::Steal(receive);
   PyRef send_ref = PyRef::Steal(send);
-  Start(scope.get(), receive, send, exchange.get(), fail);
+  Start(scope.get(), receive, send, exchange.get(), true, fail);
 }
 
 }  // namespace esg::python

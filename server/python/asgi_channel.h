@@ -23,6 +23,13 @@ class AsgiChannel final : public engine::AppChannel {
   // dict (copied into every scope) or None.
   AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& root_path, PyObject* state);
 
+  // Eager start (the default): call `app` directly and step its coroutine at once, inside a fresh
+  // context copy and with a not-yet-scheduled Task registered as the current task, as Python 3.12's
+  // eager tasks do. Most requests finish in that first step, with no Task scheduled at all; one that
+  // suspends gets that very Task initialised around resume(coro, yielded, exchange, is_websocket), so
+  // asyncio.current_task() keeps its identity. False on a setup error (Python error set).
+  bool EnableEagerStart(PyObject* app, PyObject* resume);
+
   // Trust X-Forwarded-For/-Proto from the peers `policy` allows (--proxy-headers).
   void set_forwarded_policy(const http::ForwardedPolicy& policy) { forwarded_ = policy; }
 
@@ -36,9 +43,24 @@ class AsgiChannel final : public engine::AppChannel {
   PyObject* ServerTuple(const engine::Listener* listener);
   PyObject* BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
                        const http::RequestHead& head, bool websocket);
-  void Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, const std::function<void()>& fail);
+  void Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
+             const std::function<void()>& fail);
+
+  bool StartEager(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
+                  const std::function<void()>& fail);
 
   PyRef run_app_;
+  PyRef app_;            // eager start: the ASGI 3 app
+  PyRef resume_;         // eager start: resume(coro, yielded, exchange, is_websocket) -> coroutine
+  PyRef loop_;
+  PyRef task_type_;      // asyncio.Task
+  PyRef task_init_;      // asyncio.Task.__init__
+  PyRef enter_task_;     // _asyncio._enter_task
+  PyRef leave_task_;     // _asyncio._leave_task
+  PyRef finish_name_;    // "finish"
+  PyRef fail_name_;      // "fail"
+  PyRef empty_tuple_;
+  PyRef init_kwnames_;   // ("loop", "context")
   PyRef create_task_;
   PyRef create_future_;
   PyRef state_;

@@ -70,11 +70,15 @@ std::shared_ptr<engine::TlsContext> MakeTlsContext(const py::dict& c) {
 
 class Engine {
  public:
-  Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state) {
+  Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state,
+         py::object app, py::object resume) {
     std::shared_ptr<engine::TlsContext> tls = MakeTlsContext(config);
     std::string root_path = Get<std::string>(config, "root_path", "");
     while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
     channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
+    if (!app.is_none() && !resume.is_none() && !channel_->EnableEagerStart(app.ptr(), resume.ptr())) {
+      throw py::error_already_set();
+    }
     if (Get<bool>(config, "proxy_headers", true)) {
       http::ForwardedPolicy policy;
       std::string error;
@@ -129,8 +133,11 @@ void InitEngine(py::module_& m) {
   if (!InitInterned() || !InitExchangeTypes()) throw py::error_already_set();
   m.attr("HAS_TLS") = true;  // esg.main.tls_supported(): the engine honours the ssl_* settings
   py::class_<Engine>(m, "Engine", "The ESG HTTP engine of one worker (runs on the event loop's thread).")
-      .def(py::init<py::object, py::object, py::dict, py::list, py::object>(), py::arg("run_app"),
-           py::arg("loop"), py::arg("config"), py::arg("listeners"), py::arg("state"))
+      .def(py::init<py::object, py::object, py::dict, py::list, py::object, py::object, py::object>(),
+           py::arg("run_app"), py::arg("loop"), py::arg("config"), py::arg("listeners"), py::arg("state"),
+           py::arg("app") = py::none(), py::arg("resume") = py::none(),
+           "run_app(scope, receive, send, exchange) starts a request as a Task; with `app` and `resume`, "
+           "requests start eagerly (see AsgiChannel::EnableEagerStart).")
       .def("fileno", &Engine::fileno, "The epoll descriptor to watch for readability.")
       .def("run_once", &Engine::run_once, "Handle every ready event; never blocks.")
       .def("stop_accepting", &Engine::stop_accepting, "Close this worker's listening sockets.")

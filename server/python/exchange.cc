@@ -319,13 +319,17 @@ PyObject* ExchangeFinish(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
   ex->app_done = true;
   engine::HttpStream& s = *ex->stream;
-  if (!s.response_complete() && !s.disconnected()) {
-    if (!ex->start_received) {
-      log::Error().error("ASGI callable returned without starting response.");
+  if (!s.response_complete()) {
+    if (s.disconnected()) {
+      s.Abandon();  // the client left; the connection (if any is left) goes too
     } else {
-      log::Error().error("ASGI callable returned without completing response.");
+      if (!ex->start_received) {
+        log::Error().error("ASGI callable returned without starting response.");
+      } else {
+        log::Error().error("ASGI callable returned without completing response.");
+      }
+      s.Fail();
     }
-    s.Fail();
   }
   Py_RETURN_NONE;
 }

@@ -4,6 +4,7 @@ running event loop until asked to stop, then drains and runs lifespan shutdown.
 """
 
 import asyncio
+import types
 from typing import Any, Callable, Dict, List, Optional
 
 from esg import _esg, _log, envfile, wsgi
@@ -44,6 +45,60 @@ class TaskTracker:
 
     running = 0
     websockets = 0
+
+
+@types.coroutine
+def _drive(coro, yielded):
+    """Continues a coroutine the engine already stepped once (eager start) and that yielded `yielded`:
+    the Task awaits what the coroutine awaited, and sends/throws results back into it. `yielded is coro`
+    means the engine could not step it (another task was running): it is started here."""
+    if yielded is coro:
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+    value = yielded
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: B902 - cancellation and errors go to the app, as in a Task
+            try:
+                value = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+def make_resume(tracker: TaskTracker):
+    """resume(coro, yielded, exchange, is_websocket): the Task body for an eagerly started request that
+    suspended; it finishes the exchange like run_app does."""
+
+    async def resume(coro, yielded, exchange, is_websocket):
+        if is_websocket:
+            tracker.websockets += 1
+        else:
+            tracker.running += 1
+        try:
+            await _drive(coro, yielded)
+        except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
+            _log.exception("Exception in ASGI application", exc)
+            exchange.fail()
+        else:
+            exchange.finish()
+        finally:
+            if is_websocket:
+                tracker.websockets -= 1
+            else:
+                tracker.running -= 1
+
+    return resume
 
 
 def make_runner(app: Any, tracker: TaskTracker):
@@ -96,7 +151,9 @@ class Serving:
         if not await lifespan.startup():
             self.failure_message = lifespan.failure_message or "Application startup failed."
             return EXIT_APP_LOAD
-        engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state)
+        eager = self.config.get("task_start", "eager") == "eager"
+        engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state,
+                             app=self.app if eager else None, resume=make_resume(self.tracker) if eager else None)
         self.engine = engine
         loop.add_reader(engine.fileno(), engine.run_once)
         if on_ready is not None:

@@ -133,6 +133,9 @@ void Connection::ReadLoop() {
 }
 
 void Connection::ParseBuffered() {
+  // An app that answers inside OnRequestHead (eager start) completes its response (or accepts its
+  // WebSocket) from within Feed(): the loop below then goes on by itself, never a nested call.
+  if (parsing_) return;
   if (ws_) {
     size_t used = ws_->Feed(buffer_ + buffer_start_, buffer_len_);
     buffer_start_ += used;
@@ -140,9 +143,6 @@ void Connection::ParseBuffered() {
     if (buffer_len_ == 0) ReleaseBuffer();
     return;
   }
-  // An app that answers inside OnRequestHead (eager start) completes its response from within Feed():
-  // the loop below then resumes the parser itself, never a nested call.
-  if (parsing_) return;
   parsing_ = true;
   while (buffer_len_ > 0 && !closed_) {
     if (paused_) {
@@ -171,6 +171,11 @@ void Connection::ParseBuffered() {
   }
   parsing_ = false;
   if (closed_) return;
+  if (ws_) {
+    // Accepted while its handshake was being parsed: what follows the handshake is frames.
+    if (buffer_len_ > 0) ParseBuffered();
+    return;
+  }
   if (paused_ && response_done_ && !stream_ && !ws_stream_) {
     // The response ended while this message was still being parsed: go on with the next request.
     paused_ = false;

@@ -209,6 +209,7 @@ void Connection::ReleaseBuffer() {
 
 void Connection::OnRequestHead(http::RequestHead& head) {
   deadline_ = 0;  // the app decides how long a request takes
+  ++requests_;
   size_t limit = server_->config().limit_concurrency;
   if (limit > 0 && server_->active_requests() >= limit) {
     // Over --limit-concurrency: answered at once, never queued (ParseBuffered sends it).
@@ -420,8 +421,10 @@ void Connection::CheckDeadline(double now) {
 
 void Connection::BeginDrain() {
   draining_ = true;
-  // WebSockets stay open until CloseWebSocket (the end of the grace period).
-  if (!stream_ && !ws_stream_ && out_.empty()) Close();
+  // WebSockets stay open until CloseWebSocket (the end of the grace period). A connection that has not
+  // sent its first request yet is not idle: a proxy has a request on its way (it is answered with
+  // Connection: close); closing it would make the proxy see a reset.
+  if (!stream_ && !ws_stream_ && out_.empty() && requests_ > 0) Close();
 }
 
 void Connection::CloseWebSocket(int code) {

@@ -55,6 +55,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
 
   // Called by Server.
   bool idle() const { return !stream_ && !buffer_len_; }
+  bool fresh() const { return requests_ == 0 && !closed_; }  // accepted, no request head yet
+  bool draining() const { return draining_; }
   bool closed() const { return closed_; }
   void Close();
   void CheckDeadline(double now);
@@ -106,6 +108,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool parsing_ = false;        // inside ParseBuffered's loop (an eager app may answer from within it)
   bool response_done_ = false;  // the current message's response is complete; resume after its end
   bool discarding_ = false;     // dropping the rest of a body the app did not read
+  uint64_t requests_ = 0;       // request heads received on this connection
   static constexpr int64_t kMaxDiscard = 1 << 20;
   int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
 };

@@ -149,6 +149,12 @@ void Server::BeginDrain() {
   Reap();
 }
 
+size_t Server::fresh_connections() const {
+  size_t n = 0;
+  for (const Connection* c : connections_) n += c->fresh() ? 1 : 0;
+  return n;
+}
+
 void Server::CloseWebSockets(int code) {
   for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->CloseWebSocket(code);
 }

@@ -49,6 +49,7 @@ class Server {
   void CloseAll();
   size_t active_requests() const { return active_requests_; }
   size_t connection_count() const { return connections_.size(); }
+  size_t fresh_connections() const;
   uint64_t requests_served() const { return requests_served_; }
 
   // For connections.

@@ -25,6 +25,17 @@ struct TokenTable {
 };
 const TokenTable kToken;
 
+struct HostTable {
+  bool ok[256] = {};
+  HostTable() {
+    for (int c = '0'; c <= '9'; ++c) ok[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) ok[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) ok[c] = true;
+    for (const char* p = "-._~%!$&'()*+,;=:[]"; *p; ++p) ok[static_cast<unsigned char>(*p)] = true;
+  }
+};
+const HostTable kHostChar;
+
 class LlhttpParser final : public RequestParser {
  public:
   LlhttpParser(const ParserLimits& limits, RequestHandler* handler) : limits_(limits), handler_(handler) {
@@ -50,8 +61,11 @@ class LlhttpParser final : public RequestParser {
       return ParseResult::kError;
     }
     size_t off = 0;
+    if (fix_length_tabs_) FixLengthTabs(data, len);
     for (;;) {
       feed_start_ = data + off;
+      feed_len_ = len - off;
+      field_end_ = nullptr;
       llhttp_errno_t err = llhttp_execute(&parser_, data + off, len - off);
       const char* pos = llhttp_get_error_pos(&parser_);
       size_t at = (err == HPE_OK || pos == nullptr) ? len : static_cast<size_t>(pos - data);
@@ -148,7 +162,8 @@ class LlhttpParser final : public RequestParser {
 
   int CountLine(size_t len) {
     head_bytes_ += len;
-    if (head_bytes_ > limits_.max_request_line) return SetError(414, "Request-line too long");
+    // The request line is method SP target SP "HTTP/1.x": 10 bytes besides the method and the target.
+    if (head_bytes_ + 10 > limits_.max_request_line) return SetError(414, "Request-line too long");
     return 0;
   }
 
@@ -163,9 +178,10 @@ class LlhttpParser final : public RequestParser {
       hdr.name.clear();
       hdr.value.clear();
       self->field_done_ = false;
-      self->line_bytes_ = 0;
+      self->line_bytes_ = 2;  // the ": " between name and value counts towards the line
     }
     Header& hdr = h.headers[h.header_count - 1];
+    self->field_end_ = at + len;
     self->line_bytes_ += len;
     if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
     size_t old = hdr.name.size();
@@ -177,8 +193,32 @@ class LlhttpParser final : public RequestParser {
     return 0;
   }
 
+  // llhttp 8.1.0 takes a trailing HTAB after a Content-Length value for an invalid digit, while RFC 9110
+  // §5.5 makes it optional whitespace: a tab on that line becomes a space before llhttp reads it (a tab
+  // cannot be part of a valid Content-Length value, so nothing else changes). The bytes are the
+  // connection's own read buffer.
+  void FixLengthTabs(const char* from, size_t len) {
+    char* p = const_cast<char*>(from);
+    for (size_t i = 0; i < len; ++i) {
+      if (p[i] == '\r' || p[i] == '\n') {
+        fix_length_tabs_ = false;
+        return;
+      }
+      if (p[i] == '\t') p[i] = ' ';
+    }
+  }
+
   static int OnHeaderFieldComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
+    {
+      const std::string& name = self->head_.headers[self->head_.header_count - 1].name;
+      if (name == "content-length") {
+        self->fix_length_tabs_ = true;
+        const char* from = self->field_end_ ? self->field_end_ : self->feed_start_;
+        const char* end = self->feed_start_ + self->feed_len_;
+        self->FixLengthTabs(from, static_cast<size_t>(end - from));
+      }
+    }
     // llhttp 8.1.0 accepts a line starting with ':' (an empty name); RFC 9110 says a name is a token.
     if (self->field_done_ || self->head_.headers[self->head_.header_count - 1].name.empty()) {
       return self->SetError(400, "Empty header name");
@@ -245,6 +285,10 @@ class LlhttpParser final : public RequestParser {
   // Exactly one of Content-Length / Transfer-Encoding: chunked, well-formed; one Host in HTTP/1.1.
   int ValidateFraming() {
     RequestHead& h = head_;
+    // The request-target is visible ASCII only (RFC 9112 §3.2, RFC 3986): no HTAB, no raw 8-bit bytes.
+    for (unsigned char c : h.target) {
+      if (c <= 0x20 || c >= 0x7f) return SetError(400, "Invalid character in request target");
+    }
     int hosts = 0;
     bool have_length = false;
     bool have_te = false;
@@ -253,6 +297,10 @@ class LlhttpParser final : public RequestParser {
       const std::string& n = hdr.name;
       if (n == "host") {
         ++hosts;
+        // uri-host [ ":" port ]: reg-name/IPv4 characters, or an IP literal in brackets (RFC 9112 §3.2).
+        for (unsigned char c : hdr.value) {
+          if (!kHostChar.ok[c]) return SetError(400, "Invalid Host header");
+        }
       } else if (n == "content-length") {
         int64_t value = -1;
         const char* b = hdr.value.data();
@@ -321,6 +369,9 @@ class LlhttpParser final : public RequestParser {
   uint64_t stream_pos_ = 0;           // bytes consumed before that call
   uint64_t value_end_ = 0;            // stream offset just past the last header-value span
   int value_spans_ = 0;
+  size_t feed_len_ = 0;
+  const char* field_end_ = nullptr;  // end of the last header-name span in the current buffer
+  bool fix_length_tabs_ = false;     // still on a Content-Length line (see FixLengthTabs)
 };
 
 }  // namespace

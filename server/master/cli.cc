@@ -2,6 +2,8 @@
 // option through its row in the option table (options.h).
 #include "server/master/cli.h"
 
+#include "server/http/forwarded.h"
+
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -361,6 +363,14 @@ ParseResult Parse(const std::vector<std::string>& args, const GetEnv& env, Confi
     }
     if (!config->workers) config->workers = 1;
     if (!config->forwarded_allow_ips) config->forwarded_allow_ips = "127.0.0.1";
+    {
+      // The workers apply the same parser; a bad entry is a usage error here, not a worker crash.
+      http::ForwardedPolicy policy;
+      std::string why;
+      if (!policy.Parse(*config->forwarded_allow_ips, &why)) {
+        throw UsageError{"Invalid value for '--forwarded-allow-ips': " + why + "."};
+      }
+    }
     result.run = true;
   } catch (const UsageError& error) {
     result.exit_code = 2;

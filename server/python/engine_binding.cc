@@ -120,6 +120,7 @@ class Engine {
     server_->RunOnce();
   }
   size_t connections() const { return server_->connection_count(); }
+  size_t fresh_connections() const { return server_->fresh_connections(); }
   uint64_t requests_served() const { return server_->requests_served(); }
 
  private:
@@ -148,6 +149,8 @@ void InitEngine(py::module_& m) {
       .def_property_readonly("active_requests", &Engine::active_requests)
       .def_property_readonly("active_websockets", &Engine::active_websockets)
       .def_property_readonly("connections", &Engine::connections)
+      .def_property_readonly("fresh_connections", &Engine::fresh_connections,
+                             "Connections accepted that have not sent a request yet.")
       .def_property_readonly("requests_served", &Engine::requests_served);
 }
 

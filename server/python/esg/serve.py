@@ -12,7 +12,7 @@ from esg.importer import AppLoadError, as_asgi3, load_app
 from esg.lifespan import Lifespan
 
 EXIT_APP_LOAD = 3
-ACCEPT_GRACE_SECONDS = 0.1  # see Serving.run
+ACCEPT_GRACE_SECONDS = 1.0  # at most, for connections with no request yet (see Serving.drain)
 
 
 def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
@@ -45,6 +45,9 @@ class TaskTracker:
 
     running = 0
     websockets = 0
+
+    def __init__(self) -> None:
+        self.tasks: "set[asyncio.Task]" = set()
 
 
 @types.coroutine
@@ -85,6 +88,8 @@ def make_resume(tracker: TaskTracker):
             tracker.websockets += 1
         else:
             tracker.running += 1
+        task = asyncio.current_task()
+        tracker.tasks.add(task)
         try:
             await _drive(coro, yielded)
         except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
@@ -93,6 +98,7 @@ def make_resume(tracker: TaskTracker):
         else:
             exchange.finish()
         finally:
+            tracker.tasks.discard(task)
             if is_websocket:
                 tracker.websockets -= 1
             else:
@@ -110,6 +116,8 @@ def make_runner(app: Any, tracker: TaskTracker):
             tracker.websockets += 1
         else:
             tracker.running += 1
+        task = asyncio.current_task()
+        tracker.tasks.add(task)
         try:
             await app(scope, receive, send)
         except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
@@ -118,6 +126,7 @@ def make_runner(app: Any, tracker: TaskTracker):
         else:
             exchange.finish()
         finally:
+            tracker.tasks.discard(task)
             if websocket:
                 tracker.websockets -= 1
             else:
@@ -161,15 +170,19 @@ class Serving:
         await self._stop.wait()
         _log.info("Shutting down")
         engine.stop_accepting()
-        if engine.connections:
-            # Connections accepted just before stop_accepting() may not have delivered their request yet;
-            # begin_drain() would close them as idle (a proxy then sees a reset). Let them be read first.
-            await asyncio.sleep(ACCEPT_GRACE_SECONDS)
         await self.drain(engine)
         engine.close_all()
         loop.remove_reader(engine.fileno())
         await lifespan.shutdown()
         return 0
+
+    async def cancel_tasks(self) -> None:
+        """Cancels the app tasks still running (graceful timeout exceeded) and gives them a moment."""
+        tasks = [t for t in self.tracker.tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
 
     async def drain(self, engine: Any) -> None:
         """Lets in-flight requests (and app tasks) finish, within --timeout-graceful-shutdown."""
@@ -177,10 +190,15 @@ class Serving:
         engine.begin_drain()
         timeout = self.config.get("timeout_graceful_shutdown")
         deadline = None if timeout is None else loop.time() + float(timeout)
-        while engine.active_requests or self.tracker.running:
+        # Connections accepted just before stop_accepting() get a moment to deliver their first request
+        # (a proxy has one on its way; it is answered with Connection: close).
+        fresh_deadline = loop.time() + ACCEPT_GRACE_SECONDS
+        while (engine.active_requests or self.tracker.running
+               or (engine.fresh_connections and loop.time() < fresh_deadline)):
             if deadline is not None and loop.time() >= deadline:
                 busy = max(engine.active_requests, self.tracker.running)
                 _log.error(f"Cancel {busy} running request(s), timeout graceful shutdown exceeded")
+                await self.cancel_tasks()
                 break
             await asyncio.sleep(0.02)
         # WebSockets have no natural end: once HTTP work is done they are told the server is going away

@@ -6,6 +6,8 @@ Routes (one app, so a server is started once per round and serves every workload
   POST /echo        post-echo-10k: reads the whole body, answers it back (text/plain)
   GET  /stream      stream-1mb:    1 MiB as 16 x 64 KiB chunks (more_body=True, no content-length)
   GET  /sleep       sleep:         await asyncio.sleep(0.01), then the hello response
+  WS   any path      ws-echo:       accept (no subprotocol, no extension), echo every message back
+                                    (bytes as bytes, text as text) until the client disconnects
 Anything else gets the hello response too (so a typo never measures a 404 path).
 
 The responses carry content-type and content-length (except the stream) and nothing else;
@@ -25,6 +27,7 @@ HELLO_BODY = {"type": "http.response.body", "body": HELLO}
 TENK_START = {"type": "http.response.start", "status": 200,
               "headers": [_CT, (b"content-length", b"10240")]}
 TENK_BODY = {"type": "http.response.body", "body": BODY_10K}
+WS_ACCEPT = {"type": "websocket.accept"}
 STREAM_START = {"type": "http.response.start", "status": 200, "headers": [_CT]}
 
 
@@ -38,6 +41,20 @@ async def app(scope, receive, send):
             elif msg["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if t == "websocket":
+        msg = await receive()
+        if msg["type"] != "websocket.connect":
+            return
+        await send(WS_ACCEPT)
+        while True:
+            msg = await receive()
+            if msg["type"] != "websocket.receive":
+                return  # websocket.disconnect
+            b = msg.get("bytes")
+            if b is not None:
+                await send({"type": "websocket.send", "bytes": b})
+            else:
+                await send({"type": "websocket.send", "text": msg.get("text")})
     if t != "http":
         return
     path = scope["path"]

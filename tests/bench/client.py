@@ -22,6 +22,19 @@ class Client:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
+    @classmethod
+    def unix(cls, path, timeout=30.0):
+        self = cls.__new__(cls)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.buf = b""
+        return self
+
     def close(self):
         self.sock.close()
 

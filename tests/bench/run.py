@@ -3,6 +3,7 @@
 
 Not part of the pass/fail test suite. See tests/bench/README.md for the method.
 
+    /work/main/.venv/bin/python tests/bench/run.py --all     # everything: all workloads, callgrind, idle, chart
     /work/main/.venv/bin/python tests/bench/run.py --quick
     /work/main/.venv/bin/python tests/bench/run.py                       # all workloads, 3 rounds x 5 s
     /work/main/.venv/bin/python tests/bench/run.py --callgrind --no-wrk  # instructions/request only
@@ -14,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +28,8 @@ import callgrind  # noqa: E402
 import servers as S  # noqa: E402
 import workloads as W  # noqa: E402
 import wrkrun  # noqa: E402
+import wsload  # noqa: E402
+import idle  # noqa: E402
 from client import Client  # noqa: E402
 
 BASELINE = "uvicorn"
@@ -56,9 +60,27 @@ def parse_args(argv=None):
     p.add_argument("--callgrind-n", type=int, default=None, help="N of the N vs 2N runs (default 1000)")
     p.add_argument("--callgrind-workloads", default="hello", help="workloads for callgrind (default: hello)")
     p.add_argument("--keep-callgrind", action="store_true", help="keep the callgrind.out files in the results dir")
+    p.add_argument("--nginx-cpu", default="0",
+                   help="CPU list for nginx in the nginx-uds workload (default 0: it shares the server's CPU; "
+                        "wrk keeps CPU 1 to itself)")
+    p.add_argument("--idle", action="store_true",
+                   help="also run the idle-scale test (--idle-n keep-alive connections, RSS per connection, "
+                        "fresh-request latency)")
+    p.add_argument("--idle-n", type=int, default=10000, help="idle connections (default 10000)")
+    p.add_argument("--idle-servers", default=None, help="servers for the idle test (default: --servers)")
+    p.add_argument("--all", action="store_true",
+                   help="everything in one go (8-10 minutes here): every workload, 3 rounds x 4 s after 1 s "
+                        "warm-up, callgrind (hello, N=500), idle scale (10,000), chart")
+    p.add_argument("--no-chart", action="store_true", help="do not draw chart.png")
     p.add_argument("--out", default=os.path.join(S.BENCH_DIR, "results"), help="results root (default: %(default)s)")
     a = p.parse_args(argv)
     quick = a.quick
+    if a.all:
+        a.callgrind = True
+        a.idle = True
+        a.duration = a.duration or 4.0
+        a.warmup = a.warmup if a.warmup is not None else 1.0
+        a.callgrind_n = a.callgrind_n or 500
     a.rounds = a.rounds or 3
     a.duration = a.duration or (3.0 if quick else 5.0)
     a.warmup = a.warmup if a.warmup is not None else (1.0 if quick else 2.0)
@@ -66,6 +88,10 @@ def parse_args(argv=None):
     a.callgrind_n = a.callgrind_n or (200 if quick else 1000)
     a.servers = [s for s in a.servers.split(",") if s]
     a.callgrind_workloads = [w for w in a.callgrind_workloads.split(",") if w]
+    a.idle_servers = [s for s in (a.idle_servers or ",".join(a.servers)).split(",") if s]
+    for w in a.callgrind_workloads:
+        if W.WORKLOADS[w].mode != "tcp":
+            p.error(f"--callgrind-workloads: {w} is not a plain HTTP workload")
     for s in a.servers:
         if s not in S.SERVERS:
             p.error(f"--servers: unknown server {s!r} (known: {', '.join(S.SERVERS)})")
@@ -75,12 +101,12 @@ def parse_args(argv=None):
     return a
 
 
-def check_responses(run, workloads):
+def check_responses(port, workloads):
     """Same status, content-type and body from every server, before anything is measured."""
     problems, headers = {}, {}
     for wl in workloads:
         try:
-            c = Client("127.0.0.1", run.port, timeout=30)
+            c = Client("127.0.0.1", port, timeout=30)
             st, hdrs, body = c.request(wl)
             c.close()
         except Exception as e:  # noqa: BLE001
@@ -139,76 +165,178 @@ def machine():
 
 # ------------------------------------------------------------------------- wrk rounds
 
+def _measure_wrk(a, port, w, client_cpu):
+    if a.warmup > 0:
+        wrkrun.run(port, w, a.warmup, cpu=client_cpu, connections=a.connections)
+    return lambda: wrkrun.run(port, w, a.duration, cpu=client_cpu, connections=a.connections)
+
+
+def _ws_run(port, w, duration, client_cpu, connections=None, warmup=0.0):
+    argv = ["taskset", "-c", client_cpu, S.VENV_PY, os.path.join(S.BENCH_DIR, "wsload.py"), str(port),
+            "--conns", str(connections or w.connections), "--size", str(w.ws_size),
+            "--duration", str(duration), "--path", w.path]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 90)
+    if p.returncode != 0:
+        raise RuntimeError(f"wsload failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+    r = json.loads(p.stdout)
+    return {"requests": r["messages"], "rps": r["mps"], "latency_ms": r["latency_ms"],
+            "errors": {"wrong_frames": r["wrong_frames"], "handshake": r["handshake_errors"],
+                       "closed_early": r["closed_early"]},
+            "non_2xx": 0, "argv": argv, "raw": p.stdout, "client_cpu_util": r["client_cpu_util"]}
+
+
+def _measure_ws(a, port, w, client_cpu):
+    if a.warmup > 0:
+        _ws_run(port, w, a.warmup, client_cpu, a.connections)
+    return lambda: _ws_run(port, w, a.duration, client_cpu, a.connections)
+
+
+def start_mode(name, mode, a, opts, logdir):
+    """Start server `name` as `mode` wants; returns (run, proxy or None, client port, server cpus,
+    client cpus)."""
+    m = S.MODES[mode]
+    o = dict(opts, **m["opts"])
+    server_cpu = m["server_cpu"] or a.server_cpu
+    client_cpu = m["client_cpu"] or a.wrk_cpu
+    port = S.free_port()
+    tag = name if mode == "tcp" else f"{name}-{mode}"
+    if m.get("uds"):
+        d = tempfile.mkdtemp(prefix="esg-bench-uds-")
+        os.chmod(d, 0o755)
+        o["uds"] = os.path.join(d, "app.sock")
+        run = S.start(S.SERVERS[name], o, 0, os.path.join(logdir, f"{tag}.log"), cpu=server_cpu)
+        run.tmpdirs = [d]
+        try:
+            proxy = S.start(S.nginx_proxy_spec(o["uds"]), opts, port,
+                            os.path.join(logdir, f"{tag}-nginx.log"), cpu=a.nginx_cpu)
+        except Exception:
+            run.stop()
+            shutil.rmtree(d, ignore_errors=True)
+            raise
+        conf_dir = proxy.argv[proxy.argv.index("-p") + 1]
+        shutil.copy(os.path.join(conf_dir, "nginx.conf"), os.path.join(logdir, f"{tag}-nginx.conf"))
+        run.tmpdirs.append(conf_dir)
+        return run, proxy, port, server_cpu, client_cpu
+    run = S.start(S.SERVERS[name], o, port, os.path.join(logdir, f"{tag}.log"), cpu=server_cpu)
+    return run, None, port, server_cpu, client_cpu
+
+
 def wrk_rounds(a, servers, opts, logdir, skipped):
     records = []   # one per (round, server, workload)
     headers = {}
     broken = set()  # (server, workload) whose responses were wrong
+    modes = []
+    for wl in a.workloads:
+        if W.WORKLOADS[wl].mode not in modes:
+            modes.append(W.WORKLOADS[wl].mode)
     for rnd in range(1, a.rounds + 1):
         for name in servers:
             spec = S.SERVERS[name]
-            wls = [w for w in a.workloads if w not in spec.unsupported and (name, w) not in broken]
-            if not wls:
-                continue
-            port = S.free_port()
-            log(f"[round {rnd}/{a.rounds}] {name}: starting on :{port}")
-            try:
-                run = S.start(spec, opts, port, os.path.join(logdir, f"{name}.log"), cpu=a.server_cpu)
-            except Exception as e:  # noqa: BLE001
-                log(f"  {name}: could not start: {e}")
-                skipped.setdefault(name, f"could not start: {str(e).splitlines()[0]}")
-                continue
-            try:
-                problems, hdrs = check_responses(run, wls)
-                headers.setdefault(name, hdrs)
-                for wl, why in problems.items():
-                    log(f"  {name} {wl}: WRONG RESPONSE ({why}); not measured")
-                    broken.add((name, wl))
-                    skipped.setdefault(f"{name}/{wl}", f"wrong response: {why}")
-                for wl in wls:
-                    if (name, wl) in broken:
-                        continue
-                    w = W.WORKLOADS[wl]
-                    if a.warmup > 0:
-                        wrkrun.run(port, w, a.warmup, cpu=a.wrk_cpu, connections=a.connections)
-                    cpu = S.TreeCpu(run.pid, S.parse_cpulist(a.server_cpu))
-                    wrk_cpus = S.parse_cpulist(a.wrk_cpu)
-                    c0 = S.cpu_counters(wrk_cpus)
-                    cpu.start()
-                    res = wrkrun.run(port, w, a.duration, cpu=a.wrk_cpu, connections=a.connections)
-                    cpu.stop()
-                    cb, _, ct, _ = (y - x for x, y in zip(c0, S.cpu_counters(wrk_cpus)))
-                    n = res["requests"] or 0
-                    rec = {
-                        "round": rnd, "server": name, "workload": wl, "port": port,
-                        "rps": res["rps"], "requests": n,
-                        "p50_ms": res["latency_ms"].get("p50"), "p99_ms": res["latency_ms"].get("p99"),
-                        "latency_ms": res["latency_ms"], "socket_errors": res["errors"], "non_2xx": res["non_2xx"],
-                        "cpu_s": cpu.seconds, "wall_s": cpu.wall,
-                        "cpu_us_per_req": cpu.seconds * 1e6 / n if n else None,
-                        "server_util": cpu.seconds / cpu.wall if cpu.wall else None,
-                        "server_cpus_other_busy": cpu.other_busy_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
-                        "server_cpus_steal": cpu.steal_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
-                        "server_cpus_irq": cpu.irq_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
-                        "wrk_cpus_busy": cb / ct if ct else None,
-                        "pids": sorted(cpu.t0), "cpu_per_pid_s": {str(k): v for k, v in cpu.per_pid.items()},
-                        "pids_vanished": cpu.vanished, "pids_appeared": cpu.appeared,
-                        "wrk_argv": res["argv"], "server_argv": run.argv, "server_env": run.env_extra,
-                    }
-                    errs = sum(res["errors"].values()) + res["non_2xx"]
-                    log(f"  {name:>16} {wl:<14} {res['rps'] or 0:>10.0f} req/s  "
-                        f"p50 {rec['p50_ms']} ms  p99 {rec['p99_ms']} ms  "
-                        f"{rec['cpu_us_per_req'] or 0:6.1f} CPU-us/req  util {rec['server_util'] or 0:.2f}"
-                        f"  other {rec['server_cpus_other_busy'] or 0:.2f} irq {rec['server_cpus_irq'] or 0:.2f}"
-                        f" steal {rec['server_cpus_steal'] or 0:.2f}"
-                        f"  wrk-cpu busy {rec['wrk_cpus_busy'] or 0:.2f}"
-                        + (f"  ERRORS {errs}" if errs else "")
-                        + (f"  pids vanished {cpu.vanished}" if cpu.vanished else ""))
-                    records.append(rec)
-            finally:
-                rc = run.stop()
-                if rc not in (0, None) and rc != -2 and rc != -15:
-                    log(f"  {name}: exit code {rc} (see {run.log_path})")
+            for mode in modes:
+                if mode not in spec.modes:
+                    continue
+                wls = [w for w in a.workloads if W.WORKLOADS[w].mode == mode and w not in spec.unsupported
+                       and (name, w) not in broken]
+                if not wls:
+                    continue
+                log(f"[round {rnd}/{a.rounds}] {name} ({mode}): starting")
+                try:
+                    run, proxy, port, server_cpu, client_cpu = start_mode(name, mode, a, opts, logdir)
+                except Exception as e:  # noqa: BLE001
+                    log(f"  {name} ({mode}): could not start: {e}")
+                    skipped.setdefault(f"{name} ({mode})", f"could not start: {str(e).splitlines()[0]}")
+                    continue
+                try:
+                    _rounds_one(a, rnd, name, mode, wls, run, proxy, port, server_cpu, client_cpu,
+                                records, headers, broken, skipped)
+                finally:
+                    if proxy is not None:
+                        proxy.stop()
+                    rc = run.stop()
+                    for d in getattr(run, "tmpdirs", ()):
+                        shutil.rmtree(d, ignore_errors=True)
+                    if rc not in (0, None) and rc != -2 and rc != -15:
+                        log(f"  {name}: exit code {rc} (see {run.log_path})")
     return records, headers
+
+
+def _rounds_one(a, rnd, name, mode, wls, run, proxy, port, server_cpu, client_cpu, records, headers,
+                broken, skipped):
+    http_wls = [w for w in wls if W.WORKLOADS[w].kind == "wrk"]
+    problems, hdrs = check_responses(port, http_wls)
+    for wl in wls:
+        if W.WORKLOADS[wl].kind == "ws":
+            why = wsload.check(port, W.WORKLOADS[wl].path)
+            if why:
+                problems[wl] = why
+    for k, v in hdrs.items():
+        headers.setdefault(name, {}).setdefault(k, v)
+    for wl, why in problems.items():
+        log(f"  {name} {wl}: WRONG RESPONSE ({why}); not measured")
+        broken.add((name, wl))
+        skipped.setdefault(f"{name}/{wl}", f"wrong response: {why}")
+    for wl in wls:
+        if (name, wl) in broken:
+            continue
+        w = W.WORKLOADS[wl]
+        try:
+            go = (_measure_ws if w.kind == "ws" else _measure_wrk)(a, port, w, client_cpu)
+            cpu = S.TreeCpu(run.pid, S.parse_cpulist(server_cpu))
+            pcpu = S.TreeCpu(proxy.pid) if proxy is not None else None
+            client_cpus = S.parse_cpulist(client_cpu)
+            c0 = S.cpu_counters(client_cpus)
+            cpu.start()
+            if pcpu:
+                pcpu.start()
+            res = go()
+            cpu.stop()
+            if pcpu:
+                pcpu.stop()
+        except Exception as e:  # noqa: BLE001
+            log(f"  {name} {wl}: load run failed: {e}")
+            skipped.setdefault(f"{name}/{wl} round {rnd}", f"load run failed: {str(e).splitlines()[0]}")
+            if run.proc.poll() is not None:
+                log(f"  {name} exited with {run.proc.returncode}: {run.log_tail(10)}")
+                break
+            continue
+        cb, _, ct, _ = (y - x for x, y in zip(c0, S.cpu_counters(client_cpus)))
+        n = res["requests"] or 0
+        rec = {
+            "round": rnd, "server": name, "workload": wl, "mode": mode, "port": port,
+            "rps": res["rps"], "requests": n,
+            "p50_ms": res["latency_ms"].get("p50"), "p99_ms": res["latency_ms"].get("p99"),
+            "latency_ms": res["latency_ms"], "socket_errors": res["errors"], "non_2xx": res["non_2xx"],
+            "cpu_s": cpu.seconds, "wall_s": cpu.wall,
+            "cpu_us_per_req": cpu.seconds * 1e6 / n if n else None,
+            "server_cpus": server_cpu, "client_cpus": client_cpu,
+            "server_util": cpu.seconds / cpu.wall if cpu.wall else None,
+            "server_cpus_other_busy": cpu.other_busy_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
+            "server_cpus_steal": cpu.steal_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
+            "server_cpus_irq": cpu.irq_s / cpu.cpu_total_s if cpu.cpu_total_s else None,
+            # wrk: busy share of the load generator's CPU(s); ws: the wsload process's own CPU ÷ wall
+            "wrk_cpus_busy": res.get("client_cpu_util", cb / ct if ct else None),
+            "load_cpus_busy": cb / ct if ct else None,
+            "proxy_cpu_us_per_req": pcpu.seconds * 1e6 / n if pcpu and n else None,
+            "pids": sorted(cpu.t0), "cpu_per_pid_s": {str(k): v for k, v in cpu.per_pid.items()},
+            "pids_vanished": cpu.vanished, "pids_appeared": cpu.appeared,
+            "wrk_argv": res["argv"], "server_argv": run.argv, "server_env": run.env_extra,
+            "proxy_argv": proxy.argv if proxy else None,
+        }
+        errs = sum(res["errors"].values()) + res["non_2xx"]
+        log(f"  {name:>16} {wl:<15} {res['rps'] or 0:>10.0f} req/s  "
+            f"p50 {rec['p50_ms']} ms  p99 {rec['p99_ms']} ms  "
+            f"{rec['cpu_us_per_req'] or 0:6.1f} CPU-us/req  util {rec['server_util'] or 0:.2f}"
+            f"  other {rec['server_cpus_other_busy'] or 0:.2f} irq {rec['server_cpus_irq'] or 0:.2f}"
+            f" steal {rec['server_cpus_steal'] or 0:.2f}"
+            f"  client-cpu busy {rec['wrk_cpus_busy'] or 0:.2f}"
+            + (f"  nginx {rec['proxy_cpu_us_per_req']:.1f} CPU-us/req" if rec["proxy_cpu_us_per_req"] else "")
+            + (f"  ERRORS {errs} {res['errors']}" if errs else "")
+            + (f"  pids vanished {cpu.vanished}" if cpu.vanished else ""))
+        records.append(rec)
+        if run.proc.poll() is not None:
+            log(f"  {name} EXITED during {wl} with {run.proc.returncode}: {run.log_tail(10)}")
+            skipped.setdefault(f"{name} ({mode}) round {rnd}", f"server exited with {run.proc.returncode} during {wl}")
+            break
 
 
 def summarize(records, servers, workloads, baseline):
@@ -239,6 +367,8 @@ def summarize(records, servers, workloads, baseline):
                 "irq_max": max((r["server_cpus_irq"] or 0) for r in rs),
                 "wrk_cpu_busy_median": median([r["wrk_cpus_busy"] for r in rs]),
                 "rps_vs_baseline": median(ratio_rps), "cpu_vs_baseline": median(ratio_cpu),
+                "proxy_cpu_us_per_req_median": median([r.get("proxy_cpu_us_per_req") for r in rs]),
+                "mode": rs[0].get("mode", "tcp"),
                 "errors": sum(sum(r["socket_errors"].values()) + r["non_2xx"] for r in rs),
             })
     return rows
@@ -248,7 +378,38 @@ def _f(x, fmt):
     return "–" if x is None else format(x, fmt)
 
 
-def markdown(meta, rows, cg_rows, skipped, headers, a):
+def pivot(rows, servers, cg_rows):
+    """Compact table: one line per workload, the servers side by side."""
+    wls = []
+    for r in rows:
+        if r["workload"] not in wls:
+            wls.append(r["workload"])
+    by = {(r["server"], r["workload"]): r for r in rows}
+    others = [s for s in servers if s != BASELINE]
+    L = ["| workload | " + " | ".join(f"{s} req/s" for s in servers) + " | "
+         + " | ".join(f"{s} × uvicorn" for s in others) + " | "
+         + " | ".join(f"{s} CPU-µs/req" for s in servers) + " | "
+         + " | ".join(f"{s} p50/p99 ms" for s in servers) + " |"]
+    L.append("|---|" + "---:|" * (3 * len(servers) + len(others)))
+    for wl in wls:
+        cells = [wl]
+        cells += [_f((by.get((s, wl)) or {}).get("rps_median"), ",.0f") for s in servers]
+        cells += [_f((by.get((s, wl)) or {}).get("rps_vs_baseline"), ".2f") for s in others]
+        cells += [_f((by.get((s, wl)) or {}).get("cpu_us_per_req_median"), ".1f") for s in servers]
+        cells += [f"{_f((by.get((s, wl)) or {}).get('p50_ms_median'), '.2f')} / "
+                  f"{_f((by.get((s, wl)) or {}).get('p99_ms_median'), '.2f')}" for s in servers]
+        L.append("| " + " | ".join(cells) + " |")
+    for wl in sorted({r["workload"] for r in cg_rows}):
+        cb = {r["server"]: r for r in cg_rows if r["workload"] == wl}
+        cells = [f"{wl}: instructions/req (callgrind)"]
+        cells += [_f((cb.get(s) or {}).get("instr_per_req"), ",.0f") for s in servers]
+        cells += [_f((cb.get(s) or {}).get("vs_baseline"), ".2f") for s in others]
+        cells += [""] * (2 * len(servers))
+        L.append("| " + " | ".join(cells) + " |")
+    return L
+
+
+def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=()):
     L = [f"# ESG benchmark — {meta['timestamp']}", ""]
     m = meta["machine"]
     L.append(f"Machine: {m['cpu']} ({m['ncpu']} CPUs), Linux {m['kernel']}, "
@@ -259,18 +420,29 @@ def markdown(meta, rows, cg_rows, skipped, headers, a):
                                        if k in v) + f"; {v.get('wrk', '')}; repo {v.get('repo_commit', '?')}.")
     L.append("")
     if rows:
-        L.append(f"## wrk: {a.rounds} interleaved rounds, {a.duration:g} s each after {a.warmup:g} s warm-up; "
+        L.append("## Summary (medians of the rounds; × uvicorn = median of per-round ratios)")
+        L.append("")
+        L.extend(pivot(rows, list(servers), cg_rows))
+        L.append("")
+        L.append("ws-echo: messages/s instead of req/s, CPU-µs per message. nginx-uds-hello: the server's own "
+                 "CPU only (nginx's is in the detailed table). hello-2w: `--workers 2`, server on CPUs 0-1, "
+                 "wrk on CPU 1 (compare with hello: 1 worker alone on CPU 0).")
+        L.append("")
+    if rows:
+        L.append(f"## Detailed: {a.rounds} interleaved rounds, {a.duration:g} s each after {a.warmup:g} s warm-up; "
                  f"server on CPU {a.server_cpu}, wrk on CPU {a.wrk_cpu}; medians over rounds; "
                  f"ratios against {meta['baseline']} in the same round")
         L.append("")
         L.append("| workload | server | req/s (median) | min–max | × uvicorn req/s | p50 ms | p99 ms "
-                 "| CPU-µs/req | × uvicorn CPU | server CPU util | other procs/irq/steal on its CPU (max) | wrk CPU busy | errors |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| CPU-µs/req | × uvicorn CPU | nginx CPU-µs/req | server CPU util | other procs/irq/steal on its CPU (max) "
+                 "| client CPU busy | errors |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             L.append(f"| {r['workload']} | {r['server']} | {_f(r['rps_median'], ',.0f')} "
                      f"| {_f(r['rps_min'], ',.0f')}–{_f(r['rps_max'], ',.0f')} | {_f(r['rps_vs_baseline'], '.2f')} "
                      f"| {_f(r['p50_ms_median'], '.2f')} | {_f(r['p99_ms_median'], '.2f')} "
                      f"| {_f(r['cpu_us_per_req_median'], '.1f')} | {_f(r['cpu_vs_baseline'], '.2f')} "
+                     f"| {_f(r.get('proxy_cpu_us_per_req_median'), '.1f')} "
                      f"| {_f(r['server_util_median'], '.2f')} | {_f(r['other_busy_max'], '.2f')}/{_f(r['irq_max'], '.2f')}"
                      f"/{_f(r['steal_max'], '.2f')} "
                      f"| {_f(r['wrk_cpu_busy_median'], '.2f')} | {r['errors']} |")
@@ -282,8 +454,12 @@ def markdown(meta, rows, cg_rows, skipped, headers, a):
                  "spent in processes other than the server's (other tenants), in irq/softirq (kernel "
                  "network work not charged to any process), and hypervisor steal (from /proc/stat; "
                  "worst round). "
-                 "wrk CPU busy ≈ 1.00 means the load generator's core was saturated (the RPS is then a "
-                 "client limit, not the server's; CPU-µs/req is still valid).")
+                 "Client CPU busy: for wrk, the busy share of wrk's CPU (≈ 1.00: the load generator's core was "
+                 "saturated, so the RPS is a client limit; CPU-µs/req is still valid); for ws-echo, the "
+                 "wsload.py process's own CPU time ÷ wall time. "
+                 "Pinning: server on CPU 0 and load on CPU 1, except nginx-uds-hello (nginx on CPU "
+                 f"{a.nginx_cpu} beside the server, so server CPU util < 1 there) and hello-2w (server on CPUs 0-1, "
+                 "wrk on CPU 1: the second worker competes with wrk).")
         L.append("")
     if cg_rows:
         L.append(f"## callgrind: user-space instructions per request, (I(2N) − I(N)) / N, N = {a.callgrind_n}, "
@@ -296,6 +472,31 @@ def markdown(meta, rows, cg_rows, skipped, headers, a):
                      f"| {_f(r.get('vs_baseline'), '.2f')} | {_f(r.get('tree_instr_per_req'), ',.0f')} "
                      f"| {_f(r['runs'][0]['serving_instr'] if r.get('runs') else None, ',')} "
                      f"| {_f(r['runs'][1]['serving_instr'] if r.get('runs') else None, ',')} |")
+        L.append("")
+    if idle_rows:
+        L.append(f"## Idle scale: {idle_rows[0]['n']:,} keep-alive connections, each after one GET /")
+        L.append("")
+        L.append("| server | still open | RSS before → after (tree, KiB) | **RSS/conn (tree)** | RSS/conn (worker) "
+                 "| fresh request p50 (max), idle open | fresh p50, nothing open | time to open all | open errors "
+                 "| max open files (server procs) |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in idle_rows:
+            if "error" in r:
+                L.append(f"| {r['server']} | failed: {r['error']} |||||||||")
+                continue
+            L.append(f"| {r['server']} | {r['still_open']:,}/{r['opened']:,} "
+                     f"| {r['tree_rss_before_kb']:,} → {r['tree_rss_after_kb']:,} "
+                     f"| {_f(r['tree_bytes_per_conn'], ',.0f')} B | {_f(r['worker_bytes_per_conn'], ',.0f')} B "
+                     f"| {r['fresh_p50_ms']:.2f} ms ({r['fresh_max_ms']:.2f}) | {r['fresh_p50_ms_before']:.2f} ms "
+                     f"| {r['open_seconds']:.1f} s | {r['open_errors']} "
+                     f"| {', '.join(sorted(set(map(str, r['nofile_limits'].values()))))} |")
+        L.append("")
+        L.append("RSS = VmRSS of /proc/PID/status summed over the server's processes (tree) or of the worker that "
+                 "served the connections; per connection = growth ÷ connections still open after "
+                 "the settle time. Fresh request = connect + GET / + whole response on a new connection, "
+                 "sequential, 15 samples. Keep-alive timeouts raised to 600 s (ESG, uvicorn) and Granian's "
+                 "header-read timeout to its maximum 60 s with `--backlog/--backpressure 16384` (by default it "
+                 "serves at most 1024 connections at once and closes idle ones after 30 s).")
         L.append("")
     if skipped:
         L.append("## Skipped")
@@ -340,10 +541,28 @@ def main(argv=None):
         log(f"note: uvicorn not selected, ratios are against {baseline}")
     meta = {"timestamp": ts, "machine": machine(), "versions": versions(), "baseline": baseline,
             "args": {k: v for k, v in vars(a).items()}, "commands": {}}
+    used_modes = []
+    for wl in a.workloads:
+        if W.WORKLOADS[wl].mode not in used_modes:
+            used_modes.append(W.WORKLOADS[wl].mode)
     for name in servers:
-        argv, env = S.SERVERS[name].build(8000, S.BENCH_DIR, opts)
-        meta["commands"][name] = " ".join([f"{k}={v}" for k, v in env.items()]
-                                          + ["taskset", "-c", a.server_cpu] + argv)
+        for mode in used_modes:
+            if mode not in S.SERVERS[name].modes:
+                continue
+            m = S.MODES[mode]
+            o = dict(opts, **m["opts"])
+            if m.get("uds"):
+                o["uds"] = "/tmp/esg-bench-uds-XXXX/app.sock"
+            argv, env = S.SERVERS[name].build(8000, S.BENCH_DIR, o)
+            meta["commands"][name if mode == "tcp" else f"{name} ({mode})"] = " ".join(
+                [f"{k}={v}" for k, v in env.items()] + ["taskset", "-c", m["server_cpu"] or a.server_cpu] + argv)
+    if "nginx-uds" in used_modes:
+        meta["commands"]["nginx (nginx-uds)"] = (
+            f"taskset -c {a.nginx_cpu} nginx -c CONF (proxy_pass to unix:SOCK, upstream keepalive 64, "
+            "proxy_http_version 1.1, Connection \"\"; the exact file: logs/*-nginx-uds-nginx.conf)")
+    if "ws" in used_modes:
+        meta["commands"]["wsload"] = (f"taskset -c {a.wrk_cpu} {S.VENV_PY} tests/bench/wsload.py PORT --conns 64 "
+                                      f"--size 64 --duration {a.duration:g}")
     meta["wrk_example"] = " ".join(wrkrun.command(8000, W.WORKLOADS[a.workloads[0]], a.duration,
                                                   a.connections, a.wrk_cpu))
     t0 = time.monotonic()
@@ -373,14 +592,40 @@ def main(argv=None):
         for r in cg_rows:
             b = [x for x in cg_rows if x["server"] == baseline and x["workload"] == r["workload"]]
             r["vs_baseline"] = r["instr_per_req"] / b[0]["instr_per_req"] if b and b[0]["instr_per_req"] else None
+    idle_rows = []
+    if a.idle:
+        for name in a.idle_servers:
+            if name not in servers or "idle" not in S.SERVERS[name].modes:
+                continue
+            log(f"[idle] {name}: {a.idle_n} keep-alive connections")
+            try:
+                r = idle.measure(S.SERVERS[name], opts, a.idle_n, logdir, server_cpu=a.server_cpu,
+                                 client_cpu=a.wrk_cpu)
+                log(f"  {name}: {r['still_open']}/{r['opened']} open, "
+                    f"{(r['tree_bytes_per_conn'] or 0):.0f} B/conn (worker {(r['worker_bytes_per_conn'] or 0):.0f}), "
+                    f"fresh request p50 {r['fresh_p50_ms']:.2f} ms (max {r['fresh_max_ms']:.2f}), "
+                    f"{r['open_errors']} open errors")
+            except Exception as e:  # noqa: BLE001
+                log(f"  {name}: idle test failed: {e}")
+                r = {"server": name, "n": a.idle_n, "error": str(e).splitlines()[0]}
+                skipped[f"idle {name}"] = r["error"]
+            idle_rows.append(r)
     meta["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     meta["elapsed_s"] = time.monotonic() - t0
-    md = markdown(meta, rows, cg_rows, skipped, headers, a)
+    md = markdown(meta, rows, cg_rows, skipped, headers, a, [r for r in idle_rows], servers)
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": rows, "records": records, "callgrind": cg_rows,
+                   "idle": [r for r in idle_rows if "error" not in r],
                    "skipped": skipped, "response_headers": headers}, f, indent=1, default=str)
+    if not a.no_chart and (rows or cg_rows or idle_rows):
+        p = subprocess.run([S.VENV_PY, os.path.join(S.BENCH_DIR, "chart.py"), os.path.join(outdir, "results.json"),
+                            os.path.join(outdir, "chart.png")], capture_output=True, text=True)
+        if p.returncode != 0:
+            log(f"chart failed: {p.stderr.strip()[-800:]}")
+        else:
+            log(f"chart: {outdir}/chart.png")
     print(md)
     log(f"results: {outdir}/results.md (+ results.json, logs/); {meta['elapsed_s']:.0f} s")
     return 0

@@ -33,25 +33,55 @@ class ServerSpec:
     # signal that asks for a graceful exit (callgrind needs one: it writes its data at exit)
     stop_signal: int = signal.SIGTERM
     needs: object = None  # () -> None or a reason string why it cannot run here
+    # the modes (see MODES) it can be started in
+    modes: tuple = ("tcp", "ws", "nginx-uds", "workers2", "idle")
+
+
+# Per-start options in `opts` (besides esg_bin/app_dir), set by the mode (see MODES):
+#   uds: path of a UNIX socket to bind instead of 127.0.0.1:port
+#   workers: worker processes (default 1)
+#   ws: WebSockets must be served (Granian otherwise runs with --no-ws, its fastest HTTP setting)
+#   keepalive: idle keep-alive timeout in seconds (idle-scale test; uvicorn/ESG default to 5 s)
+
+def _bind(opts, port):
+    if opts.get("uds"):
+        return ["--uds", opts["uds"]]
+    return ["--host", "127.0.0.1", "--port", str(port)]
 
 
 def _uvicorn(http, loop):
     def build(port, app_dir, opts):
-        return ([VENV_PY, "-m", "uvicorn", "app:app", "--app-dir", app_dir,
-                 "--host", "127.0.0.1", "--port", str(port),
-                 "--http", http, "--loop", loop,
-                 "--no-access-log", "--log-level", "warning"], {})
+        argv = [VENV_PY, "-m", "uvicorn", "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+                "--http", http, "--loop", loop,
+                "--no-access-log", "--log-level", "warning"]
+        if opts.get("ws"):
+            argv += ["--ws", "websockets"]
+        if opts.get("workers", 1) != 1:
+            argv += ["--workers", str(opts["workers"])]
+        if opts.get("keepalive"):
+            argv += ["--timeout-keep-alive", str(opts["keepalive"])]
+        return (argv, {})
     return build
 
 
 def _granian(task_impl):
     def build(port, app_dir, opts):
         argv = [VENV_PY, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
-                "--http", "1", "--no-ws", "--workers", "1",
+                "--http", "1", "--ws" if opts.get("ws") else "--no-ws",
+                "--workers", str(opts.get("workers", 1)),
                 "--runtime-mode", "st", "--runtime-threads", "1",
                 "--log-level", "warning", "--no-access-log",
-                "--working-dir", app_dir,
-                "--host", "127.0.0.1", "--port", str(port)]
+                "--working-dir", app_dir]
+        if opts.get("uds"):
+            argv += ["--uds", opts["uds"], "--uds-permissions", "438"]  # 0o666
+        else:
+            argv += ["--host", "127.0.0.1", "--port", str(port)]
+        if opts.get("keepalive"):
+            # Granian has no keep-alive idle timeout option: an idle keep-alive connection is
+            # closed by the header read timeout (default 30 s, at most 60 s); its default
+            # backpressure (backlog/workers = 1024) also caps the connections it serves at once.
+            argv += ["--backlog", "16384", "--backpressure", "16384",
+                     "--http1-header-read-timeout", "60000"]
         if task_impl:
             argv += ["--task-impl", task_impl]
         return (argv + ["app:app"], {})
@@ -59,9 +89,14 @@ def _granian(task_impl):
 
 
 def _esg(port, app_dir, opts):
-    return ([opts["esg_bin"], "app:app", "--app-dir", app_dir, "--port", str(port),
-             "--no-access-log", "--log-level", "warning"],
-            {"ESG_PYTHON": VENV_PY})
+    # ESG serves HTTP and WebSockets on the same listener by default (--ws auto): no ws switch.
+    argv = [opts["esg_bin"], "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+            "--no-access-log", "--log-level", "warning"]
+    if opts.get("workers", 1) != 1:
+        argv += ["--workers", str(opts["workers"])]
+    if opts.get("keepalive"):
+        argv += ["--timeout-keep-alive", str(opts["keepalive"])]
+    return (argv, {"ESG_PYTHON": VENV_PY})
 
 
 def _esg_needs(opts):
@@ -134,12 +169,12 @@ SERVERS = {
     "uvicorn-asyncio": ServerSpec("uvicorn-asyncio", "uvicorn --http httptools --loop asyncio",
                                   _uvicorn("httptools", "asyncio"), stop_signal=signal.SIGINT),
     "hypercorn": ServerSpec("hypercorn", "hypercorn -k uvloop, 1 worker", _hypercorn,
-                            stop_signal=signal.SIGINT),
+                            stop_signal=signal.SIGINT, modes=("tcp",)),
     "gunicorn-uvicorn": ServerSpec("gunicorn-uvicorn", "gunicorn -w 1 -k uvicorn.workers.UvicornWorker",
-                                   _gunicorn_uvicorn, stop_signal=signal.SIGTERM),
+                                   _gunicorn_uvicorn, stop_signal=signal.SIGTERM, modes=("tcp",)),
     "nginx": ServerSpec("nginx", "nginx `return 200` (native ceiling; hello and get10k only)", _nginx,
                         unsupported=("post-echo-10k", "stream-1mb", "sleep"), stop_signal=signal.SIGQUIT,
-                        needs=_nginx_needs),
+                        needs=_nginx_needs, modes=("tcp",)),
 }
 
 
@@ -293,6 +328,54 @@ class Running:
         return self.proc.returncode
 
 
+NOFILE = 65536
+
+
+def raise_nofile(n: int = NOFILE):
+    """`ulimit -n 65536` (soft and hard) for the calling process; used as the servers' preexec_fn
+    (ESG's master and workers, uvicorn, Granian inherit it) and by the load clients. Needs root or
+    a hard limit >= n; otherwise the soft limit is raised as far as the hard limit allows."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n), max(hard, n)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, n), hard), hard))
+
+
+def nofile_limits(root: int) -> dict:
+    """Max open files (soft) of each process of the tree, from /proc/PID/limits."""
+    out = {}
+    for pid in descendants(root):
+        try:
+            for line in open(f"/proc/{pid}/limits"):
+                if line.startswith("Max open files"):
+                    out[pid] = int(line.split()[3])
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def rss_kb(pid: int) -> int | None:
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def tree_rss_kb(root: int) -> dict[int, int]:
+    """VmRSS (KiB) of every process of root's tree."""
+    out = {}
+    for pid in descendants(root):
+        r = rss_kb(pid)
+        if r is not None:
+            out[pid] = r
+    return out
+
+
 def start(spec: ServerSpec, opts: dict, port: int, log_path: str, cpu: str | None = "0",
           wrapper: list[str] | None = None, ready_timeout: float = 30.0) -> Running:
     argv, env_extra = spec.build(port, opts["app_dir"], opts)
@@ -308,12 +391,17 @@ def start(spec: ServerSpec, opts: dict, port: int, log_path: str, cpu: str | Non
     logf.write(("$ " + " ".join(f"{k}={v}" for k, v in env_extra.items()) + " " + " ".join(argv) + "\n").encode())
     logf.flush()
     proc = subprocess.Popen(argv, cwd=opts["app_dir"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=raise_nofile)
     logf.close()
     run = Running(spec, port, proc, log_path)
     run.argv, run.env_extra = argv, env_extra
+    run.uds = opts.get("uds")
     try:
-        wait_ready(run, ready_timeout)
+        if run.uds:
+            wait_ready_uds(run, ready_timeout)
+        else:
+            wait_ready(run, ready_timeout)
     except Exception:
         run.stop(timeout=5)
         raise
@@ -354,6 +442,32 @@ def tree_listens(root: int, port: int) -> bool:
     return False
 
 
+def wait_ready_uds(run: Running, timeout: float):
+    """Same as wait_ready, for a server bound to a UNIX socket: the socket file exists and one GET /
+    through it is answered with 200."""
+    from client import Client  # noqa: E402
+    deadline = time.monotonic() + timeout
+    while True:
+        if run.proc.poll() is not None:
+            raise RuntimeError(f"{run.spec.name} exited with {run.proc.returncode} before it was ready:\n"
+                               + run.log_tail())
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{run.spec.name} not listening on {run.uds} after {timeout:.0f}s:\n"
+                               + run.log_tail())
+        try:
+            c = Client.unix(run.uds, timeout=max(1.0, deadline - time.monotonic()))
+        except (FileNotFoundError, ConnectionRefusedError):
+            time.sleep(0.05)
+            continue
+        try:
+            status, _, _ = c.request("hello")
+        finally:
+            c.close()
+        if status != 200:
+            raise RuntimeError(f"{run.spec.name}: GET / answered {status} while starting")
+        return
+
+
 def wait_ready(run: Running, timeout: float):
     """Ready = our process tree listens on the port and one GET / is answered with 200. Only a
     refused connect is retried, so the app sees exactly one request before the measurement
@@ -387,3 +501,62 @@ def wait_ready(run: Running, timeout: float):
         if status != 200:
             raise RuntimeError(f"{run.spec.name}: GET / answered {status} while starting")
         return
+
+
+# ---------------------------------------------------------------- nginx in front (nginx-uds mode)
+
+def nginx_proxy_spec(uds: str, keepalive: int = 64) -> ServerSpec:
+    """nginx listening on 127.0.0.1:PORT, proxy_pass to the server's UNIX socket with upstream
+    keepalive (HTTP/1.1, `Connection: ""`), 1 worker, no access log, no buffering of the response
+    to disk. Run as root, it keeps its worker as root (`user root;`) so it can connect to a socket
+    the server created with its default permissions."""
+    def build(port, app_dir, opts):
+        d = tempfile.mkdtemp(prefix="esg-bench-nginx-proxy-")
+        os.chmod(d, 0o755)
+        conf = os.path.join(d, "nginx.conf")
+        user = "user root;" if os.geteuid() == 0 else ""
+        with open(conf, "w") as f:
+            f.write(f"""
+daemon off;
+master_process on;
+{user}
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  keepalive_requests 1000000000;
+  upstream app {{
+    server unix:{uds};
+    keepalive {keepalive};
+    keepalive_requests 1000000000;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+    }}
+  }}
+}}
+""")
+        return ([shutil.which("nginx"), "-c", conf, "-p", d], {})
+    return ServerSpec("nginx-proxy", "nginx proxy_pass to a UNIX socket", build,
+                      stop_signal=signal.SIGQUIT, needs=_nginx_needs, modes=("tcp",))
+
+
+# How a server is started for each mode: opts overrides, the CPUs of the server (None: the
+# harness's --server-cpu) and of the load generator (None: --wrk-cpu).
+MODES = {
+    "tcp": {"opts": {}, "server_cpu": None, "client_cpu": None},
+    "ws": {"opts": {"ws": True}, "server_cpu": None, "client_cpu": None},
+    # server and nginx share CPU 0 (nginx-cpu), wrk alone on CPU 1
+    "nginx-uds": {"opts": {}, "server_cpu": None, "client_cpu": None, "uds": True},
+    # two workers may use both CPUs; wrk stays pinned to CPU 1 and competes with one of them
+    "workers2": {"opts": {"workers": 2}, "server_cpu": "0-1", "client_cpu": None},
+}

@@ -20,6 +20,12 @@ class Workload:
     lua: str | None = None  # wrk script (file in tests/bench)
     method: str = "GET"
     body: bytes = b""
+    # How the server is started for it (see servers.MODES): "tcp" (1 worker, TCP, pinned),
+    # "ws" (WebSockets enabled), "nginx-uds" (server on a UNIX socket behind nginx),
+    # "workers2" (--workers 2, both CPUs). Workloads of one mode share one server start.
+    mode: str = "tcp"
+    kind: str = "wrk"  # "wrk" or "ws" (wsload.py)
+    ws_size: int = 0   # WebSocket message size (bytes, binary)
 
     @property
     def raw_request(self) -> bytes:
@@ -40,4 +46,10 @@ WORKLOADS = {w.name: w for w in [
     Workload("stream-1mb", "/stream", 64, "GET, 1 MiB as 16 x 64 KiB more_body chunks", b"s" * (1 << 20)),
     Workload("sleep", "/sleep", 512, "GET, app awaits asyncio.sleep(0.01); 512 connections",
              b"Hello, world!"),
+    Workload("ws-echo", "/ws", 64, "WebSocket echo, 64-byte binary messages, 1 in flight per connection",
+             b"", mode="ws", kind="ws", ws_size=64),
+    Workload("nginx-uds-hello", "/", 64, "GET / through nginx (proxy_pass to the server's UNIX socket, "
+             "upstream keepalive)", b"Hello, world!", mode="nginx-uds"),
+    Workload("hello-2w", "/", 64, "GET / with --workers 2 (server on both CPUs, wrk on CPU 1)",
+             b"Hello, world!", mode="workers2"),
 ]}

@@ -79,6 +79,20 @@ void Connection::DoRead() {
 }
 
 void Connection::ReadLoop() {
+  if (lingering_) {
+    char scratch[4096];
+    for (;;) {
+      ssize_t n = transport_->Read(scratch, sizeof scratch);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        readable_ = false;
+        return;
+      }
+      Close();  // the peer's end (or an error): done
+      return;
+    }
+  }
   while (readable_ && !closed_ && !eof_) {
     if (ReadPaused()) return;
     if (!buffer_) {
@@ -258,7 +272,7 @@ void Connection::FailRequest(int status, const std::string& reason) {
   struct iovec iov = {response.data(), response.size()};
   close_after_write_ = true;
   Write(&iov, 1, response.size());
-  if (!closed_ && out_.empty()) Close();
+  if (!closed_ && out_.empty()) CloseGracefully();
 }
 
 HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, size_t total) {
@@ -314,7 +328,7 @@ void Connection::Flush() {
     out_.clear();
     out_sent_ = 0;
     if (close_after_write_) {
-      Close();
+      CloseGracefully();
       return;
     }
   }
@@ -352,8 +366,7 @@ void Connection::ResponseComplete(HttpStream* stream) {
   }
   if (!keep) {
     close_after_write_ = true;
-    if (out_.empty()) Close();
-    else shutdown(fd_, SHUT_RD);
+    if (out_.empty()) CloseGracefully();
     return;
   }
   response_done_ = true;
@@ -410,8 +423,12 @@ void Connection::Close() {
 }
 
 void Connection::CheckDeadline(double now) {
-  if (ws_ && !closed_) ws_->Tick(now);
+  if (ws_ && !closed_ && !lingering_) ws_->Tick(now);
   if (closed_ || deadline_ == 0 || now < deadline_) return;
+  if (lingering_) {
+    Close();
+    return;
+  }
   if (parser_->MidMessage() && !stream_) {
     FailRequest(408, "Request header timeout");
     return;
@@ -508,12 +525,36 @@ void Connection::RejectWebSocket(int status) {
   close_after_write_ = true;
   Write(&iov, 1, response.size());
   EndWebSocket(1006);
-  if (!closed_ && out_.empty()) Close();
+  if (!closed_ && out_.empty()) CloseGracefully();
 }
 
 void Connection::CloseAfterWrite() {
   close_after_write_ = true;
-  if (out_.empty() && !closed_) Close();
+  if (out_.empty() && !closed_) CloseGracefully();
+}
+
+// Everything is written: close without losing it. Closing a socket with unread input makes the kernel
+// send a reset, which can destroy the response before the client reads it (a pipelined request after an
+// error, a WebSocket client still sending). So: end our side, read and drop what still comes, and close
+// at the peer's end or after kLingerSeconds — nginx's lingering close.
+void Connection::CloseGracefully() {
+  if (closed_ || lingering_) return;
+  if (eof_) {
+    Close();
+    return;
+  }
+  if (stream_) {
+    server_->RequestFinished();
+    StreamPtr s = std::move(stream_);
+    s->Detach();
+  }
+  EndWebSocket(1006);
+  transport_->Shutdown(/*graceful=*/true);
+  ::shutdown(fd_, SHUT_WR);
+  lingering_ = true;
+  deadline_ = Server::Now() + kLingerSeconds;
+  readable_ = true;
+  DoRead();
 }
 
 void Connection::EndWebSocket(int code) {

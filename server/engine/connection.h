@@ -28,6 +28,9 @@ struct PeerInfo {
   std::string client_host;  // empty for UNIX-socket peers
   int client_port = 0;
   std::string client_text;  // "127.0.0.1:51234" for the access log
+  // Per-connection answer of the app channel's proxy-trust check (-1: not asked yet), so it is
+  // computed once per connection rather than once per request.
+  mutable int8_t forwarded_trust = -1;
 };
 
 class Connection final : public EventHandler, private http::RequestHandler {
@@ -49,13 +52,15 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head);
   void RejectWebSocket(int status);
   void CloseAfterWrite();
+  void CloseGracefully();
   WebSocketSession* websocket() { return ws_.get(); }
   const http::DefaultHeaders& defaults() const;
   std::string_view date();
 
   // Called by Server.
   bool idle() const { return !stream_ && !buffer_len_; }
-  bool fresh() const { return requests_ == 0 && !closed_; }  // accepted, no request head yet
+  bool lingering() const { return lingering_; }
+  bool fresh() const { return requests_ == 0 && !closed_ && !lingering_; }  // accepted, no request head yet
   bool draining() const { return draining_; }
   bool closed() const { return closed_; }
   void Close();
@@ -109,6 +114,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool response_done_ = false;  // the current message's response is complete; resume after its end
   bool discarding_ = false;     // dropping the rest of a body the app did not read
   uint64_t requests_ = 0;       // request heads received on this connection
+  bool lingering_ = false;      // our side is closed; dropping input until the peer closes (CloseGracefully)
+  static constexpr double kLingerSeconds = 2.0;
   static constexpr int64_t kMaxDiscard = 1 << 20;
   int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
 };

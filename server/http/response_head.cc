@@ -63,6 +63,7 @@ bool ResponseHead::Begin(int status) {
   keep_alive_ = true;
   framing_ = Framing::kNone;
   buf_.clear();
+  buf_.reserve(256);  // one allocation for a typical head
   buf_.append("HTTP/1.1 ");
   AppendInt(buf_, status);
   buf_.push_back(' ');

@@ -119,7 +119,10 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   if (!server || PyDict_SetItem(scope, k.server, server) < 0) return nullptr;
   PyObject* client = nullptr;
   PyObject* scheme = listener->tls ? k.https : k.http;
-  if (forwarded_ && (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host))) {
+  if (forwarded_ && peer->forwarded_trust < 0) {
+    peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
+  }
+  if (forwarded_ && peer->forwarded_trust == 1) {
     // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.
     std::string forwarded_for;
     std::string_view proto;
@@ -144,7 +147,17 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     if (listener->unix_socket || peer->client_host.empty()) {
       client = Py_NewRef(Py_None);
     } else {
-      client = Py_BuildValue("(si)", peer->client_host.c_str(), peer->client_port);
+      client = PyTuple_New(2);
+      PyObject* host = PyUnicode_DecodeLatin1(peer->client_host.data(), static_cast<Py_ssize_t>(peer->client_host.size()), nullptr);
+      PyObject* port = PyLong_FromLong(peer->client_port);
+      if (!client || !host || !port) {
+        Py_XDECREF(client);
+        Py_XDECREF(host);
+        Py_XDECREF(port);
+        return nullptr;
+      }
+      PyTuple_SET_ITEM(client, 0, host);
+      PyTuple_SET_ITEM(client, 1, port);
     }
   }
   if (!SetSteal(scope, k.client, client)) return nullptr;
@@ -278,8 +291,10 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   }
   PyContext_Exit(context.get());
   if (step == PYGEN_RETURN) {
-    PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, finish_name_.get()));
-    if (!r) LogPythonError("Cannot finish the ASGI exchange");
+    if (!FinishExchange(exchange)) {  // an HTTP exchange is finished in C; a WebSocket one by its method
+      PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, finish_name_.get()));
+      if (!r) LogPythonError("Cannot finish the ASGI exchange");
+    }
     return true;
   }
   if (step == PYGEN_ERROR) {

@@ -106,6 +106,23 @@ class Engine {
   }
 
   int fileno() const { return server_->fd(); }
+
+  // The callable for loop.add_reader: a plain C function (no pybind11 dispatch on every wakeup) bound
+  // to a capsule holding the Server. The Engine must outlive it (serve.py removes the reader first).
+  py::object reader() {
+    static PyMethodDef def = {"run_once", &RunOnceRaw, METH_NOARGS, "Handle every ready event."};
+    py::capsule capsule(server_.get(), "esg.engine.Server");
+    PyObject* fn = PyCFunction_New(&def, capsule.ptr());
+    if (!fn) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(fn);
+  }
+
+  static PyObject* RunOnceRaw(PyObject* self, PyObject*) {
+    auto* server = static_cast<engine::Server*>(PyCapsule_GetPointer(self, "esg.engine.Server"));
+    if (!server) return nullptr;
+    server->RunOnce();
+    Py_RETURN_NONE;
+  }
   int run_once() { return server_->RunOnce(); }
   void stop_accepting() { server_->StopAccepting(); }
   void begin_drain() { server_->BeginDrain(); }
@@ -141,6 +158,7 @@ void InitEngine(py::module_& m) {
            "requests start eagerly (see AsgiChannel::EnableEagerStart).")
       .def("fileno", &Engine::fileno, "The epoll descriptor to watch for readability.")
       .def("run_once", &Engine::run_once, "Handle every ready event; never blocks.")
+      .def("reader", &Engine::reader, "run_once as a plain C callable, for loop.add_reader.")
       .def("stop_accepting", &Engine::stop_accepting, "Close this worker's listening sockets.")
       .def("begin_drain", &Engine::begin_drain, "Close idle connections; close the others after their response.")
       .def("close_all", &Engine::close_all, "Close every connection now.")

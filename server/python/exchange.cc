@@ -393,6 +393,12 @@ PyObject* DoneAwaitable() { return g_done; }
 
 PyObject* ReadyWith(PyObject* value) { return NewReady(value); }
 
+bool FinishExchange(PyObject* exchange) {
+  if (Py_TYPE(exchange) != &ExchangeType) return false;
+  Py_XDECREF(ExchangeFinish(exchange, nullptr));
+  return true;
+}
+
 PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
   auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
   if (!ex) return nullptr;

@@ -22,6 +22,9 @@ PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyO
 
 // The pre-completed awaitable whose result is None (shared, borrowed).
 PyObject* DoneAwaitable();
+// Finishes `exchange` as its finish() method would, when it is an HTTP Exchange; false otherwise.
+bool FinishExchange(PyObject* exchange);
+
 // A new pre-completed awaitable whose result is `value` (reference stolen).
 PyObject* ReadyWith(PyObject* value);
 

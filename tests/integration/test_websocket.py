@@ -237,10 +237,13 @@ def test_max_size_closes_1009_even_when_compressed(serve):
     ("invalid utf-8 across fragments", frame(1, b"\xe2\x82", fin=False) + frame(0, b"\x28"), 1007),
 ])
 def test_strict_frames(esg_server, name, data, code, bytewise):
-    server = esg_server(["--no-ws-per-message-deflate"] if False else [], app=APP)
+    server = esg_server([], app=APP)
     conn, resp = handshake(server, "/echo")
     assert resp.status == 101
-    conn.send(data, bytewise=bytewise)
+    try:
+        conn.send(data, bytewise=bytewise)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may close as soon as it has seen enough of a bad frame (byte by byte)
     assert close_code(conn) == code, name
     assert conn.closed_by_server(), name
 

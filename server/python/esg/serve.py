@@ -164,7 +164,7 @@ class Serving:
         engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state,
                              app=self.app if eager else None, resume=make_resume(self.tracker) if eager else None)
         self.engine = engine
-        loop.add_reader(engine.fileno(), engine.run_once)
+        loop.add_reader(engine.fileno(), engine.reader())
         if on_ready is not None:
             on_ready()
         await self._stop.wait()

@@ -60,6 +60,8 @@ nlohmann::json ConfigToJson(const Config& c) {
       {"limit_request_field_size", c.limit_request_field_size},
       {"limit_request_body", c.limit_request_body},
       {"timeout_request_header", c.timeout_request_header},
+      {"timeout_request_body", c.timeout_request_body},
+      {"timeout_send", c.timeout_send},
       {"timeout_worker_healthcheck", c.timeout_worker_healthcheck},
       {"limit_max_requests_jitter", c.limit_max_requests_jitter},
       {"user", c.user},

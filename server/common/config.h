@@ -70,6 +70,8 @@ struct Config {
   int limit_request_field_size = 8190;     // 431 beyond it (one header line)
   int64_t limit_request_body = 0;          // 413 beyond it; 0 = unlimited
   double timeout_request_header = 30.0;    // seconds for the whole request head (slowloris)
+  double timeout_request_body = 60.0;      // longest pause in a request body the app is waiting for
+  double timeout_send = 60.0;              // longest time a client may leave response bytes unread
 
   // Supervision, user space and releases (server/master).
   int timeout_worker_healthcheck = 30;  // seconds without a heartbeat before a worker is replaced

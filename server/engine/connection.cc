@@ -107,6 +107,7 @@ void Connection::ReadLoop() {
     if (room == 0) return;  // a full buffer waits for the parser to resume
     ssize_t n = transport_->Read(buffer_ + buffer_start_ + buffer_len_, room);
     if (n > 0) {
+      last_read_ = Server::Now();
       buffer_len_ += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < room) readable_ = false;  // drained (edge-triggered: a new edge comes)
       ParseBuffered();
@@ -292,6 +293,7 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
     }
   }
   if (written < total) {
+    if (out_.empty()) last_write_ = Server::Now();  // the send deadline counts from the first stall
     // Keep what the socket did not take; EPOLLOUT (edge) will flush it.
     size_t skip = written;
     for (int i = 0; i < count; ++i) {
@@ -317,6 +319,7 @@ void Connection::Flush() {
     ssize_t n = transport_->Writev(&iov, 1);
     if (n > 0) {
       out_sent_ += static_cast<size_t>(n);
+      last_write_ = Server::Now();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -337,6 +340,11 @@ void Connection::Flush() {
     if (stream_ && stream_->observer_) stream_->observer_->OnWritable();
     if (ws_stream_) ws_stream_->Writable();
   }
+}
+
+void Connection::BodyWanted() {
+  double now = Server::Now();
+  if (last_read_ < now) last_read_ = now;
 }
 
 const http::DefaultHeaders& Connection::defaults() const { return server_->config().defaults; }
@@ -424,6 +432,25 @@ void Connection::Close() {
 
 void Connection::CheckDeadline(double now) {
   if (ws_ && !closed_ && !lingering_) ws_->Tick(now);
+  if (closed_) return;
+  const EngineConfig& config = server_->config();
+  if (out_sent_ < out_.size() && now - last_write_ > config.timeout_send) {
+    // The client takes none of the response: it cannot be finished, so the connection goes.
+    log::Error().info("Closing {}: no response bytes taken for {}s (--timeout-send)", peer_.client_text,
+                      config.timeout_send);
+    Abort();
+    return;
+  }
+  if (stream_ && !stream_->body_complete() && stream_->body_wanted() && now - last_read_ > config.timeout_request_body) {
+    log::Error().info("Closing {}: request body stalled for {}s (--timeout-request-body)", peer_.client_text,
+                      config.timeout_request_body);
+    if (stream_->response_started()) {
+      Abort();
+    } else {
+      FailRequest(408, "Request body timeout");
+    }
+    return;
+  }
   if (closed_ || deadline_ == 0 || now < deadline_) return;
   if (lingering_) {
     Close();

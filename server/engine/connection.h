@@ -47,6 +47,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void Abort();
   void SendContinue();
   void ResumeReading() { DoRead(); }
+  // The app asked for the request body: the body deadline counts from now at the earliest.
+  void BodyWanted();
 
   // WebSocket (called by WebSocketStream/Session).
   void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head);
@@ -114,6 +116,8 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool response_done_ = false;  // the current message's response is complete; resume after its end
   bool discarding_ = false;     // dropping the rest of a body the app did not read
   uint64_t requests_ = 0;       // request heads received on this connection
+  double last_read_ = 0;        // when bytes last arrived (request-body deadline)
+  double last_write_ = 0;       // when queued response bytes last moved (send deadline)
   bool lingering_ = false;      // our side is closed; dropping input until the peer closes (CloseGracefully)
   static constexpr double kLingerSeconds = 2.0;
   static constexpr int64_t kMaxDiscard = 1 << 20;

@@ -14,6 +14,8 @@ struct EngineConfig {
   http::DefaultHeaders defaults;
   double timeout_keep_alive = 5.0;       // idle keep-alive connections close after this
   double timeout_request_header = 30.0;  // the whole request head must arrive within this
+  double timeout_request_body = 60.0;    // longest pause in a body the app is waiting for (408 / close)
+  double timeout_send = 60.0;            // longest time queued response bytes may make no progress
   bool access_log = true;
   size_t limit_concurrency = 0;
   bool websocket = true;                 // --ws none turns upgrades into plain requests

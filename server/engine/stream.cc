@@ -14,6 +14,8 @@ const Listener* HttpStream::listener() const { return connection_ ? connection_-
 const PeerInfo* HttpStream::peer() const { return connection_ ? &connection_->peer() : nullptr; }
 
 bool HttpStream::TakeBody(std::string* out) {
+  if (!body_wanted_ && connection_) connection_->BodyWanted();
+  body_wanted_ = true;
   if (expect_continue && !continue_sent_ && !body_complete_ && connection_ && !started_) {
     continue_sent_ = true;
     connection_->SendContinue();

@@ -43,6 +43,8 @@ class HttpStream {
   bool TakeBody(std::string* out);
   bool body_complete() const { return body_complete_; }
   bool has_body_bytes() const { return !body_.empty(); }
+  // The app has asked for the body (a receive() call): from then on a stalled body is the client's fault.
+  bool body_wanted() const { return body_wanted_; }
   // The client is gone (or closed its side after a complete request): receive() reports http.disconnect.
   bool disconnected() const { return connection_ == nullptr || peer_closed_; }
 
@@ -99,6 +101,7 @@ class HttpStream {
   bool complete_ = false;
   bool continue_sent_ = false;
   bool peer_closed_ = false;
+  bool body_wanted_ = false;
   http::ResponseHead response_;
 };
 

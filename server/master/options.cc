@@ -155,6 +155,14 @@ std::vector<OptionSpec> MakeTable() {
   add({"--timeout-request-header", "", T::kFloat, "FLOAT",
        "Seconds a client has to send the whole request head before the connection is closed.", "30.0",
        kAboveZero, false, true, "", [](Config* c, const Value& v) { c->timeout_request_header = v.number; }});
+  add({"--timeout-request-body", "", T::kFloat, "FLOAT",
+       "Seconds the request body may pause (no bytes arriving) while the app waits for it; then 408, or the "
+       "connection closes if the response started.", "60.0",
+       kAboveZero, false, true, "", [](Config* c, const Value& v) { c->timeout_request_body = v.number; }});
+  add({"--timeout-send", "", T::kFloat, "FLOAT",
+       "Seconds a client may leave response bytes unread (the socket takes nothing) before the connection is "
+       "closed.", "60.0",
+       kAboveZero, false, true, "", [](Config* c, const Value& v) { c->timeout_send = v.number; }});
 
   // Supervision, user space and releases (server/master/supervisor.h).
   add({"--timeout-worker-healthcheck", "", T::kInt, "INTEGER",

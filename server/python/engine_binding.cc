@@ -33,6 +33,8 @@ engine::EngineConfig MakeEngineConfig(const py::dict& c) {
   e.limits.max_body_size = Get<int64_t>(c, "limit_request_body", e.limits.max_body_size);
   e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
   e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);
+  e.timeout_request_body = Get<double>(c, "timeout_request_body", e.timeout_request_body);
+  e.timeout_send = Get<double>(c, "timeout_send", e.timeout_send);
   e.limit_concurrency = Get<size_t>(c, "limit_concurrency", 0);
   e.websocket = Get<std::string>(c, "ws", "auto") != "none";
   e.ws_per_message_deflate = Get<bool>(c, "ws_per_message_deflate", true);

@@ -54,6 +54,8 @@ DEFAULTS: Dict[str, Any] = {
     "limit_request_field_size": 8190,
     "limit_request_body": 0,
     "timeout_request_header": 30.0,
+    "timeout_request_body": 60.0,
+    "timeout_send": 60.0,
     "ssl_keyfile": "",
     "ssl_certfile": "",
     "ssl_keyfile_password": "",

@@ -25,9 +25,22 @@ set +e
 bazel test //... "${@:2}"
 rc=$?
 set -e
-# Print every suite's summary lines, so the closing lines of the run show what passed.
+# Print every suite's summary lines, then one total, so the closing lines of the run show what passed.
+passed=0
+failed=0
 for log in $(find -L bazel-testlogs/ -name test.log 2>/dev/null | sort); do
   summary=$(grep -E '^(=+ .*(passed|failed|error).* =+|\[  (PASSED|FAILED)  \].*)$' "$log" | tail -n 2)
   [ -n "$summary" ] && printf '%s: %s\n' "${log#bazel-testlogs/}" "$summary"
+  # pytest's closing line ("=== 816 passed, 2 failed, 1 error in 5s ===") and GoogleTest's totals.
+  read -r p f < <(grep -E '^=+ .*(passed|failed|error).* =+$' "$log" | tail -n 1 |
+    awk '{p=0; f=0; for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^(failed|error)/) f += $(i-1) } print p, f}')
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  gp=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -1)
+  gf=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | tail -n 1 | grep -oE '[0-9]+' | head -1)
+  passed=$((passed + ${gp:-0}))
+  failed=$((failed + ${gf:-0}))
 done
+if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi  # a build or harness failure counts too
+echo "esg-tests: $passed passed, $failed failed"
 exit $rc

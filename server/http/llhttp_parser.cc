@@ -39,19 +39,7 @@ const HostTable kHostChar;
 class LlhttpParser final : public RequestParser {
  public:
   LlhttpParser(const ParserLimits& limits, RequestHandler* handler) : limits_(limits), handler_(handler) {
-    llhttp_settings_init(&settings_);
-    settings_.on_message_begin = &LlhttpParser::OnMessageBegin;
-    settings_.on_method = &LlhttpParser::OnMethod;
-    settings_.on_url = &LlhttpParser::OnUrl;
-    settings_.on_header_field = &LlhttpParser::OnHeaderField;
-    settings_.on_header_field_complete = &LlhttpParser::OnHeaderFieldComplete;
-    settings_.on_header_value = &LlhttpParser::OnHeaderValue;
-    settings_.on_header_value_complete = &LlhttpParser::OnHeaderValueComplete;
-    settings_.on_headers_complete = &LlhttpParser::OnHeadersComplete;
-    settings_.on_body = &LlhttpParser::OnBody;
-    settings_.on_chunk_header = &LlhttpParser::OnChunkHeader;
-    settings_.on_message_complete = &LlhttpParser::OnMessageComplete;
-    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    llhttp_init(&parser_, HTTP_REQUEST, &Settings());
     parser_.data = this;
   }
 
@@ -107,6 +95,27 @@ class LlhttpParser final : public RequestParser {
 
  private:
   static LlhttpParser* Self(llhttp_t* p) { return static_cast<LlhttpParser*>(p->data); }
+
+  // One callback table for every parser (llhttp keeps a pointer to it): ~200 bytes less per connection.
+  static const llhttp_settings_t& Settings() {
+    static const llhttp_settings_t settings = [] {
+      llhttp_settings_t s;
+      llhttp_settings_init(&s);
+      s.on_message_begin = &LlhttpParser::OnMessageBegin;
+      s.on_method = &LlhttpParser::OnMethod;
+      s.on_url = &LlhttpParser::OnUrl;
+      s.on_header_field = &LlhttpParser::OnHeaderField;
+      s.on_header_field_complete = &LlhttpParser::OnHeaderFieldComplete;
+      s.on_header_value = &LlhttpParser::OnHeaderValue;
+      s.on_header_value_complete = &LlhttpParser::OnHeaderValueComplete;
+      s.on_headers_complete = &LlhttpParser::OnHeadersComplete;
+      s.on_body = &LlhttpParser::OnBody;
+      s.on_chunk_header = &LlhttpParser::OnChunkHeader;
+      s.on_message_complete = &LlhttpParser::OnMessageComplete;
+      return s;
+    }();
+    return settings;
+  }
 
   // The last four bytes llhttp consumed, across Feed() calls.
   void PushTail(const char* p, size_t n) {
@@ -352,7 +361,6 @@ class LlhttpParser final : public RequestParser {
 
   ParserLimits limits_;
   RequestHandler* handler_;
-  llhttp_settings_t settings_;
   llhttp_t parser_;
   RequestHead head_;
   ParseError error_;

@@ -294,3 +294,21 @@ def test_sigterm_closes_websockets_with_1001(esg_server):
     assert close_code(conn) == 1001
     conn.send(frame(8, struct.pack("!H", 1001)))
     assert server.wait() == 0
+
+
+def test_no_per_message_deflate_declines_the_extension(esg_server):
+    server = esg_server(["--no-ws-per-message-deflate"], app=APP)
+
+    async def go():
+        async with websockets.connect(ws_url(server, "/echo")) as ws:  # the client offers deflate
+            ext = ws.response.headers.get("sec-websocket-extensions")
+            await ws.send("y" * 5000)
+            assert await ws.recv() == "y" * 5000
+            return ext
+
+    assert run(go()) is None
+    # A compressed frame (RSV1) is then a protocol error.
+    conn, resp = handshake(server, "/echo", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert resp.header("sec-websocket-extensions") is None
+    conn.send(frame(1, b"hi", rsv=0x40))
+    assert close_code(conn) == 1002

@@ -31,7 +31,7 @@ class Reactor {
   bool Add(int fd, uint32_t events, EventHandler* handler);
   void Remove(int fd);
   // Dispatches ready events until none is left (at most `max_rounds` epoll_wait calls). Never blocks.
-  int RunOnce(int max_rounds = 4);
+  int RunOnce(int max_rounds = 1);
 
  private:
   int epfd_ = -1;

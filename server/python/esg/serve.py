@@ -79,58 +79,45 @@ def _drive(coro, yielded):
                 return stop.value
 
 
-def make_resume(tracker: TaskTracker):
-    """resume(coro, yielded, exchange, is_websocket): the Task body for an eagerly started request that
-    suspended; it finishes the exchange like run_app does."""
-
-    async def resume(coro, yielded, exchange, is_websocket):
+async def _run_tracked(awaitable, exchange, tracker: TaskTracker, is_websocket: bool):
+    """Runs an app coroutine to its end as a tracked task and finishes (or fails) its exchange."""
+    if is_websocket:
+        tracker.websockets += 1
+    else:
+        tracker.running += 1
+    task = asyncio.current_task()
+    tracker.tasks.add(task)
+    try:
+        await awaitable
+    except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
+        _log.exception("Exception in ASGI application", exc)
+        exchange.fail()
+    else:
+        exchange.finish()
+    finally:
+        tracker.tasks.discard(task)
         if is_websocket:
-            tracker.websockets += 1
+            tracker.websockets -= 1
         else:
-            tracker.running += 1
-        task = asyncio.current_task()
-        tracker.tasks.add(task)
-        try:
-            await _drive(coro, yielded)
-        except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
-            _log.exception("Exception in ASGI application", exc)
-            exchange.fail()
-        else:
-            exchange.finish()
-        finally:
-            tracker.tasks.discard(task)
-            if is_websocket:
-                tracker.websockets -= 1
-            else:
-                tracker.running -= 1
+            tracker.running -= 1
+
+
+def make_resume(tracker: TaskTracker):
+    """resume(coro, yielded, exchange, is_websocket) -> the Task body for an eagerly started request that
+    suspended."""
+
+    def resume(coro, yielded, exchange, is_websocket):
+        return _run_tracked(_drive(coro, yielded), exchange, tracker, is_websocket)
 
     return resume
 
 
 def make_runner(app: Any, tracker: TaskTracker):
-    """run_app(scope, receive, send, exchange): the coroutine the engine starts for each request."""
+    """run_app(scope, receive, send, exchange) -> the coroutine the engine starts as a Task for each request
+    (when eager start is off)."""
 
-    async def run_app(scope, receive, send, exchange):
-        websocket = scope["type"] == "websocket"
-        if websocket:
-            tracker.websockets += 1
-        else:
-            tracker.running += 1
-        task = asyncio.current_task()
-        tracker.tasks.add(task)
-        try:
-            await app(scope, receive, send)
-        except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
-            _log.exception("Exception in ASGI application", exc)
-            exchange.fail()
-        else:
-            exchange.finish()
-        finally:
-            tracker.tasks.discard(task)
-            if websocket:
-                tracker.websockets -= 1
-            else:
-                tracker.running -= 1
+    def run_app(scope, receive, send, exchange):
+        return _run_tracked(app(scope, receive, send), exchange, tracker, scope["type"] == "websocket")
 
     return run_app
 

@@ -21,10 +21,9 @@ if [ "$what" = serve ]; then
   exec bazel-bin/server/master/esg hello:app --app-dir deploy/examples --host 127.0.0.1 --port 8000
 fi
 
-set +e
+set +e +o pipefail  # from here on: collect results, never stop early (a grep with no match is normal)
 bazel test //... "${@:2}"
 rc=$?
-set -e
 # Print every suite's summary lines, then one total, so the closing lines of the run show what passed.
 passed=0
 failed=0

@@ -10,20 +10,11 @@
 #include <charconv>
 
 #include "server/http/parser.h"
+#include "server/http/token.h"
 
 namespace esg::http {
 namespace {
 
-struct TokenTable {
-  bool ok[256] = {};
-  TokenTable() {
-    for (int c = '0'; c <= '9'; ++c) ok[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) ok[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) ok[c] = true;
-    for (const char* p = "!#$%&'*+-.^_`|~"; *p; ++p) ok[static_cast<unsigned char>(*p)] = true;
-  }
-};
-const TokenTable kToken;
 
 struct HostTable {
   bool ok[256] = {};
@@ -234,7 +225,7 @@ class LlhttpParser final : public RequestParser {
     }
     // RFC 9112 §5.1: no whitespace between name and colon; a name is a token.
     for (unsigned char c : self->head_.headers[self->head_.header_count - 1].name) {
-      if (!kToken.ok[c]) return self->SetError(400, "Invalid character in header name");
+      if (!IsTokenChar(c)) return self->SetError(400, "Invalid character in header name");
     }
     return 0;
   }

@@ -8,14 +8,8 @@ namespace esg::http {
 namespace {
 
 struct Tables {
-  bool token[256] = {};
   bool value_ok[256] = {};
   Tables() {
-    const char* extra = "!#$%&'*+-.^_`|~";
-    for (int c = '0'; c <= '9'; ++c) token[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) token[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) token[c] = true;
-    for (const char* p = extra; *p; ++p) token[static_cast<unsigned char>(*p)] = true;
     for (int c = 0; c < 256; ++c) value_ok[c] = (c >= 0x20 && c != 0x7f) || c == '\t';
     for (int c = 0x80; c < 256; ++c) value_ok[c] = true;  // obs-text
   }
@@ -53,8 +47,6 @@ void AppendInt(std::string& out, int64_t v) {
 
 }  // namespace
 
-bool IsTokenChar(unsigned char c) { return kTables.token[c]; }
-
 bool ResponseHead::Begin(int status) {
   if (status < 100 || status > 999) return false;
   status_ = status;
@@ -78,7 +70,7 @@ bool ResponseHead::Add(std::string_view name, std::string_view value, const char
     return false;
   }
   for (unsigned char c : name) {
-    if (!kTables.token[c]) {
+    if (!IsTokenChar(c)) {
       *reason = "invalid character in header name";
       return false;
     }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/http/token.h"
+
 namespace esg::http {
 
 struct DefaultHeaders {
@@ -70,7 +72,5 @@ class DateCache {
   std::string text_;
 };
 
-// Token characters for header names (RFC 9110 §5.6.2).
-bool IsTokenChar(unsigned char c);
 
 }  // namespace esg::http

@@ -36,6 +36,7 @@ struct Config {
 
   // Event loop and protocols.
   std::string loop = "auto";  // auto|asyncio|uvloop
+  std::string cpu_scheduling = "batch";  // batch|normal: the workers' Linux scheduling policy
   std::string ws = "auto";    // auto|none|websockets|wsproto
   int64_t ws_max_size = 16777216;
   double ws_ping_interval = 20.0;

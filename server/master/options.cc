@@ -52,6 +52,13 @@ std::vector<OptionSpec> MakeTable() {
        "WEB_CONCURRENCY"});
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", "auto", kNone, false,
        true, "", [](Config* c, const Value& v) { c->loop = v.text; }});
+  add({"--cpu-scheduling", "", T::kChoice, "batch|normal",
+       "Linux scheduling policy of the workers. batch (SCHED_BATCH): a worker woken by new requests does not "
+       "preempt the task running on its core (nginx, another worker) but waits for its turn and then answers "
+       "everything queued at once; same CPU share, fewer context switches, more requests per wake-up. normal: "
+       "the kernel default (lowest wake-up latency when cores are oversubscribed). A real-time policy set from "
+       "outside (chrt) is left alone.",
+       "batch", kNone, false, true, "", [](Config* c, const Value& v) { c->cpu_scheduling = v.text; }});
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", "auto",
        kNone, false, true, "", [](Config* c, const Value& v) { c->ws = v.text; }});
   add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", "16777216",

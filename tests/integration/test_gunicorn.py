@@ -188,3 +188,10 @@ def test_certfile_keyfile(gunicorn, tmp_path):
         time.sleep(0.1)
     assert p.alive(), p.describe()
     assert get(f"https://127.0.0.1:{port}/scope").json()["scheme"] == "https"
+
+
+def test_workers_default_to_batch_scheduling(gunicorn):
+    # --cpu-scheduling's default applies to gunicorn's ESG workers too (test_cpu_scheduling.py has the rest).
+    p, port = gunicorn("-w", "1", app="sched_app:app")
+    assert get(f"http://127.0.0.1:{port}/").text == "SCHED_BATCH"
+    assert p.stop() == 0

@@ -168,3 +168,15 @@ def test_import_string_with_reload(procs, tmp_path):
                what="the reloaded app answering", describe=p.describe)
     p.send_signal(signal.SIGINT)
     assert p.wait() == 0, p.describe()
+
+
+def test_app_object_with_cpu_scheduling(procs, tmp_path):
+    script = tmp_path / "sched_example.py"
+    port = free_port()
+    script.write_text("import esg\nfrom sched_app import app\n\n"
+                      f"esg.run(app, port={port}, cpu_scheduling=\"normal\")\n")
+    p = procs([python(), str(script)], name="example", env=env_for(pythonpath=[APPS]), cwd=tmp_path)
+    p.wait_output("ESG running on")
+    assert get(f"http://127.0.0.1:{port}/").text == "SCHED_OTHER"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait() == 0, p.describe()

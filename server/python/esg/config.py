@@ -28,6 +28,7 @@ DEFAULTS: Dict[str, Any] = {
     "reload_excludes": [],
     "reload_delay": 0.25,
     "loop": "auto",
+    "cpu_scheduling": "batch",
     "ws": "auto",
     "ws_max_size": 16777216,
     "ws_ping_interval": 20.0,
@@ -80,6 +81,7 @@ NO_OP_OPTIONS: Dict[str, Tuple[str, ...]] = {
 CHOICES: Dict[str, Tuple[str, ...]] = {
     "interface": ("auto", "asgi3", "asgi2", "wsgi"),
     "loop": ("auto", "asyncio", "uvloop"),
+    "cpu_scheduling": ("batch", "normal"),
     "ws": ("auto", "none", "websockets", "wsproto"),
     "lifespan": ("auto", "on", "off"),
     "log_level": ("critical", "error", "warning", "info", "debug", "trace"),

@@ -7,7 +7,7 @@ import asyncio
 import types
 from typing import Any, Callable, Dict, List, Optional
 
-from esg import _esg, _log, envfile, wsgi
+from esg import _esg, _log, envfile, scheduling, wsgi
 from esg.importer import AppLoadError, as_asgi3, load_app
 from esg.lifespan import Lifespan
 
@@ -147,6 +147,7 @@ class Serving:
         if not await lifespan.startup():
             self.failure_message = lifespan.failure_message or "Application startup failed."
             return EXIT_APP_LOAD
+        scheduling.apply(self.config.get("cpu_scheduling", "batch"))
         eager = self.config.get("task_start", "eager") == "eager"
         engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state,
                              app=self.app if eager else None, resume=make_resume(self.tracker) if eager else None)

@@ -90,35 +90,47 @@ AsgiChannel::AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& r
 
 PyObject* AsgiChannel::NewFuture() { return PyObject_CallNoArgs(create_future_.get()); }
 
-PyObject* AsgiChannel::ServerTuple(const engine::Listener* listener) {
-  auto it = server_tuples_.find(listener);
-  if (it != server_tuples_.end()) return it->second.get();
-  PyObject* t;
-  if (listener->unix_socket) {
-    t = Py_BuildValue("(sO)", listener->host.c_str(), Py_None);
-  } else {
-    t = Py_BuildValue("(si)", listener->host.c_str(), listener->port);
+const AsgiChannel::ScopeTemplates* AsgiChannel::Templates(const engine::Listener* listener) {
+  auto it = templates_.find(listener);
+  if (it != templates_.end()) return &it->second;
+  const Interned& k = interned();
+  PyRef server = PyRef::Steal(listener->unix_socket ? Py_BuildValue("(sO)", listener->host.c_str(), Py_None)
+                                                    : Py_BuildValue("(si)", listener->host.c_str(), listener->port));
+  PyRef get = PyRef::Steal(interned().Method("GET"));
+  if (!server || !get) return nullptr;
+  ScopeTemplates t;
+  for (bool websocket : {false, true}) {
+    PyRef d = PyRef::Steal(_PyDict_NewPresized(13));
+    if (!d) return nullptr;
+    PyObject* scheme = websocket ? (listener->tls ? k.wss : k.ws) : (listener->tls ? k.https : k.http);
+    // Placeholders (None, b"") are always overwritten or are the common value; see BuildScope.
+    if (PyDict_SetItem(d.get(), k.type, websocket ? k.websocket : k.http) < 0 ||
+        PyDict_SetItem(d.get(), k.asgi, k.asgi_dict) < 0 || PyDict_SetItem(d.get(), k.http_version, k.v11) < 0 ||
+        PyDict_SetItem(d.get(), k.server, server.get()) < 0 || PyDict_SetItem(d.get(), k.client, Py_None) < 0 ||
+        PyDict_SetItem(d.get(), k.scheme, scheme) < 0 ||
+        PyDict_SetItem(d.get(), websocket ? k.subprotocols : k.method, websocket ? Py_None : get.get()) < 0 ||
+        PyDict_SetItem(d.get(), k.root_path, root_path_str_.get()) < 0 ||
+        PyDict_SetItem(d.get(), k.path, Py_None) < 0 || PyDict_SetItem(d.get(), k.raw_path, Py_None) < 0 ||
+        PyDict_SetItem(d.get(), k.query_string, k.empty_bytes) < 0 ||
+        PyDict_SetItem(d.get(), k.headers, Py_None) < 0 || PyDict_SetItem(d.get(), k.state, Py_None) < 0) {
+      return nullptr;
+    }
+    (websocket ? t.websocket : t.http) = std::move(d);
   }
-  if (!t) return nullptr;
-  server_tuples_.emplace(listener, PyRef::Steal(t));
-  return t;
+  return &templates_.emplace(listener, std::move(t)).first->second;
 }
 
 PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
                                   const http::RequestHead& head, bool websocket) {
   const Interned& k = interned();
-  PyObject* scope = _PyDict_NewPresized(15);
+  const ScopeTemplates* templates = Templates(listener);
+  if (!templates) return nullptr;
+  PyObject* scope = PyDict_Copy(websocket ? templates->websocket.get() : templates->http.get());
   if (!scope) return nullptr;
   PyRef guard = PyRef::Steal(scope);
-  if (PyDict_SetItem(scope, k.type, websocket ? k.websocket : k.http) < 0 ||
-      PyDict_SetItem(scope, k.asgi, k.asgi_dict) < 0 ||
-      PyDict_SetItem(scope, k.http_version, head.version_minor == 1 ? k.v11 : k.v10) < 0) {
-    return nullptr;
-  }
-  PyObject* server = ServerTuple(listener);
-  if (!server || PyDict_SetItem(scope, k.server, server) < 0) return nullptr;
+  if (head.version_minor != 1 && PyDict_SetItem(scope, k.http_version, k.v10) < 0) return nullptr;
   PyObject* client = nullptr;
-  PyObject* scheme = listener->tls ? k.https : k.http;
+  bool https = listener->tls;
   if (forwarded_ && peer->forwarded_trust < 0) {
     peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
   }
@@ -135,7 +147,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
         proto = http::ForwardedPolicy::Proto(h.value);
       }
     }
-    if (proto == "https" || proto == "wss") scheme = k.https;
+    if (proto == "https" || proto == "wss") https = true;
     if (!forwarded_for.empty()) {
       if (auto c = forwarded_->ClientFrom(forwarded_for)) {
         client = Py_BuildValue("(si)", c->host.c_str(), c->port);
@@ -143,26 +155,21 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
       }
     }
   }
-  if (!client) {
-    if (listener->unix_socket || peer->client_host.empty()) {
-      client = Py_NewRef(Py_None);
-    } else {
-      client = PyTuple_New(2);
-      PyObject* host = PyUnicode_DecodeLatin1(peer->client_host.data(), static_cast<Py_ssize_t>(peer->client_host.size()), nullptr);
-      PyObject* port = PyLong_FromLong(peer->client_port);
-      if (!client || !host || !port) {
-        Py_XDECREF(client);
-        Py_XDECREF(host);
-        Py_XDECREF(port);
-        return nullptr;
-      }
-      PyTuple_SET_ITEM(client, 0, host);
-      PyTuple_SET_ITEM(client, 1, port);
+  if (!client && !listener->unix_socket && !peer->client_host.empty()) {
+    client = PyTuple_New(2);
+    PyObject* host = PyUnicode_DecodeLatin1(peer->client_host.data(), static_cast<Py_ssize_t>(peer->client_host.size()), nullptr);
+    PyObject* port = PyLong_FromLong(peer->client_port);
+    if (!client || !host || !port) {
+      Py_XDECREF(client);
+      Py_XDECREF(host);
+      Py_XDECREF(port);
+      return nullptr;
     }
+    PyTuple_SET_ITEM(client, 0, host);
+    PyTuple_SET_ITEM(client, 1, port);
   }
-  if (!SetSteal(scope, k.client, client)) return nullptr;
-  if (websocket) scheme = scheme == k.https ? k.wss : k.ws;
-  if (PyDict_SetItem(scope, k.scheme, scheme) < 0) return nullptr;
+  if (client && !SetSteal(scope, k.client, client)) return nullptr;  // else the template's None
+  if (https && !listener->tls && PyDict_SetItem(scope, k.scheme, websocket ? k.wss : k.https) < 0) return nullptr;
   if (websocket) {
     PyObject* protocols = PyList_New(0);
     if (!SetSteal(scope, k.subprotocols, protocols)) return nullptr;
@@ -186,10 +193,9 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
         list = list.substr(comma + 1);
       }
     }
-  } else if (!SetSteal(scope, k.method, k.Method(head.method))) {
+  } else if (head.method != "GET" && !SetSteal(scope, k.method, k.Method(head.method))) {
     return nullptr;
   }
-  if (PyDict_SetItem(scope, k.root_path, root_path_str_.get()) < 0) return nullptr;
   std::string_view raw_path = head.path();
   if (!SetSteal(scope, k.path, DecodePath(root_path_, raw_path))) return nullptr;
   PyObject* raw;
@@ -202,9 +208,10 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   }
   if (!SetSteal(scope, k.raw_path, raw)) return nullptr;
   std::string_view qs = head.query_string();
-  PyObject* query = qs.empty() ? Py_NewRef(k.empty_bytes)
-                               : PyBytes_FromStringAndSize(qs.data(), static_cast<Py_ssize_t>(qs.size()));
-  if (!SetSteal(scope, k.query_string, query)) return nullptr;
+  if (!qs.empty() &&
+      !SetSteal(scope, k.query_string, PyBytes_FromStringAndSize(qs.data(), static_cast<Py_ssize_t>(qs.size())))) {
+    return nullptr;
+  }
   PyObject* headers = PyList_New(static_cast<Py_ssize_t>(head.header_count));
   if (!SetSteal(scope, k.headers, headers)) return nullptr;
   for (size_t i = 0; i < head.header_count; ++i) {

@@ -40,7 +40,13 @@ class AsgiChannel final : public engine::AppChannel {
   PyObject* NewFuture();
 
  private:
-  PyObject* ServerTuple(const engine::Listener* listener);
+  // Per listener: the scope keys whose values rarely change, in the order apps see them. BuildScope starts
+  // from a copy (one memcpy of the key table) and overwrites only what differs.
+  struct ScopeTemplates {
+    PyRef http;
+    PyRef websocket;
+  };
+  const ScopeTemplates* Templates(const engine::Listener* listener);
   PyObject* BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
                        const http::RequestHead& head, bool websocket);
   void Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
@@ -67,7 +73,7 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef root_path_str_;
   std::string root_path_;
   std::optional<http::ForwardedPolicy> forwarded_;
-  std::unordered_map<const engine::Listener*, PyRef> server_tuples_;
+  std::unordered_map<const engine::Listener*, ScopeTemplates> templates_;
 };
 
 // Logs the current Python exception (with traceback) through esg.error and clears it.

@@ -54,7 +54,7 @@ HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_bod
   if (!started_) {
     started_ = true;
     if (connection_->draining()) keep_alive = false;  // the worker is going away: say so in this response
-    const std::string& head = response_.Finish(connection_->defaults(), connection_->date(), http_minor,
+    std::string_view head = response_.Finish(connection_->defaults(), connection_->date(), http_minor,
                                                head_request, !more_body, data.size(), keep_alive);
     add(head.data(), head.size());
   }

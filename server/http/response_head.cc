@@ -45,6 +45,12 @@ void AppendInt(std::string& out, int64_t v) {
   out.append(buf, ptr);
 }
 
+void AppendInt(HeadBuffer& out, int64_t v) {
+  char buf[24];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(std::string_view(buf, static_cast<size_t>(ptr - buf)));
+}
+
 }  // namespace
 
 bool ResponseHead::Begin(int status) {
@@ -55,12 +61,7 @@ bool ResponseHead::Begin(int status) {
   keep_alive_ = true;
   framing_ = Framing::kNone;
   buf_.clear();
-  buf_.reserve(256);  // one allocation for a typical head
-  buf_.append("HTTP/1.1 ");
-  AppendInt(buf_, status);
-  buf_.push_back(' ');
-  buf_.append(ReasonPhrase(status));
-  buf_.append("\r\n");
+  buf_.append(StatusLine(status));
   return true;
 }
 
@@ -122,7 +123,7 @@ bool ResponseHead::Add(std::string_view name, std::string_view value, const char
   return true;
 }
 
-const std::string& ResponseHead::Finish(const DefaultHeaders& defaults, std::string_view date, int http_minor,
+std::string_view ResponseHead::Finish(const DefaultHeaders& defaults, std::string_view date, int http_minor,
                                         bool head_request, bool body_complete, size_t first_chunk_size,
                                         bool request_keep_alive) {
   keep_alive_ = request_keep_alive && !app_close_;
@@ -160,7 +161,29 @@ const std::string& ResponseHead::Finish(const DefaultHeaders& defaults, std::str
     buf_.append("connection: keep-alive\r\n");
   }
   buf_.append("\r\n");
-  return buf_;
+  return buf_.view();
+}
+
+void HeadBuffer::Spill(std::string_view s) {
+  if (heap_.empty()) {
+    heap_.reserve(2 * (size_ + s.size()));
+    heap_.assign(inline_, size_);
+  }
+  heap_.append(s);
+}
+
+std::string_view StatusLine(int status) {
+  static const std::vector<std::string>* lines = [] {
+    auto* v = new std::vector<std::string>(1000);
+    for (int code = 100; code < 1000; ++code) {
+      std::string line = "HTTP/1.1 " + std::to_string(code) + " ";
+      line.append(ReasonPhrase(code));
+      line.append("\r\n");
+      (*v)[static_cast<size_t>(code)] = std::move(line);
+    }
+    return v;
+  }();
+  return (*lines)[static_cast<size_t>(status)];
 }
 
 std::string_view ReasonPhrase(int status) {

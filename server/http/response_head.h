@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,31 @@ struct DefaultHeaders {
   std::string extra;   // pre-encoded "name: value\r\n" lines from --header
 };
 
+// The bytes of one response head: kept inline (no allocation) up to a size that covers typical heads,
+// on the heap beyond it.
+class HeadBuffer {
+ public:
+  void clear() {
+    size_ = 0;
+    heap_.clear();
+  }
+  void append(std::string_view s) {
+    if (heap_.empty() && size_ + s.size() <= sizeof inline_) {
+      std::memcpy(inline_ + size_, s.data(), s.size());
+      size_ += s.size();
+    } else {
+      Spill(s);
+    }
+  }
+  std::string_view view() const { return heap_.empty() ? std::string_view(inline_, size_) : std::string_view(heap_); }
+
+ private:
+  void Spill(std::string_view s);
+  char inline_[320];
+  size_t size_ = 0;
+  std::string heap_;  // used once the head outgrows inline_ (then it holds all of it)
+};
+
 class ResponseHead {
  public:
   enum class Framing { kNone, kLength, kChunked, kClose };
@@ -33,7 +59,7 @@ class ResponseHead {
 
   // Finishes the head once the first body bytes are known. `body_complete` says the whole body is
   // `first_chunk_size` bytes. Returns the encoded head (valid until the next Begin()).
-  const std::string& Finish(const DefaultHeaders& defaults, std::string_view date, int http_minor,
+  std::string_view Finish(const DefaultHeaders& defaults, std::string_view date, int http_minor,
                             bool head_request, bool body_complete, size_t first_chunk_size,
                             bool request_keep_alive);
 
@@ -44,7 +70,7 @@ class ResponseHead {
   bool body_allowed() const { return body_allowed_; }
 
  private:
-  std::string buf_;
+  HeadBuffer buf_;
   int status_ = 0;
   int64_t content_length_ = -1;
   bool app_chunked_ = false;
@@ -58,6 +84,9 @@ class ResponseHead {
 
 // "OK", "Not Found", ...; "" for unknown codes (the status line then ends after the code).
 std::string_view ReasonPhrase(int status);
+
+// "HTTP/1.1 200 OK\r\n" for a status in 100..999 (built once per code).
+std::string_view StatusLine(int status);
 
 // A complete small response ESG itself sends (errors: 400, 413, 500, 503 ...), with `connection: close`.
 std::string SimpleResponse(int status, std::string_view body, const DefaultHeaders& defaults, std::string_view date);

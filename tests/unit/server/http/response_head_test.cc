@@ -13,10 +13,29 @@ TEST(ResponseHead, AddsContentLengthWhenTheWholeBodyIsKnown) {
   const char* reason = nullptr;
   ASSERT_TRUE(h.Begin(200));
   ASSERT_TRUE(h.Add("Content-Type", "text/plain", &reason));
-  const std::string& out = h.Finish(kNoDefaults, "", 1, false, true, 13, true);
+  std::string_view out = h.Finish(kNoDefaults, "", 1, false, true, 13, true);
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 13\r\n\r\n");
   EXPECT_EQ(h.framing(), ResponseHead::Framing::kLength);
   EXPECT_TRUE(h.keep_alive());
+}
+
+TEST(ResponseHead, LongHeadsOutgrowTheInlineBufferIntact) {
+  // Heads beyond the inline buffer move to the heap in the middle of a header; every byte must survive,
+  // and the next (short) head on the same object starts clean.
+  ResponseHead h;
+  const char* reason = nullptr;
+  ASSERT_TRUE(h.Begin(404));
+  std::string expected = "HTTP/1.1 404 Not Found\r\n";
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "x-header-" + std::to_string(i);
+    std::string value(static_cast<size_t>(7 * i + 1), static_cast<char>('a' + i % 26));
+    ASSERT_TRUE(h.Add(name, value, &reason));
+    expected += name + ": " + value + "\r\n";
+  }
+  expected += "content-length: 0\r\n\r\n";
+  EXPECT_EQ(h.Finish(kNoDefaults, "", 1, false, true, 0, true), expected);
+  ASSERT_TRUE(h.Begin(599));
+  EXPECT_EQ(h.Finish(kNoDefaults, "", 1, false, true, 0, true), "HTTP/1.1 599 \r\ncontent-length: 0\r\n\r\n");
 }
 
 TEST(ResponseHead, ChunksStreamsOnHttp11AndClosesOnHttp10) {
@@ -35,7 +54,7 @@ TEST(ResponseHead, KeepsTheAppsContentLength) {
   const char* reason = nullptr;
   h.Begin(200);
   ASSERT_TRUE(h.Add("content-length", "100", &reason));
-  const std::string& out = h.Finish(kNoDefaults, "", 1, false, false, 10, true);
+  std::string_view out = h.Finish(kNoDefaults, "", 1, false, false, 10, true);
   EXPECT_EQ(out.find("transfer-encoding"), std::string::npos);
   EXPECT_EQ(h.content_length(), 100);
 }
@@ -44,7 +63,7 @@ TEST(ResponseHead, NoBodyFramingFor204And304And1xx) {
   for (int status : {204, 304, 103}) {
     ResponseHead h;
     h.Begin(status);
-    const std::string& out = h.Finish(kNoDefaults, "", 1, false, true, 0, true);
+    std::string_view out = h.Finish(kNoDefaults, "", 1, false, true, 0, true);
     EXPECT_EQ(out.find("content-length"), std::string::npos) << status;
     EXPECT_EQ(out.find("transfer-encoding"), std::string::npos) << status;
     EXPECT_FALSE(h.body_allowed()) << status;
@@ -70,7 +89,7 @@ TEST(ResponseHead, DefaultHeadersAndConnectionClose) {
   const char* reason = nullptr;
   h.Begin(200);
   DefaultHeaders d{true, true, "x-extra: 1\r\n"};
-  const std::string& out = h.Finish(d, "Sat, 21 Nov 2026 00:00:00 GMT", 1, false, true, 0, false);
+  std::string_view out = h.Finish(d, "Sat, 21 Nov 2026 00:00:00 GMT", 1, false, true, 0, false);
   EXPECT_NE(out.find("server: esg\r\n"), std::string::npos);
   EXPECT_NE(out.find("date: Sat, 21 Nov 2026 00:00:00 GMT\r\n"), std::string::npos);
   EXPECT_NE(out.find("x-extra: 1\r\n"), std::string::npos);

@@ -76,6 +76,7 @@ class Observer final : public engine::StreamObserver {
 
 struct ExchangeObject {
   PyObject_HEAD
+  vectorcallfunc vectorcall;  // the exchange itself is the app's `send`: send(message) calls ExchangeSend
   engine::StreamPtr stream;
   Observer observer;
   AsgiChannel* channel;
@@ -197,6 +198,34 @@ bool BytesView(PyObject* o, std::string_view* out, Py_buffer* buffer, bool* rele
   return false;
 }
 
+// Validates and appends one ASGI header, a (name, value) pair of bytes-like objects; false with a Python
+// error set otherwise.
+bool AddHeader(http::ResponseHead& head, PyObject* item) {
+  PyRef pair = PyRef::Borrow(item);
+  if (!PyTuple_CheckExact(item) && !PyList_CheckExact(item)) {
+    pair = PyRef::Steal(PySequence_Fast(item, "each ASGI header must be a (name, value) pair"));
+    if (!pair) return false;
+  }
+  if (PySequence_Fast_GET_SIZE(pair.get()) != 2) {
+    PyErr_SetString(PyExc_RuntimeError, "each ASGI header must be a (name, value) pair");
+    return false;
+  }
+  std::string_view name, value;
+  Py_buffer nb, vb;
+  bool nrel = false, vrel = false;
+  bool ok = BytesView(PySequence_Fast_GET_ITEM(pair.get(), 0), &name, &nb, &nrel) &&
+            BytesView(PySequence_Fast_GET_ITEM(pair.get(), 1), &value, &vb, &vrel);
+  const char* reason = nullptr;
+  if (ok && !head.Add(name, value, &reason)) {
+    std::string shown = log::Escape(name);
+    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP header %s: %s", shown.c_str(), reason);
+    ok = false;
+  }
+  if (nrel) PyBuffer_Release(&nb);
+  if (vrel) PyBuffer_Release(&vb);
+  return ok;
+}
+
 PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
   const Interned& k = interned();
   engine::HttpStream& s = *ex->stream;
@@ -215,37 +244,27 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
   PyObject* headers = PyDict_GetItemWithError(message, k.headers);
   if (!headers && PyErr_Occurred()) return nullptr;
   if (headers && headers != Py_None) {
-    PyObject* iter = PyObject_GetIter(headers);
-    if (!iter) return nullptr;
-    PyObject* item;
-    while ((item = PyIter_Next(iter))) {
-      PyRef item_ref = PyRef::Steal(item);
-      PyRef pair = PyRef::Steal(PySequence_Fast(item, "each ASGI header must be a (name, value) pair"));
-      if (!pair || PySequence_Fast_GET_SIZE(pair.get()) != 2) {
-        if (pair) PyErr_SetString(PyExc_RuntimeError, "each ASGI header must be a (name, value) pair");
-        Py_DECREF(iter);
-        return nullptr;
+    if (PyList_CheckExact(headers) || PyTuple_CheckExact(headers)) {
+      // The usual shape, [(b"name", b"value"), ...]: read in place (no Python code runs meanwhile).
+      Py_ssize_t n = PySequence_Fast_GET_SIZE(headers);
+      PyObject** items = PySequence_Fast_ITEMS(headers);
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        if (!AddHeader(head, items[i])) return nullptr;
       }
-      std::string_view name, value;
-      Py_buffer nb, vb;
-      bool nrel = false, vrel = false;
-      bool ok = BytesView(PySequence_Fast_GET_ITEM(pair.get(), 0), &name, &nb, &nrel) &&
-                BytesView(PySequence_Fast_GET_ITEM(pair.get(), 1), &value, &vb, &vrel);
-      const char* reason = nullptr;
-      if (ok && !head.Add(name, value, &reason)) {
-        std::string shown = log::Escape(name);
-        PyErr_Format(PyExc_RuntimeError, "Invalid HTTP header %s: %s", shown.c_str(), reason);
-        ok = false;
+    } else {
+      PyObject* iter = PyObject_GetIter(headers);
+      if (!iter) return nullptr;
+      PyObject* item;
+      while ((item = PyIter_Next(iter))) {
+        PyRef item_ref = PyRef::Steal(item);
+        if (!AddHeader(head, item)) {
+          Py_DECREF(iter);
+          return nullptr;
+        }
       }
-      if (nrel) PyBuffer_Release(&nb);
-      if (vrel) PyBuffer_Release(&vb);
-      if (!ok) {
-        Py_DECREF(iter);
-        return nullptr;
-      }
+      Py_DECREF(iter);
+      if (PyErr_Occurred()) return nullptr;
     }
-    Py_DECREF(iter);
-    if (PyErr_Occurred()) return nullptr;
   }
   ex->start_received = true;
   return Py_NewRef(g_done);
@@ -342,8 +361,15 @@ PyObject* ExchangeFail(PyObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* ExchangeVectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames && PyTuple_GET_SIZE(kwnames) != 0)) {
+    PyErr_SetString(PyExc_TypeError, "send() takes exactly one argument, the ASGI message");
+    return nullptr;
+  }
+  return ExchangeSend(self, args[0]);
+}
+
 PyMethodDef kReceiveDef = {"receive", ExchangeReceive, METH_NOARGS, "ASGI receive()"};
-PyMethodDef kSendDef = {"send", ExchangeSend, METH_O, "ASGI send(message)"};
 PyMethodDef kExchangeMethods[] = {
     {"finish", ExchangeFinish, METH_NOARGS, "The app returned."},
     {"fail", ExchangeFail, METH_NOARGS, "The app raised."},
@@ -377,10 +403,15 @@ bool InitExchangeTypes() {
   if (PyType_Ready(&ReadyType) < 0) return false;
   ExchangeType.tp_name = "esg._esg.Exchange";
   ExchangeType.tp_basicsize = sizeof(ExchangeObject);
-  ExchangeType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ExchangeType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
   ExchangeType.tp_dealloc = ExchangeDealloc;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  ExchangeType.tp_vectorcall_offset = offsetof(ExchangeObject, vectorcall);
+#pragma GCC diagnostic pop
+  ExchangeType.tp_call = PyVectorcall_Call;
   ExchangeType.tp_methods = kExchangeMethods;
-  ExchangeType.tp_doc = "One HTTP request/response exchange (ASGI receive/send).";
+  ExchangeType.tp_doc = "One HTTP request/response exchange; calling it is ASGI send(message).";
   if (PyType_Ready(&ExchangeType) < 0) return false;
   if (!g_done) {
     g_done = NewReady(nullptr);
@@ -402,6 +433,7 @@ bool FinishExchange(PyObject* exchange) {
 PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
   auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
   if (!ex) return nullptr;
+  ex->vectorcall = ExchangeVectorcall;
   new (&ex->stream) engine::StreamPtr(stream);
   new (&ex->observer) Observer(ex);
   ex->channel = channel;
@@ -413,13 +445,11 @@ PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyO
   stream->set_observer(&ex->observer);
   PyObject* self = reinterpret_cast<PyObject*>(ex);
   *receive = PyCFunction_New(&kReceiveDef, self);
-  *send = PyCFunction_New(&kSendDef, self);
-  if (!*receive || !*send) {
-    Py_XDECREF(*receive);
-    Py_XDECREF(*send);
+  if (!*receive) {
     Py_DECREF(self);
     return nullptr;
   }
+  *send = Py_NewRef(self);
   return self;
 }
 

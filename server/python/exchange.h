@@ -17,7 +17,8 @@ class AsgiChannel;
 // Readies the Exchange and awaitable types. False with a Python error set on failure.
 bool InitExchangeTypes();
 
-// New reference to an Exchange; *receive and *send get new references to its bound methods.
+// New reference to an Exchange; *receive gets a new reference to its bound receive(), *send one to the
+// exchange itself (calling it is send(message)).
 PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send);
 
 // The pre-completed awaitable whose result is None (shared, borrowed).

@@ -52,6 +52,10 @@ class AsgiChannel final : public engine::AppChannel {
   void Start(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
              const std::function<void()>& fail);
 
+  // Registers `task` as the loop's current task (false, without an error, if another task is current);
+  // LeaveTask undoes it. The same bookkeeping as asyncio's _enter_task/_leave_task.
+  bool EnterTask(PyObject* task);
+  void LeaveTask(PyObject* task);
   bool StartEager(PyObject* scope, PyObject* receive, PyObject* send, PyObject* exchange, bool websocket,
                   const std::function<void()>& fail);
 
@@ -63,6 +67,8 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef task_init_;      // asyncio.Task.__init__
   PyRef enter_task_;     // _asyncio._enter_task
   PyRef leave_task_;     // _asyncio._leave_task
+  PyRef current_tasks_;  // _asyncio._current_tasks (loop -> task), when the interpreter has it: entered directly
+  Py_hash_t loop_hash_ = -1;
   PyRef finish_name_;    // "finish"
   PyRef fail_name_;      // "fail"
   PyRef empty_tuple_;

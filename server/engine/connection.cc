@@ -236,7 +236,7 @@ void Connection::OnRequestHead(http::RequestHead& head) {
   stream->method = head.method;
   stream->target = head.target;
   stream->http_minor = head.version_minor;
-  stream->head_request = head.method == "HEAD";
+  stream->head_request = std::string_view(head.method) == "HEAD";
   stream->keep_alive = head.keep_alive && !draining_;
   stream->expect_continue = head.expect_continue && head.has_body();
   stream->content_length = head.chunked ? -1 : head.content_length;
@@ -490,15 +490,15 @@ bool Connection::StartWebSocket(http::RequestHead& head) {
   std::string_view upgrade, key, version, extensions;
   for (size_t i = 0; i < head.header_count; ++i) {
     const http::Header& h = head.headers[i];
-    if (h.name == "upgrade") upgrade = h.value;
-    else if (h.name == "sec-websocket-key") key = h.value;
-    else if (h.name == "sec-websocket-version") version = h.value;
-    else if (h.name == "sec-websocket-extensions") extensions = h.value;
+    if (std::string_view(h.name) == "upgrade") upgrade = h.value;
+    else if (std::string_view(h.name) == "sec-websocket-key") key = h.value;
+    else if (std::string_view(h.name) == "sec-websocket-version") version = h.value;
+    else if (std::string_view(h.name) == "sec-websocket-extensions") extensions = h.value;
   }
   bool is_websocket = upgrade.size() == 9 && (upgrade[0] | 0x20) == 'w' &&
                       std::equal(upgrade.begin(), upgrade.end(), "websocket",
                                  [](char a, char b) { return (a | 0x20) == b; });
-  if (!is_websocket || head.method != "GET") return false;
+  if (!is_websocket || std::string_view(head.method) != "GET") return false;
   if (version != "13") {
     static const char kUpgradeRequired[] =
         "HTTP/1.1 426 Upgrade Required\r\nsec-websocket-version: 13\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";

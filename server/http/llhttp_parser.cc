@@ -211,7 +211,7 @@ class LlhttpParser final : public RequestParser {
   static int OnHeaderFieldComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
     {
-      const std::string& name = self->head_.headers[self->head_.header_count - 1].name;
+      std::string_view name = self->head_.headers[self->head_.header_count - 1].name;
       if (name == "content-length") {
         self->fix_length_tabs_ = true;
         const char* from = self->field_end_ ? self->field_end_ : self->feed_start_;
@@ -294,7 +294,7 @@ class LlhttpParser final : public RequestParser {
     bool have_te = false;
     for (size_t i = 0; i < h.header_count; ++i) {
       const Header& hdr = h.headers[i];
-      const std::string& n = hdr.name;
+      std::string_view n = hdr.name;
       if (n == "host") {
         ++hosts;
         // uri-host [ ":" port ]: reg-name/IPv4 characters, or an IP literal in brackets (RFC 9112 §3.2).

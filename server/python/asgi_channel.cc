@@ -140,10 +140,10 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     std::string_view proto;
     for (size_t i = 0; i < head.header_count; ++i) {
       const http::Header& h = head.headers[i];
-      if (h.name == "x-forwarded-for") {
+      if (std::string_view(h.name) == "x-forwarded-for") {
         if (!forwarded_for.empty()) forwarded_for += ",";
         forwarded_for += h.value;
-      } else if (h.name == "x-forwarded-proto") {
+      } else if (std::string_view(h.name) == "x-forwarded-proto") {
         proto = http::ForwardedPolicy::Proto(h.value);
       }
     }
@@ -174,7 +174,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     PyObject* protocols = PyList_New(0);
     if (!SetSteal(scope, k.subprotocols, protocols)) return nullptr;
     for (size_t i = 0; i < head.header_count; ++i) {
-      if (head.headers[i].name != "sec-websocket-protocol") continue;
+      if (std::string_view(head.headers[i].name) != "sec-websocket-protocol") continue;
       std::string_view list = head.headers[i].value;
       while (!list.empty()) {
         size_t comma = list.find(',');
@@ -193,7 +193,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
         list = list.substr(comma + 1);
       }
     }
-  } else if (head.method != "GET" && !SetSteal(scope, k.method, k.Method(head.method))) {
+  } else if (std::string_view(head.method) != "GET" && !SetSteal(scope, k.method, k.Method(head.method))) {
     return nullptr;
   }
   std::string_view raw_path = head.path();

@@ -130,6 +130,8 @@ def _nginx(port, app_dir, opts):
     os.makedirs(os.path.join(d, "www"))
     with open(os.path.join(d, "www", "10k"), "wb") as f:
         f.write(b"x" * 10240)  # `return` cannot hold 10 KiB, so /10k is a static file
+    with open(os.path.join(d, "www", "stream"), "wb") as f:
+        f.write(b"s" * (1 << 20))  # stream-1mb's bytes as a static file (content-length, not chunked)
     with open(conf, "w") as f:
         f.write(f"""
 daemon off;
@@ -148,6 +150,8 @@ http {{
     default_type text/plain;
     etag off;
     location = /10k {{ root {d}/www; }}
+    # sendfile off: nginx copies the file through user space like the app servers copy their chunks.
+    location = /stream {{ root {d}/www; sendfile off; output_buffers 2 64k; }}
     location / {{ return 200 "Hello, world!"; }}
   }}
 }}
@@ -172,8 +176,8 @@ SERVERS = {
                             stop_signal=signal.SIGINT, modes=("tcp",)),
     "gunicorn-uvicorn": ServerSpec("gunicorn-uvicorn", "gunicorn -w 1 -k uvicorn.workers.UvicornWorker",
                                    _gunicorn_uvicorn, stop_signal=signal.SIGTERM, modes=("tcp",)),
-    "nginx": ServerSpec("nginx", "nginx `return 200` (native ceiling; hello and get10k only)", _nginx,
-                        unsupported=("post-echo-10k", "stream-1mb", "sleep"), stop_signal=signal.SIGQUIT,
+    "nginx": ServerSpec("nginx", "nginx `return 200` (native ceiling; hello, get10k and stream-1mb as static files)",
+                        _nginx, unsupported=("post-echo-10k", "sleep"), stop_signal=signal.SIGQUIT,
                         needs=_nginx_needs, modes=("tcp",)),
 }
 

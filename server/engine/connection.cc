@@ -183,6 +183,7 @@ void Connection::ParseBuffered() {
       FailRequest(e.status, e.reason);
       break;
     }
+    StartDeferred();  // the body bytes read so far are parsed: a partial body streams from here
   }
   parsing_ = false;
   if (closed_) return;
@@ -243,7 +244,21 @@ void Connection::OnRequestHead(http::RequestHead& head) {
   if (!head.has_body()) stream->body_complete_ = true;
   stream_ = stream;
   server_->RequestStarted();
+  if (head.has_body() && !stream->expect_continue) {
+    // The app starts once the body bytes already read are parsed (at the end of this Feed, or at the
+    // message end): a small body that came with its head is then whole at the first receive(), and the
+    // request runs to its end in one step, without a Task or a future.
+    deferred_head_ = &head;
+    return;
+  }
   server_->channel()->OnRequest(stream, head);
+}
+
+void Connection::StartDeferred() {
+  http::RequestHead* head = std::exchange(deferred_head_, nullptr);
+  if (!head || !stream_ || closed_) return;
+  StreamPtr stream = stream_;  // the app may finish (and drop stream_) inside OnRequest
+  server_->channel()->OnRequest(stream, *head);
 }
 
 void Connection::OnRequestBody(std::string_view chunk) {
@@ -252,6 +267,7 @@ void Connection::OnRequestBody(std::string_view chunk) {
 
 void Connection::OnRequestComplete() {
   if (stream_ && !stream_->body_complete()) stream_->EndBody();
+  StartDeferred();
 }
 
 void Connection::FailRequest(int status, const std::string& reason) {
@@ -260,6 +276,7 @@ void Connection::FailRequest(int status, const std::string& reason) {
   } else {
     log::Error().warn("Invalid HTTP request from {}: {}", peer_.client_text, log::Escape(reason));
   }
+  deferred_head_ = nullptr;  // a request whose app never started: answered here
   if (stream_ && stream_->response_started()) {
     Abort();
     return;
@@ -413,6 +430,7 @@ void Connection::Abort() {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
+  deferred_head_ = nullptr;
   if (stream_) {
     server_->RequestFinished();
     StreamPtr s = std::move(stream_);

@@ -83,6 +83,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void ParseBuffered();
   void Flush();
   void FailRequest(int status, const std::string& reason);
+  void StartDeferred();  // starts the app of a deferred request (see deferred_head_)
   void ReleaseBuffer();
   void FinishDiscard();
   bool StartWebSocket(http::RequestHead& head);
@@ -96,6 +97,9 @@ class Connection final : public EventHandler, private http::RequestHandler {
   std::unique_ptr<http::RequestParser> parser_;
   std::unique_ptr<Transport> transport_;
   StreamPtr stream_;           // the request being answered, if any
+  // A request with a body whose app start waits until the body bytes already read are parsed (see
+  // OnRequestHead); the parser's head stays valid until the message completes.
+  http::RequestHead* deferred_head_ = nullptr;
   WsStreamPtr ws_stream_;      // the WebSocket being offered to or used by the app, if any
   std::unique_ptr<WebSocketSession> ws_;  // set once the app accepted: the connection speaks frames
   char* buffer_ = nullptr;     // pooled read buffer (only while there are unparsed bytes)

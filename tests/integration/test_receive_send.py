@@ -30,6 +30,35 @@ def test_content_length_body_is_streamed_to_app(serve, markers):
     assert flags[0] is True and flags[-1] is False
 
 
+def test_app_starts_before_any_body_byte_arrives(serve, markers):
+    # The app of a request with a body starts once the bytes already read are parsed; with none of the
+    # body read yet it must start at once (a client may wait for the response before sending more).
+    server = serve("echo_body:app")
+    with server.connect() as conn:
+        conn.send(http_request("POST", "/started", headers=[("Content-Length", "5")]))
+        assert wait_for_file(markers / "started") == "1"
+        conn.send(b"hello")
+        resp = conn.read_response()
+    assert resp.status == 200 and resp.body == b"hello"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_body_sent_with_its_head_is_whole_in_the_first_receive(serve, framing):
+    server = serve("echo_body:app")
+    body = b"x" * 3000
+    if framing == "chunked":
+        request = http_request("POST", "/", headers=[("Transfer-Encoding", "chunked")]) + b"bb8\r\n" + body \
+            + b"\r\n0\r\n\r\n"
+    else:
+        request = http_request("POST", "/", headers=[("Content-Length", str(len(body)))]) + body
+    with server.connect() as conn:
+        conn.send(request + request)  # two pipelined requests in one write: each is answered whole
+        first, second = conn.read_response(), conn.read_response()
+    for resp in (first, second):
+        assert resp.status == 200 and resp.body == body
+        assert resp.header("x-messages") == "1" and json.loads(resp.header("x-more")) == [False]
+
+
 def test_chunked_body_is_streamed_to_app(serve, markers):
     server = serve("echo_body:app")
     with server.connect() as conn:

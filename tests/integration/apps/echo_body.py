@@ -1,5 +1,6 @@
 """Echo the request body; x-messages = number of http.request messages, x-more = their more_body flags.
 
+/started: writes marker started when the app is called, before it reads the body.
 /first-chunk: after the first http.request message with more_body=True, write marker first-chunk with its
 body before reading the rest (proves the body is streamed, not buffered whole before the app runs).
 """
@@ -12,6 +13,8 @@ from asgi_util import lifespan, marker, read_body
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(receive, send)
+    if scope["path"] == "/started":
+        marker("started", "1")
     body = b""
     flags = []
     types = []

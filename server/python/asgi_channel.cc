@@ -96,7 +96,7 @@ const AsgiChannel::ScopeTemplates* AsgiChannel::Templates(const engine::Listener
   const Interned& k = interned();
   PyRef server = PyRef::Steal(listener->unix_socket ? Py_BuildValue("(sO)", listener->host.c_str(), Py_None)
                                                     : Py_BuildValue("(si)", listener->host.c_str(), listener->port));
-  PyRef get = PyRef::Steal(interned().Method("GET"));
+  PyRef get = PyRef::Steal(k.Method("GET"));
   if (!server || !get) return nullptr;
   ScopeTemplates t;
   for (bool websocket : {false, true}) {

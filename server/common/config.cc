@@ -34,6 +34,7 @@ nlohmann::json ConfigToJson(const Config& c) {
       {"reload_excludes", c.reload_excludes},
       {"reload_delay", c.reload_delay},
       {"loop", c.loop},
+      {"wsgi_threads", OrNull(c.wsgi_threads)},
       {"cpu_scheduling", c.cpu_scheduling},
       {"ws", c.ws},
       {"ws_max_size", c.ws_max_size},

@@ -52,6 +52,11 @@ std::vector<OptionSpec> MakeTable() {
        "WEB_CONCURRENCY"});
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", "auto", kNone, false,
        true, "", [](Config* c, const Value& v) { c->loop = v.text; }});
+  add({"--wsgi-threads", "", T::kInt, "INTEGER",
+       "Threads per worker that run the calls of a WSGI app (each call takes the GIL while it runs Python). "
+       "Defaults to the $ESG_WSGI_THREADS environment variable if available, or 10.",
+       "", kPositive, false, true, "", [](Config* c, const Value& v) { c->wsgi_threads = AsInt(v); },
+       "ESG_WSGI_THREADS"});
   add({"--cpu-scheduling", "", T::kChoice, "batch|normal",
        "Linux scheduling policy of the workers. batch (SCHED_BATCH): a worker woken by new requests does not "
        "preempt the task running on its core (nginx, another worker) but waits for its turn and then answers "

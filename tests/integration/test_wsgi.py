@@ -274,16 +274,25 @@ def test_blocked_request_does_not_block_others(serve, markers):
     assert body["thread"].startswith("esg-wsgi") and released["thread"].startswith("esg-wsgi")
 
 
-def test_wsgi_threads_bound_concurrency(esg_server, markers):
-    # One pool thread: /release cannot run while /block holds it, so /block gives up (released False)
-    # and only then /release is served.
-    server = esg_server(WSGI, app="wsgi_raw:app", env={"ESG_WSGI_THREADS": "1"})
+@pytest.mark.parametrize("args, env", [(["--wsgi-threads", "1"], {}), ([], {"ESG_WSGI_THREADS": "1"}),
+                                       (["--wsgi-threads", "1"], {"ESG_WSGI_THREADS": "8"})])
+def test_wsgi_threads_bound_concurrency(esg_server, markers, args, env):
+    # One pool thread (--wsgi-threads, or $ESG_WSGI_THREADS; the option wins): /release cannot run while
+    # /block holds it, so /block gives up (released False) and only then /release is served.
+    server = esg_server([*WSGI, *args], app="wsgi_raw:app", env=env)
     with server.connect(timeout=30) as blocked, server.connect(timeout=30) as second:
         blocked.send(http_request("GET", "/block?timeout=2"))
         wait_for_file(markers / "blocked")
         second.send(http_request("GET", "/release"))
         assert blocked.read_response().json()["released"] is False
         assert second.read_response().status == 200
+
+
+@pytest.mark.parametrize("args, env", [(["--wsgi-threads", "0"], {}), ([], {"ESG_WSGI_THREADS": "many"})])
+def test_wsgi_threads_must_be_positive(run_esg, args, env):
+    result = run_esg([*WSGI, *args, "wsgi_raw:app"], env=env)
+    assert result.returncode == 2, result
+    assert "--wsgi-threads" in result.stderr, result.stderr
 
 
 def test_lifespan_auto_reports_unsupported(esg_server):

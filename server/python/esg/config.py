@@ -10,8 +10,8 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 # Every option `esg.run(**kwargs)` accepts, with the default the `esg` CLI uses. None means "unset"
-# (workers: $WEB_CONCURRENCY or 1; forwarded_allow_ips: $FORWARDED_ALLOW_IPS or 127.0.0.1; use_colors: only
-# on a TTY; limits and the graceful timeout: no limit).
+# (workers: $WEB_CONCURRENCY or 1; wsgi_threads: $ESG_WSGI_THREADS or 10; forwarded_allow_ips:
+# $FORWARDED_ALLOW_IPS or 127.0.0.1; use_colors: only on a TTY; limits and the graceful timeout: no limit).
 DEFAULTS: Dict[str, Any] = {
     "app_dir": ".",
     "factory": False,
@@ -28,6 +28,7 @@ DEFAULTS: Dict[str, Any] = {
     "reload_excludes": [],
     "reload_delay": 0.25,
     "loop": "auto",
+    "wsgi_threads": None,
     "cpu_scheduling": "batch",
     "ws": "auto",
     "ws_max_size": 16777216,

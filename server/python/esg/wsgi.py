@@ -407,17 +407,19 @@ class WSGIAdapter:
 def make_adapter(app: Any, config: Dict[str, Any]) -> WSGIAdapter:
     """The adapter for --interface wsgi with the worker's config.
 
-    Pool size: config["wsgi_threads"] when the CLI grows that option, else $ESG_WSGI_THREADS, else
+    Pool size: config["wsgi_threads"] (--wsgi-threads), else $ESG_WSGI_THREADS, else
     DEFAULT_THREADS. wsgi.multiprocess is true when more than one worker serves the app (as gunicorn)."""
     if not callable(app):
         raise TypeError("a WSGI application must be callable")
-    threads = config.get("wsgi_threads") or os.environ.get("ESG_WSGI_THREADS") or DEFAULT_THREADS
+    threads = config.get("wsgi_threads")
+    if threads is None:
+        threads = os.environ.get("ESG_WSGI_THREADS") or DEFAULT_THREADS
     try:
         threads = int(threads)
         if threads < 1:
             raise ValueError
-    except ValueError:
-        raise AppLoadError(f"ESG_WSGI_THREADS must be a positive integer, got {threads!r}.") from None
+    except (TypeError, ValueError):
+        raise AppLoadError(f"--wsgi-threads ($ESG_WSGI_THREADS) must be a positive integer, got {threads!r}.") from None
     workers = config.get("workers") or 1
     return WSGIAdapter(app, threads=threads, multiprocess=workers > 1)
 

@@ -4,6 +4,7 @@
 #include "server/common/log.h"
 #include "server/engine/connection.h"
 #include "server/engine/server.h"
+#include "server/python/app_driver.h"
 #include "server/python/exchange.h"
 #include "server/python/ws_exchange.h"
 #include "server/python/interned.h"
@@ -81,9 +82,9 @@ void LogPythonError(const char* context) {
 
 AsgiChannel::AsgiChannel(PyObject* run_app, PyObject* loop, const std::string& root_path, PyObject* state)
     : run_app_(PyRef::Borrow(run_app)),
+      loop_(PyRef::Borrow(loop)),
       create_task_(PyRef::Steal(PyObject_GetAttrString(loop, "create_task"))),
       create_future_(PyRef::Steal(PyObject_GetAttrString(loop, "create_future"))),
-      loop_(PyRef::Borrow(loop)),
       state_(PyRef::Borrow(state)),
       root_path_str_(PyRef::Steal(PyUnicode_FromStringAndSize(root_path.data(), static_cast<Py_ssize_t>(root_path.size())))),
       root_path_(root_path) {}
@@ -234,7 +235,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   return guard.release();
 }
 
-bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* resume) {
+bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* tracker) {
   PyRef asyncio_c = PyRef::Steal(PyImport_ImportModule("_asyncio"));
   if (!asyncio_c) return false;
   task_type_ = PyRef::Steal(PyObject_GetAttrString(asyncio_c.get(), "Task"));
@@ -242,11 +243,10 @@ bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* resume) {
   leave_task_ = PyRef::Steal(PyObject_GetAttrString(asyncio_c.get(), "_leave_task"));
   if (!task_type_ || !enter_task_ || !leave_task_ || !PyType_Check(task_type_.get())) return false;
   task_init_ = PyRef::Steal(PyObject_GetAttrString(task_type_.get(), "__init__"));
-  finish_name_ = PyRef::Steal(PyUnicode_InternFromString("finish"));
-  fail_name_ = PyRef::Steal(PyUnicode_InternFromString("fail"));
+  started_name_ = PyRef::Steal(PyUnicode_InternFromString("started"));
   empty_tuple_ = PyRef::Steal(PyTuple_New(0));
   init_kwnames_ = PyRef::Steal(Py_BuildValue("(ss)", "loop", "context"));
-  if (!task_init_ || !finish_name_ || !fail_name_ || !empty_tuple_ || !init_kwnames_) return false;
+  if (!task_init_ || !started_name_ || !empty_tuple_ || !init_kwnames_) return false;
 #if PY_VERSION_HEX < 0x030E0000
   // Up to 3.13 asyncio's C current_task() reads this dict; writing it directly saves two Python-level
   // calls per request. (3.14 keeps the current task on the thread state: the calls are used there.)
@@ -258,7 +258,7 @@ bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* resume) {
   PyErr_Clear();
 #endif
   app_ = PyRef::Borrow(app);
-  resume_ = PyRef::Borrow(resume);
+  tracker_ = PyRef::Borrow(tracker);
   return true;
 }
 
@@ -319,7 +319,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
     step = PyIter_Send(coro.get(), Py_None, &yielded);
   } else {
     // Another task is running (a pipelined request parsed from inside the previous one's response):
-    // the app is not stepped here; its Task starts it (resume() is told so by yielded == coro).
+    // the app is not stepped here; its Task starts it (the driver is told so by yielded == coro).
     step = PYGEN_NEXT;
     yielded = Py_NewRef(coro.get());
   }
@@ -332,33 +332,24 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
     PyErr_Restore(type, value, tb);
   }
   PyContext_Exit(context.get());
-  if (step == PYGEN_RETURN) {
-    if (!FinishExchange(exchange)) {  // an HTTP exchange is finished in C; a WebSocket one by its method
-      PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, finish_name_.get()));
-      if (!r) LogPythonError("Cannot finish the ASGI exchange");
-    }
+  if (step != PYGEN_NEXT) {
+    EndExchange(exchange, step == PYGEN_ERROR);
     return true;
   }
-  if (step == PYGEN_ERROR) {
-    LogPythonError("Exception in ASGI application");
-    PyRef r = PyRef::Steal(PyObject_CallMethodNoArgs(exchange, fail_name_.get()));
-    if (!r) LogPythonError("Cannot fail the ASGI exchange");
-    return true;
-  }
-  // Suspended: the stand-in becomes the real Task, continuing in the same context.
-  PyObject* resume_args[] = {coro.get(), yielded_ref.get(), exchange, websocket ? Py_True : Py_False};
-  PyRef continuation = PyRef::Steal(PyObject_Vectorcall(resume_.get(), resume_args, 4, nullptr));
-  if (!continuation) {
-    LogPythonError("Cannot resume the ASGI application");
-    fail();
-    return true;
-  }
-  PyObject* init_args[] = {task.get(), continuation.get(), loop_.get(), context.get()};
-  PyRef init = PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()));
+  // Suspended: the stand-in becomes the real Task, continuing the app in the same context.
+  PyRef driver = PyRef::Steal(NewAppDriver(coro.get(), yielded_ref.get(), exchange, tracker_.get(), task.get(),
+                                           websocket));
+  PyObject* init_args[] = {task.get(), driver.get(), loop_.get(), context.get()};
+  PyRef init = driver ? PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()))
+                      : PyRef();
   if (!init) {
     LogPythonError("Cannot schedule the ASGI application task");
     fail();
+    return true;
   }
+  PyObject* started_args[] = {tracker_.get(), task.get(), websocket ? Py_True : Py_False};
+  PyRef started = PyRef::Steal(PyObject_VectorcallMethod(started_name_.get(), started_args, 3, nullptr));
+  if (!started) LogPythonError("Cannot track the ASGI application task");
   return true;
 }
 

@@ -26,9 +26,10 @@ class AsgiChannel final : public engine::AppChannel {
   // Eager start (the default): call `app` directly and step its coroutine at once, inside a fresh
   // context copy and with a not-yet-scheduled Task registered as the current task, as Python 3.12's
   // eager tasks do. Most requests finish in that first step, with no Task scheduled at all; one that
-  // suspends gets that very Task initialised around resume(coro, yielded, exchange, is_websocket), so
-  // asyncio.current_task() keeps its identity. False on a setup error (Python error set).
-  bool EnableEagerStart(PyObject* app, PyObject* resume);
+  // suspends gets that very Task initialised around an AppDriver (app_driver.h) that continues it, so
+  // asyncio.current_task() keeps its identity; tracker.started(task, is_websocket) is called then, and
+  // tracker.ended(...) when the app is over. False on a setup error (Python error set).
+  bool EnableEagerStart(PyObject* app, PyObject* tracker);
 
   // Trust X-Forwarded-For/-Proto from the peers `policy` allows (--proxy-headers).
   void set_forwarded_policy(const http::ForwardedPolicy& policy) { forwarded_ = policy; }
@@ -61,7 +62,7 @@ class AsgiChannel final : public engine::AppChannel {
 
   PyRef run_app_;
   PyRef app_;            // eager start: the ASGI 3 app
-  PyRef resume_;         // eager start: resume(coro, yielded, exchange, is_websocket) -> coroutine
+  PyRef tracker_;        // eager start: started(task, is_websocket) / ended(task, is_websocket)
   PyRef loop_;
   PyRef task_type_;      // asyncio.Task
   PyRef task_init_;      // asyncio.Task.__init__
@@ -69,8 +70,7 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef leave_task_;     // _asyncio._leave_task
   PyRef current_tasks_;  // _asyncio._current_tasks (loop -> task), when the interpreter has it: entered directly
   Py_hash_t loop_hash_ = -1;
-  PyRef finish_name_;    // "finish"
-  PyRef fail_name_;      // "fail"
+  PyRef started_name_;   // "started"
   PyRef empty_tuple_;
   PyRef init_kwnames_;   // ("loop", "context")
   PyRef create_task_;

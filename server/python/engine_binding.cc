@@ -8,6 +8,7 @@
 
 #include "server/engine/server.h"
 #include "server/engine/tls_transport.h"
+#include "server/python/app_driver.h"
 #include "server/python/asgi_channel.h"
 #include "server/python/exchange.h"
 #include "server/python/interned.h"
@@ -73,12 +74,12 @@ std::shared_ptr<engine::TlsContext> MakeTlsContext(const py::dict& c) {
 class Engine {
  public:
   Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state,
-         py::object app, py::object resume) {
+         py::object app, py::object tracker) {
     std::shared_ptr<engine::TlsContext> tls = MakeTlsContext(config);
     std::string root_path = Get<std::string>(config, "root_path", "");
     while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
     channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
-    if (!app.is_none() && !resume.is_none() && !channel_->EnableEagerStart(app.ptr(), resume.ptr())) {
+    if (!app.is_none() && !tracker.is_none() && !channel_->EnableEagerStart(app.ptr(), tracker.ptr())) {
       throw py::error_already_set();
     }
     if (Get<bool>(config, "proxy_headers", true)) {
@@ -150,14 +151,16 @@ class Engine {
 }  // namespace
 
 void InitEngine(py::module_& m) {
-  if (!InitInterned() || !InitExchangeTypes()) throw py::error_already_set();
+  if (!InitInterned() || !InitExchangeTypes() || !InitAppDriverType()) throw py::error_already_set();
+  m.attr("AppDriver") = py::reinterpret_borrow<py::object>(AppDriverType());
   m.attr("HAS_TLS") = true;  // esg.main.tls_supported(): the engine honours the ssl_* settings
   py::class_<Engine>(m, "Engine", "The ESG HTTP engine of one worker (runs on the event loop's thread).")
       .def(py::init<py::object, py::object, py::dict, py::list, py::object, py::object, py::object>(),
            py::arg("run_app"), py::arg("loop"), py::arg("config"), py::arg("listeners"), py::arg("state"),
-           py::arg("app") = py::none(), py::arg("resume") = py::none(),
-           "run_app(scope, receive, send, exchange) starts a request as a Task; with `app` and `resume`, "
-           "requests start eagerly (see AsgiChannel::EnableEagerStart).")
+           py::arg("app") = py::none(), py::arg("tracker") = py::none(),
+           "run_app(scope, receive, send, exchange) starts a request as a Task; with `app` and `tracker` "
+           "(started(task, is_websocket) / ended(task, is_websocket)), requests start eagerly (see "
+           "AsgiChannel::EnableEagerStart).")
       .def("fileno", &Engine::fileno, "The epoll descriptor to watch for readability.")
       .def("run_once", &Engine::run_once, "Handle every ready event; never blocks.")
       .def("reader", &Engine::reader, "run_once as a plain C callable, for loop.add_reader.")

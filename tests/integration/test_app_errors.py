@@ -6,6 +6,8 @@ Content-Length); returning without responding → 500; a start without its body 
 the error log, and the server keeps serving the next request (on a new connection, and several times over).
 """
 
+import pytest
+
 from esgtest import ConnectionClosed, exchange, http_request
 
 
@@ -92,6 +94,37 @@ def test_start_without_body_is_aborted_or_500(serve):
             resp = None
         if resp is not None and resp.status != 500:
             assert not resp.complete, f"incomplete app response looks complete: {conn.received!r}"
+    _next_request_ok(server)
+
+
+@pytest.mark.parametrize("path, status", [("/raise-before", 500), ("/no-response", 500), ("/ok", 200)])
+def test_after_a_suspension_the_same_outcomes(serve, path, status):
+    # The app awaits once before acting, so it finishes inside its Task (the engine's AppDriver) rather
+    # than in the eager first step: same statuses, same error log, and the server keeps serving.
+    server = serve("app_errors:app")
+    resp = exchange(server, http_request("GET", path + "?suspend"))
+    assert resp.status == status and resp.complete
+    if path == "/raise-before":
+        server.wait_for_output(r"boom-before-start", "stderr")
+        assert "Exception in ASGI application" in server.stderr()
+    if path == "/no-response":
+        server.wait_for_output(r"returned without starting response", "stderr")
+    _next_request_ok(server)
+
+
+def test_exception_after_a_suspension_and_the_start_is_aborted(serve):
+    server = serve("app_errors:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/raise-after-cl?suspend"))
+        try:
+            resp = conn.read_response()
+        except ConnectionClosed:
+            resp = None
+        conn.read_until_close()
+    if resp is not None:
+        assert resp.status == 200
+        assert not resp.complete and len(resp.body) < 100, f"aborted response looks complete: {conn.received!r}"
+    server.wait_for_output(r"boom-after-cl", "stderr")
     _next_request_ok(server)
 
 

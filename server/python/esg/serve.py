@@ -4,7 +4,7 @@ running event loop until asked to stop, then drains and runs lifespan shutdown.
 """
 
 import asyncio
-import types
+import collections.abc
 from typing import Any, Callable, Dict, List, Optional
 
 from esg import _esg, _log, envfile, scheduling, wsgi
@@ -41,7 +41,9 @@ def prepare_app(config: Dict[str, Any], app: Any = None) -> Any:
 
 class TaskTracker:
     """Counts app tasks still running, so a graceful stop waits for them (background work included).
-    WebSocket tasks are counted apart: they end when their connection is closed at the end of a drain."""
+    WebSocket tasks are counted apart: they end when their connection is closed at the end of a drain.
+    The engine calls started/ended for eagerly started requests that suspended (their Task runs an
+    _esg.AppDriver); _run_tracked does it for requests started as a Task from the beginning."""
 
     running = 0
     websockets = 0
@@ -49,44 +51,30 @@ class TaskTracker:
     def __init__(self) -> None:
         self.tasks: "set[asyncio.Task]" = set()
 
-
-@types.coroutine
-def _drive(coro, yielded):
-    """Continues a coroutine the engine already stepped once (eager start) and that yielded `yielded`:
-    the Task awaits what the coroutine awaited, and sends/throws results back into it. `yielded is coro`
-    means the engine could not step it (another task was running): it is started here."""
-    if yielded is coro:
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            return stop.value
-    value = yielded
-    while True:
-        try:
-            sent = yield value
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # noqa: B902 - cancellation and errors go to the app, as in a Task
-            try:
-                value = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
+    def started(self, task: "asyncio.Task", is_websocket: bool) -> None:
+        if is_websocket:
+            self.websockets += 1
         else:
-            try:
-                value = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
+            self.running += 1
+        self.tasks.add(task)
+
+    def ended(self, task: "asyncio.Task", is_websocket: bool) -> None:
+        self.tasks.discard(task)
+        if is_websocket:
+            self.websockets -= 1
+        else:
+            self.running -= 1
+
+
+# asyncio.Task accepts coroutines; the driver has send/throw/close/__await__ in C. Registering it makes
+# that explicit instead of relying on collections.abc's method check.
+collections.abc.Coroutine.register(_esg.AppDriver)
 
 
 async def _run_tracked(awaitable, exchange, tracker: TaskTracker, is_websocket: bool):
     """Runs an app coroutine to its end as a tracked task and finishes (or fails) its exchange."""
-    if is_websocket:
-        tracker.websockets += 1
-    else:
-        tracker.running += 1
     task = asyncio.current_task()
-    tracker.tasks.add(task)
+    tracker.started(task, is_websocket)
     try:
         await awaitable
     except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
@@ -95,21 +83,7 @@ async def _run_tracked(awaitable, exchange, tracker: TaskTracker, is_websocket: 
     else:
         exchange.finish()
     finally:
-        tracker.tasks.discard(task)
-        if is_websocket:
-            tracker.websockets -= 1
-        else:
-            tracker.running -= 1
-
-
-def make_resume(tracker: TaskTracker):
-    """resume(coro, yielded, exchange, is_websocket) -> the Task body for an eagerly started request that
-    suspended."""
-
-    def resume(coro, yielded, exchange, is_websocket):
-        return _run_tracked(_drive(coro, yielded), exchange, tracker, is_websocket)
-
-    return resume
+        tracker.ended(task, is_websocket)
 
 
 def make_runner(app: Any, tracker: TaskTracker):
@@ -150,7 +124,7 @@ class Serving:
         scheduling.apply(self.config.get("cpu_scheduling", "batch"))
         eager = self.config.get("task_start", "eager") == "eager"
         engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state,
-                             app=self.app if eager else None, resume=make_resume(self.tracker) if eager else None)
+                             app=self.app if eager else None, tracker=self.tracker if eager else None)
         self.engine = engine
         loop.add_reader(engine.fileno(), engine.reader())
         if on_ready is not None:

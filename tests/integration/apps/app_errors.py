@@ -5,7 +5,10 @@
 /raise-after-cl      start with Content-Length 100, 10 bytes with more_body, then raises
 /no-response         returns without sending anything
 /start-only          sends http.response.start and returns
+?suspend             (any path) first awaits asyncio.sleep(0), so the rest runs in the request's Task
 """
+
+import asyncio
 
 from asgi_util import lifespan, respond
 
@@ -14,6 +17,8 @@ async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(receive, send)
     path = scope["path"]
+    if b"suspend" in scope["query_string"]:
+        await asyncio.sleep(0)
     if path == "/raise-before":
         raise RuntimeError("boom-before-start")
     if path == "/raise-after-chunked":

@@ -39,13 +39,9 @@ bool ContainsTokenIgnoreCase(std::string_view list, std::string_view token) {
   return false;
 }
 
-void AppendInt(std::string& out, int64_t v) {
-  char buf[24];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ptr);
-}
-
-void AppendInt(HeadBuffer& out, int64_t v) {
+// Appends the decimal digits of v to a std::string or a HeadBuffer.
+template <class Out>
+void AppendInt(Out& out, int64_t v) {
   char buf[24];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(std::string_view(buf, static_cast<size_t>(ptr - buf)));
@@ -245,11 +241,8 @@ std::string_view ReasonPhrase(int status) {
 }
 
 std::string SimpleResponse(int status, std::string_view body, const DefaultHeaders& defaults, std::string_view date) {
-  std::string out = "HTTP/1.1 ";
-  AppendInt(out, status);
-  out.push_back(' ');
-  out.append(ReasonPhrase(status));
-  out.append("\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ");
+  std::string out(StatusLine(status));
+  out.append("content-type: text/plain; charset=utf-8\r\ncontent-length: ");
   AppendInt(out, static_cast<int64_t>(body.size()));
   out.append("\r\nconnection: close\r\n");
   if (defaults.server) out.append("server: esg\r\n");

@@ -17,6 +17,7 @@ constexpr std::array<bool, 256> MakeTokenTable() {
 }
 
 inline constexpr std::array<bool, 256> kTokenTable = MakeTokenTable();
+static_assert(kTokenTable['a'] && kTokenTable['~'] && !kTokenTable[':'] && !kTokenTable[' '] && !kTokenTable[0x80]);
 
 }  // namespace token_detail
 

@@ -22,6 +22,8 @@ PyTypeObject DriverType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 PyObject* g_ended = nullptr;  // "ended"
 PyObject* g_throw = nullptr;  // "throw"
 PyObject* g_close = nullptr;  // "close"
+PyObject* g_finish = nullptr;  // "finish"
+PyObject* g_fail = nullptr;    // "fail"
 
 DriverObject* AsDriver(PyObject* self) { return reinterpret_cast<DriverObject*>(self); }
 
@@ -170,13 +172,13 @@ PyAsyncMethods kDriverAsync = {DriverAwait, nullptr, nullptr, nullptr};
 void EndExchange(PyObject* exchange, bool failed) {
   if (failed) {
     LogPythonError("Exception in ASGI application");
-    PyObject* r = PyObject_CallMethod(exchange, "fail", nullptr);
+    PyObject* r = PyObject_CallMethodNoArgs(exchange, g_fail);
     if (!r) LogPythonError("Cannot fail the ASGI exchange");
     Py_XDECREF(r);
     return;
   }
   if (FinishExchange(exchange)) return;  // an HTTP exchange is finished in C; a WebSocket one by its method
-  PyObject* r = PyObject_CallMethod(exchange, "finish", nullptr);
+  PyObject* r = PyObject_CallMethodNoArgs(exchange, g_finish);
   if (!r) LogPythonError("Cannot finish the ASGI exchange");
   Py_XDECREF(r);
 }
@@ -198,7 +200,9 @@ bool InitAppDriverType() {
   g_ended = PyUnicode_InternFromString("ended");
   g_throw = PyUnicode_InternFromString("throw");
   g_close = PyUnicode_InternFromString("close");
-  return g_ended && g_throw && g_close;
+  g_finish = PyUnicode_InternFromString("finish");
+  g_fail = PyUnicode_InternFromString("fail");
+  return g_ended && g_throw && g_close && g_finish && g_fail;
 }
 
 PyObject* NewAppDriver(PyObject* coro, PyObject* yielded, PyObject* exchange, PyObject* tracker, PyObject* task,

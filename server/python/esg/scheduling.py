@@ -13,19 +13,16 @@ import os
 from esg import _log
 
 
-def apply(policy: str) -> str:
-    """Sets `policy` ("batch" or "normal") on the calling thread; returns the policy now in effect
-    ("batch", "normal" or "left alone" for a real-time policy set from outside, e.g. by chrt)."""
+def apply(policy: str) -> None:
+    """Sets `policy` ("batch" or "normal") on the calling thread. A real-time policy set from outside
+    (e.g. by chrt) is left alone; a refusal (e.g. seccomp) is logged and serving goes on."""
     if not hasattr(os, "SCHED_BATCH"):
-        return "normal"
+        return
     current = os.sched_getscheduler(0)
-    if current not in (os.SCHED_OTHER, os.SCHED_BATCH):
-        return "left alone"
     wanted = os.SCHED_BATCH if policy == "batch" else os.SCHED_OTHER
-    if current != wanted:
-        try:
-            os.sched_setscheduler(0, wanted, os.sched_param(0))
-        except OSError as exc:  # e.g. a seccomp profile that forbids it: serving matters more
-            _log.warning(f"--cpu-scheduling {policy}: {exc.strerror}; keeping the current policy.")
-            return "batch" if current == os.SCHED_BATCH else "normal"
-    return policy
+    if current not in (os.SCHED_OTHER, os.SCHED_BATCH) or current == wanted:
+        return
+    try:
+        os.sched_setscheduler(0, wanted, os.sched_param(0))
+    except OSError as exc:
+        _log.warning(f"--cpu-scheduling {policy}: {exc.strerror}; keeping the current policy.")

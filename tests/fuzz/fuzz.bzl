@@ -2,9 +2,9 @@
 #
 #   esg_fuzz_target(name = "request_parser", srcs = ["request_parser_fuzzer.cc"], deps = [...])
 #
-# gives
+# in tests/fuzz/<area>/BUILD (one package per area of the source tree: http, engine, master, control...) gives
 #   :request_parser_corpus_test  a plain cc_test (any compiler, part of `bazel test //...`) that runs every file
-#                                of corpus/request_parser/ through LLVMFuzzerTestOneInput once;
+#                                of tests/fuzz/<area>/corpus/request_parser/ through LLVMFuzzerTestOneInput once;
 #   :request_parser_fuzzer       the libFuzzer binary (tagged manual: it links -fsanitize=fuzzer, so it is built
 #                                only with `--config=fuzz`, clang-14; see tests/fuzz/README.md).
 # The target's source defines `extern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t)` and aborts
@@ -23,10 +23,10 @@ def esg_fuzz_target(name, srcs, deps = [], copts = [], linkopts = [], data = [])
     )
     native.cc_test(
         name = name + "_corpus_test",
-        size = "medium",
+        size = "small",
         deps = [":" + name + "_fuzz_lib", "//tests/fuzz:replay_main"],
         data = corpus + data,
-        args = ["tests/fuzz/corpus/" + name],
+        args = [native.package_name() + "/corpus/" + name],
     )
     native.cc_binary(
         name = name + "_fuzzer",

@@ -16,7 +16,8 @@ Master contract (server/master/worker_process.h and supervisor.h are the other s
                                                         second, from the event loop (a blocked loop misses them)
     {"event": "max_requests", "requests": R}            --limit-max-requests (+ jitter) reached; the worker
                                                         keeps serving until the master drains it
-    {"event": "startup_failed", "message": TEXT}        before exiting with status 3
+    {"event": "startup_failed", "message": TEXT}        before exiting with status 3 (TEXT: its last 64 Ki chars)
+  A line longer than 1 MiB makes the master kill the worker (a worker that sends garbage is broken).
 - Commands, one JSON object per line from the master:
     {"cmd": "drain"}            stop accepting, finish in-flight requests (keep-alive responses get
                                 Connection: close, idle connections close), lifespan shutdown, exit 0
@@ -41,6 +42,10 @@ from esg.importer import AppLoadError
 from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
 
 HEARTBEAT_SECONDS = 1.0
+# The master refuses a message line over 1 MiB (kMaxWorkerMessageBytes in server/master/worker_message.h)
+# and kills the worker that sent it; a startup_failed text is trimmed well below that (its tail, where a
+# traceback says what went wrong, is kept). json.dumps escapes at most 6 bytes per character.
+MAX_FAILURE_MESSAGE_CHARS = 64 * 1024
 MAX_REQUESTS_CHECK_SECONDS = 0.1
 
 
@@ -54,6 +59,9 @@ class Control:
     def send(self, event: str, **fields: Any) -> None:
         if self.fd is None:
             return
+        message = fields.get("message")
+        if isinstance(message, str) and len(message) > MAX_FAILURE_MESSAGE_CHARS:
+            fields["message"] = "[...]\n" + message[-MAX_FAILURE_MESSAGE_CHARS:]
         line = json.dumps({"event": event, **fields}) + "\n"
         try:
             os.write(self.fd, line.encode())

@@ -185,6 +185,7 @@ bool BindTcp(const std::string& host_in, int port, int backlog, Listener* listen
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   *listener = Listener{};
   listener->spec.fd = fd;
+  listener->bound_here = true;
   DescribeAddress(address, length, &listener->spec);
   return true;
 }
@@ -221,6 +222,7 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
   if (fd < 0) return false;
   *listener = Listener{};
   listener->spec.fd = fd;
+  listener->bound_here = true;
   listener->spec.kind = "unix";
   listener->spec.path = path;
   struct stat st;
@@ -268,6 +270,14 @@ bool OpenListener(const Config& config, Listener* listener, std::string* error) 
   if (config.fd >= 0) return AdoptFd(config.fd, listener, error);
   if (!config.uds.empty()) return BindUnix(config.uds, config.backlog, listener, error);
   return BindTcp(config.host, config.port, config.backlog, listener, error);
+}
+
+bool StopListening(Listener* listener) {
+  if (!listener->bound_here || listener->spec.fd < 0) return false;
+  // Linux: on a TCP listener this stops the listen (the queue of unaccepted connections is reset, new
+  // SYNs get RST); on a UNIX one connect() fails with ECONNREFUSED. Either way for every process
+  // holding the socket, which is what closing the master's copy alone would not do.
+  return shutdown(listener->spec.fd, SHUT_RD) == 0;
 }
 
 void CloseListener(Listener* listener) {

@@ -17,6 +17,9 @@ namespace esg {
 // A bound, listening socket the master owns (close-on-exec; the spawner dup2s it into workers).
 struct Listener {
   ListenerSpec spec;  // spec.fd is the master's descriptor
+  // True when BindTcp/BindUnix created the socket (false for --fd and LISTEN_FDS, which belong to whoever
+  // passed them): only such a socket is shut down by StopListening.
+  bool bound_here = false;
   // UNIX sockets we created: removed on shutdown if the file is still ours (same device and inode).
   bool owns_path = false;
   dev_t path_dev = 0;
@@ -36,6 +39,13 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
 
 // Adopts an inherited descriptor after checking it is a listening SOCK_STREAM socket.
 bool AdoptFd(int fd, Listener* listener, std::string* error);
+
+// As a graceful stop begins: makes the kernel refuse new connections on a socket the master bound
+// (shutdown(SHUT_RD) on the listening socket, which acts on the socket every worker shares, so clients
+// get ECONNREFUSED at once instead of waiting in the backlog to be reset at exit); in-flight connections
+// are untouched. Leaves inherited sockets (--fd, LISTEN_FDS) listening: their owner decides.
+// Returns true when it stopped the socket.
+bool StopListening(Listener* listener);
 
 // Closes the socket and removes a UNIX socket file we created (only if it is still ours).
 void CloseListener(Listener* listener);

@@ -880,6 +880,16 @@ void Supervisor::Stop(bool graceful, const std::string& why) {
       KillLater(w, Seconds(*options_.config.timeout_graceful_shutdown) + kKillGrace);
     }
   }
+  if (!listeners_stopped_) {
+    // New connections are refused from now on (not queued, then reset when the last worker exits); the
+    // in-flight ones finish. After the SIGTERMs, so that the workers are already closing their copies
+    // (a worker still watching a shut-down TCP listener sees accept() fail with EINVAL until it does).
+    // Sockets passed to us (--fd, LISTEN_FDS) stay with their owner.
+    listeners_stopped_ = true;
+    for (Listener& listener : options_.listeners) {
+      if (StopListening(&listener)) log::Error().debug("Stopped listening on {}.", listener.spec.Url(false));
+    }
+  }
   if (workers_.empty()) Finish(exit_code_);
 }
 

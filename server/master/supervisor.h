@@ -188,6 +188,7 @@ class Supervisor {
   int boot_failures_ = 0;         // consecutive workers that died before ready
   int stop_requests_ = 0;
   bool stopping_ = false;
+  bool listeners_stopped_ = false;  // StopListening done (at the start of a stop)
   bool finished_ = false;
   int exit_code_ = 0;
   std::vector<ScaleWaiter> scale_waiters_;

@@ -89,6 +89,11 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping = True
+        # Close our listening sockets now, not one loop turn later in Serving.run: on a graceful stop the
+        # master shuts the shared listeners down (new connections are refused at once), after which
+        # accept() on them fails with EINVAL for as long as a worker still watches them.
+        if self.serving.engine is not None:
+            self.serving.engine.stop_accepting()
         self.serving.stop()
 
     def handle_signal(self, signum: int) -> None:

@@ -77,6 +77,15 @@ int Main(int argc, char** argv) {
     return parsed.exit_code;
   }
   esg::log::Init({config.log_level, config.use_colors, config.access_log});
+  // As root, --group alone would change the workers' group and leave them uid 0: refuse rather than run
+  // the app as root behind an option that suggests otherwise.
+  if (geteuid() == 0 && !config.group.empty() && config.user.empty()) {
+    std::fputs(esg::cli::UsageErrorText("--group needs --user when esg runs as root (the workers would keep uid 0); "
+                                        "pass --user too, e.g. --user www-data --group www-data.")
+                   .c_str(),
+               stderr);
+    return 2;
+  }
 
   esg::MasterOptions options;
   std::string error;

@@ -9,7 +9,8 @@ Master contract (server/master/worker_process.h and supervisor.h are the other s
   and 2 start as pipes the master reads and prefixes with the worker pid; the worker moves ESG's log
   streams back to the master's real stdout/stderr (same format and order as a single process) and keeps
   Python's sys.stdout/sys.stderr (the app's prints, warnings, tracebacks) on the pipes.
-- Before importing the app, a worker started as root switches to config["user"]/config["group"].
+- Before anything else (--log-config's files included), a worker started as root switches to
+  config["user"]/config["group"]. The master refuses --group without --user as root.
 - Events, one JSON object per line on control_fd:
     {"event": "ready", "pid": P}                        app imported, lifespan started, accepting
     {"event": "heartbeat", "requests": R, "in_flight": F, "connections": C, "rss": BYTES}   about every
@@ -257,6 +258,14 @@ def main() -> None:
     split_stdio()
     _esg.init_log(config.get("log_level") or "info", config.get("use_colors"), bool(config.get("access_log", True)))
     pid = os.getpid()
+    # --user/--group first: the files --log-config's handlers open are then created by (and owned by) the
+    # unprivileged user, not root.
+    try:
+        drop_privileges(config)
+    except AppLoadError as exc:
+        _log.error(f"Error loading ASGI app. {exc}")
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     try:
         logconfig.apply(config)  # --log-config: before the first line, so that every line follows the file
     except ConfigFileError as exc:
@@ -265,7 +274,6 @@ def main() -> None:
         sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
-        drop_privileges(config)
         loop = new_event_loop(config.get("loop", "auto"))
         # The master already put --env-file into our environment (server/master/env_file.h); the
         # loader in prepare_app is for esg.run and gunicorn, where no master runs.

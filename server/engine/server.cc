@@ -86,6 +86,7 @@ void Server::Accept(Listener* listener) {
       return;
     }
     PeerInfo peer;
+    peer.fd = fd;
     char text[INET6_ADDRSTRLEN] = "";
     if (addr.ss.ss_family == AF_INET) {
       inet_ntop(AF_INET, &addr.in4.sin_addr, text, sizeof text);

@@ -26,6 +26,16 @@ struct Listener {
   ino_t path_ino = 0;
 };
 
+// Who may connect to a UNIX socket we create: its permission bits and group (-1: leave the group alone).
+struct UnixSocketAccess {
+  int mode = 0666;
+  int gid = -1;
+};
+
+// The access --uds-mode/--uds-group ask for: mode 0660 when only --uds-group is given. False with
+// `*error` ("Invalid value for '--uds-group': no such group 'x'.") when the group is unknown.
+bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::string* error);
+
 // Binds what `config` asks for (--fd wins over --uds, which wins over --host/--port).
 // Returns false and sets `*error` (e.g. "[Errno 98] Address already in use (cannot bind to
 // 127.0.0.1:8000)") on failure.
@@ -34,8 +44,10 @@ bool OpenListener(const Config& config, Listener* listener, std::string* error);
 bool BindTcp(const std::string& host, int port, int backlog, Listener* listener, std::string* error);
 
 // Refuses a path where a server is listening; replaces a stale socket file atomically (bind to a temporary
-// name in the same directory, then rename over it); leaves the socket mode 0666.
-bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error);
+// name in the same directory, then rename over it); gives the file `access`'s group and mode before
+// listen(), so nobody outside them can ever connect.
+bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error,
+              const UnixSocketAccess& access = {});
 
 // Adopts an inherited descriptor after checking it is a listening SOCK_STREAM socket.
 bool AdoptFd(int fd, Listener* listener, std::string* error);

@@ -734,9 +734,10 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
   log::Error().info("Reloading ({}): starting generation {} with {}.", reason, reload_->generation,
                     release.describe);
   Emit("reload_started", 0, reload_->generation, reason);
-  // Bounded (AdminApi refuses more) so that spawned + timeout cannot overflow the clock.
-  const double timeout = std::min(control::kMaxReadyTimeoutSeconds,
-                                  ready_timeout.value_or(std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds)));
+  // An explicit timeout is bounded (AdminApi refuses more) so that spawned + timeout cannot overflow the
+  // clock; the default follows --timeout-worker-healthcheck (an int of seconds: no overflow either).
+  const double timeout = ready_timeout ? std::min(control::kMaxReadyTimeoutSeconds, *ready_timeout)
+                                       : std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds);
   const uint64_t generation = reload_->generation;
   for (int i = 0; i < target_; ++i) {
     WorkerPtr w = Spawn(generation, release, Seconds(timeout));

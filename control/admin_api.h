@@ -16,6 +16,12 @@
 
 namespace esg::control {
 
+// Bounds every implementation and the gRPC service enforce (INVALID_ARGUMENT beyond them), whatever the
+// request's path: ScaleWorkers by count or by delta, SIGTTIN, Reload's ready timeout.
+inline constexpr int kMaxWorkers = 10000;
+inline constexpr double kMaxReadyTimeoutSeconds = 3600;  // one hour; unset means the master's default
+inline constexpr size_t kMaxPathBytes = 4095;            // PATH_MAX - 1: a longer release_path is refused
+
 enum class ServerState { kStarting, kServing, kReloading, kDraining, kStopping };
 enum class WorkerState { kStarting, kReady, kDraining, kStopping };
 
@@ -69,8 +75,11 @@ class AdminApi {
  public:
   virtual ~AdminApi() = default;
   virtual ServerStatus GetStatus() = 0;
-  // Exactly one of count/delta. Returns once the new count serves (or with the reason it does not).
+  // Exactly one of count/delta; the resulting count must be within [1, kMaxWorkers]. Returns once the new
+  // count serves (or with the reason it does not).
   virtual Result ScaleWorkers(std::optional<int> count, std::optional<int> delta) = 0;
+  // release_path: empty (keep the current --app-dir) or a directory; ready_timeout_seconds in
+  // (0, kMaxReadyTimeoutSeconds]. Anything else is kInvalidArgument with a sentence.
   virtual ReloadResult Reload(const std::string& release_path, std::optional<double> ready_timeout_seconds) = 0;
   virtual Result Drain() = 0;
   virtual Result Resume() = 0;

@@ -138,15 +138,17 @@ Status ControlService::ScaleWorkers(grpc::ServerContext* context, const v1::Scal
   std::optional<int> count, delta;
   switch (request->target_case()) {
     case v1::ScaleWorkersRequest::kCount:
-      if (request->count() < 1 || request->count() > 10000) {
-        return Status(StatusCode::INVALID_ARGUMENT,
-                      "count must be between 1 and 10000, got " + std::to_string(request->count()));
+      if (request->count() < 1 || request->count() > static_cast<uint32_t>(kMaxWorkers)) {
+        return Status(StatusCode::INVALID_ARGUMENT, "count must be between 1 and " + std::to_string(kMaxWorkers) +
+                                                        ", got " + std::to_string(request->count()));
       }
       count = static_cast<int>(request->count());
       break;
     case v1::ScaleWorkersRequest::kDelta:
-      if (request->delta() < -10000 || request->delta() > 10000) {
-        return Status(StatusCode::INVALID_ARGUMENT, "delta must be between -10000 and 10000");
+      if (request->delta() < -kMaxWorkers || request->delta() > kMaxWorkers) {
+        return Status(StatusCode::INVALID_ARGUMENT, "delta must be between -" + std::to_string(kMaxWorkers) +
+                                                        " and " + std::to_string(kMaxWorkers) + ", got " +
+                                                        std::to_string(request->delta()));
       }
       delta = request->delta();
       break;
@@ -172,12 +174,29 @@ Status ControlService::Reload(grpc::ServerContext* context, const v1::ReloadRequ
   }
   std::optional<double> timeout;
   if (request->has_ready_timeout()) {
+    // A google.protobuf.Duration: nanos in [0, 1e9) for a positive one. Checked on the integers, before
+    // any conversion, so no value can overflow the master's clock arithmetic (1e10 s used to).
     const auto& d = request->ready_timeout();
-    double seconds = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
-    if (!(seconds > 0)) {
-      return Status(StatusCode::INVALID_ARGUMENT, "ready_timeout must be positive (or unset for the default)");
+    if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1000000000 || (d.seconds() == 0 && d.nanos() == 0)) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    "ready_timeout must be a positive duration (or unset for the default), got " +
+                        std::to_string(d.seconds()) + " s " + std::to_string(d.nanos()) + " ns");
     }
-    timeout = seconds;
+    if (d.seconds() > static_cast<int64_t>(kMaxReadyTimeoutSeconds) ||
+        (d.seconds() == static_cast<int64_t>(kMaxReadyTimeoutSeconds) && d.nanos() > 0)) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    "ready_timeout must be at most " + std::to_string(static_cast<int>(kMaxReadyTimeoutSeconds)) +
+                        " s (one hour), got " + std::to_string(d.seconds()) + " s");
+    }
+    timeout = static_cast<double>(d.seconds()) + d.nanos() / 1e9;
+  }
+  const std::string& path = request->release_path();
+  if (path.find('\0') != std::string::npos) {
+    return Status(StatusCode::INVALID_ARGUMENT, "release_path must not contain a NUL byte");
+  }
+  if (path.size() > kMaxPathBytes) {
+    return Status(StatusCode::INVALID_ARGUMENT, "release_path is longer than " + std::to_string(kMaxPathBytes) +
+                                                    " bytes (" + std::to_string(path.size()) + ")");
   }
   std::unique_lock<std::timed_mutex> lock;
   if (Status held = Acquire(context, "Reload", &lock); !held.ok()) return held;
@@ -328,8 +347,11 @@ HealthStatus::ServingStatus HealthService::Current() {
 Status HealthService::Check(grpc::ServerContext*, const ::grpc::health::v1::HealthCheckRequest* request,
                             HealthStatus* response) {
   if (!request->service().empty()) {
-    return Status(StatusCode::NOT_FOUND,
-                  "unknown service '" + request->service() + "'; ask about \"\" (the whole server)");
+    // Echo a bounded, printable part of the name only (it is the client's arbitrary bytes).
+    std::string name;
+    for (char c : request->service().substr(0, 100)) name += c >= 0x20 && c < 0x7f ? c : '?';
+    if (request->service().size() > 100) name += "...";
+    return Status(StatusCode::NOT_FOUND, "unknown service '" + name + "'; ask about \"\" (the whole server)");
   }
   response->set_status(Current());
   return Status::OK;

@@ -241,6 +241,8 @@ class Runner {
     if (p.values.count("--timeout")) {
       double seconds;
       if (!ParseSeconds(p.values["--timeout"], &seconds)) return Usage("--timeout must be a positive number of seconds");
+      // The master decides the maximum (and says so); this only keeps the conversion defined.
+      seconds = std::min(seconds, 1e12);
       request.mutable_ready_timeout()->set_seconds(static_cast<int64_t>(seconds));
       request.mutable_ready_timeout()->set_nanos(static_cast<int32_t>((seconds - std::floor(seconds)) * 1e9));
     }

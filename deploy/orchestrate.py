@@ -64,7 +64,9 @@ def main(argv=None) -> int:
             def watch() -> None:
                 for event in esg.watch(timeout=args.ready_timeout * 4, ready=ready.set):
                     say(f"event {event.kind_name} generation {event.generation} pid {event.pid} {event.detail}")
-                    if event.kind_name == "reload_finished" or done.is_set():
+                    # Until the reload's own end: the reply can overtake the stream's last events, so
+                    # `done` alone would drop reload_finished (the join below bounds the wait).
+                    if event.kind_name == "reload_finished" or (done.is_set() and event.kind_name != "worker_ready"):
                         return
 
             watcher = threading.Thread(target=watch, daemon=True)

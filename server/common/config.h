@@ -23,6 +23,10 @@ struct Config {
   std::string host = "127.0.0.1";
   int port = 8000;
   std::string uds;
+  // --uds-mode (octal permission bits of the socket file; unset: 0660 with --uds-group, else 0666) and
+  // --uds-group (the socket file's group, name or gid), applied by the master before listen().
+  std::optional<int> uds_mode;
+  std::string uds_group;
   int fd = -1;
   int backlog = 2048;
 

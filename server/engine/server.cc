@@ -72,12 +72,21 @@ void Server::Accept(Listener* listener) {
     int fd = accept4(listener->fd, reinterpret_cast<struct sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EINVAL) {
+        // The master shut this listener down as a graceful stop began (server/master/listeners.h,
+        // StopListening): it will never accept again, so stop watching it instead of failing each turn.
+        reactor_.Remove(listener->fd);
+        close(listener->fd);
+        listener->fd = -1;
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         log::Error().error("accept() failed: {}", strerror(errno));
       }
       return;
     }
     PeerInfo peer;
+    peer.fd = fd;
     char text[INET6_ADDRSTRLEN] = "";
     if (addr.ss.ss_family == AF_INET) {
       inet_ntop(AF_INET, &addr.in4.sin_addr, text, sizeof text);

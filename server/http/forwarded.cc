@@ -49,6 +49,7 @@ bool PrefixMatches(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 1
 
 bool ForwardedPolicy::Parse(std::string_view allow_list, std::string* error) {
   networks_.clear();
+  unix_peers_.clear();
   all_ = unix_ = false;
   while (!allow_list.empty()) {
     size_t comma = allow_list.find(',');
@@ -61,6 +62,12 @@ bool ForwardedPolicy::Parse(std::string_view allow_list, std::string* error) {
     }
     if (entry == "unix") {
       unix_ = true;
+      continue;
+    }
+    if (entry.substr(0, 5) == "unix:") {
+      engine::UnixPeerRule rule;
+      if (!engine::ParseUnixPeerRule(entry.substr(5), &rule, error)) return false;
+      unix_peers_.push_back(rule);
       continue;
     }
     std::string_view addr = entry;

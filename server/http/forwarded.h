@@ -1,7 +1,9 @@
 // ForwardedPolicy: which peers may set X-Forwarded-For / X-Forwarded-Proto, and what those headers say.
 //
 // --forwarded-allow-ips is a comma-separated list of IPv4/IPv6 addresses, CIDR networks, "*" (everyone)
-// and "unix" (peers on a UNIX socket, such as nginx). Only a trusted peer's headers are used; the client
+// "unix" (every peer on a UNIX socket) and "unix:USER" / "unix:uid=N" / "unix:group=G" / "unix:gid=N" (a
+// UNIX-socket peer with that identity, by SO_PEERCRED: server/engine/peer_cred.h). Only a trusted peer's
+// headers are used; the client
 // is the first untrusted address walking X-Forwarded-For from right to left (or the leftmost one when the
 // whole chain is trusted); X-Forwarded-Proto counts only when it is http, https, ws or wss.
 #pragma once
@@ -13,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/engine/peer_cred.h"
+
 namespace esg::http {
 
 class ForwardedPolicy {
@@ -21,7 +25,12 @@ class ForwardedPolicy {
   bool Parse(std::string_view allow_list, std::string* error);
 
   bool TrustsAll() const { return all_; }
+  // Every UNIX-socket peer ("*" or "unix"), whoever it is.
   bool TrustsUnix() const { return all_ || unix_; }
+  // A UNIX-socket peer on connected descriptor `fd`: every one, or one a unix:IDENTITY entry names.
+  bool TrustsUnixPeer(int fd) const {
+    return TrustsUnix() || (!unix_peers_.empty() && engine::MatchesUnixPeer(unix_peers_, engine::GetPeerCredentials(fd)));
+  }
   bool Trusts(std::string_view ip) const;
 
   struct Client {
@@ -41,6 +50,7 @@ class ForwardedPolicy {
     int prefix;
   };
   std::vector<Network> networks_;
+  std::vector<engine::UnixPeerRule> unix_peers_;
   bool all_ = false;
   bool unix_ = false;
 };

@@ -80,10 +80,19 @@ control::Result MasterAdmin::ScaleWorkers(std::optional<int> count, std::optiona
 }
 
 control::ReloadResult MasterAdmin::Reload(const std::string& release_path, std::optional<double> ready_timeout) {
-  if (ready_timeout && *ready_timeout <= 0) {
+  // The gRPC service checks the same; any other caller of AdminApi gets the same answer.
+  auto invalid = [](const std::string& why) {
     control::ReloadResult r;
-    r.result = Result{Code::kInvalidArgument, "The ready timeout must be positive."};
+    r.result = Result{Code::kInvalidArgument, why};
     return r;
+  };
+  if (ready_timeout && !(*ready_timeout > 0 && *ready_timeout <= control::kMaxReadyTimeoutSeconds)) {
+    return invalid("The ready timeout must be more than 0 and at most " +
+                   std::to_string(static_cast<int>(control::kMaxReadyTimeoutSeconds)) + " seconds.");
+  }
+  if (release_path.find('\0') != std::string::npos || release_path.size() > control::kMaxPathBytes) {
+    return invalid("The release path must be at most " + std::to_string(control::kMaxPathBytes) +
+                   " bytes long, without NUL bytes.");
   }
   control::ReloadResult stopped;
   stopped.result = Stopped();

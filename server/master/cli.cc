@@ -221,6 +221,22 @@ void Apply(const Occurrence& occurrence, Config* config) {
     config->headers.push_back(ParseHeader(spec, occurrence.value));
     return;
   }
+  if (spec.name == "--uds-mode") {
+    // Octal permission bits only (no setuid/setgid/sticky bits, no symbolic modes): "660", "0660", "0o660".
+    std::string_view digits = occurrence.value;
+    if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'o' || digits[1] == 'O')) digits.remove_prefix(2);
+    int mode = 0;
+    bool ok = !digits.empty() && digits.size() <= 4;
+    for (char c : digits) {
+      ok = ok && c >= '0' && c <= '7';
+      mode = mode * 8 + (c - '0');
+    }
+    if (!ok || mode > 0777) {
+      throw UsageError{InvalidValue(spec, PyRepr(occurrence.value) +
+                                              " is not an octal mode between 000 and 777 (e.g. 660)." + source_note)};
+    }
+    value.integer = mode;
+  }
   if (spec.apply != nullptr) spec.apply(config, value);
 }
 
@@ -362,6 +378,10 @@ ParseResult Parse(const std::vector<std::string>& args, const GetEnv& env, Confi
       }
     }
     if (!config->workers) config->workers = 1;
+    if ((config->uds_mode || !config->uds_group.empty()) && config->uds.empty()) {
+      throw UsageError{std::string(config->uds_mode ? "--uds-mode" : "--uds-group") +
+                       " applies to the socket file of --uds; pass --uds PATH too."};
+    }
     if (!config->forwarded_allow_ips) config->forwarded_allow_ips = "127.0.0.1";
     {
       // The workers apply the same parser; a bad entry is a usage error here, not a worker crash.

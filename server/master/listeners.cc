@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -108,8 +109,8 @@ PathState ProbeUnixPath(const std::string& path, std::string* error) {
   return PathState::kError;
 }
 
-// Creates a listening UNIX socket at `path` with mode 0666. Returns the fd or -1.
-int BindUnixAt(const std::string& path, int backlog, std::string* error) {
+// Creates a listening UNIX socket at `path` with `access`'s group and mode. Returns the fd or -1.
+int BindUnixAt(const std::string& path, int backlog, const UnixSocketAccess& access, std::string* error) {
   sockaddr_un address;
   if (!FillUnixAddress(path, &address, error)) return -1;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -122,8 +123,15 @@ int BindUnixAt(const std::string& path, int backlog, std::string* error) {
     close(fd);
     return -1;
   }
-  // 0666 so that a proxy running as another user (nginx's worker) can connect.
-  if (chmod(path.c_str(), 0666) != 0 || listen(fd, backlog) != 0) {
+  // Group, then mode (0666 by default so that a proxy running as another user, nginx's worker, can
+  // connect), both before listen(): connect() needs write permission on the file.
+  if (access.gid >= 0 && chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(access.gid)) != 0) {
+    *error = ErrnoText(errno) + " (cannot give unix socket " + path + " the group " + std::to_string(access.gid) + ")";
+    close(fd);
+    unlink(path.c_str());
+    return -1;
+  }
+  if (chmod(path.c_str(), static_cast<mode_t>(access.mode)) != 0 || listen(fd, backlog) != 0) {
     *error = ErrnoText(errno) + " (cannot listen on unix socket " + path + ")";
     close(fd);
     unlink(path.c_str());
@@ -185,18 +193,20 @@ bool BindTcp(const std::string& host_in, int port, int backlog, Listener* listen
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   *listener = Listener{};
   listener->spec.fd = fd;
+  listener->bound_here = true;
   DescribeAddress(address, length, &listener->spec);
   return true;
 }
 
-bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error) {
+bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error,
+              const UnixSocketAccess& access) {
   sockaddr_un check;
   if (!FillUnixAddress(path, &check, error)) return false;
   PathState state = ProbeUnixPath(path, error);
   if (state == PathState::kLive || state == PathState::kError) return false;
   int fd = -1;
   if (state == PathState::kAbsent) {
-    fd = BindUnixAt(path, backlog, error);
+    fd = BindUnixAt(path, backlog, access, error);
   } else {
     // Stale socket file: build the new socket beside it and rename() over it, so the path never
     // disappears for clients (nginx) and never points at a socket that is not listening yet.
@@ -205,7 +215,7 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
     std::string temp = dir + ".esg-" + std::to_string(getpid()) + ".tmp";
     if (temp.size() < sizeof check.sun_path) {
       unlink(temp.c_str());
-      fd = BindUnixAt(temp, backlog, error);
+      fd = BindUnixAt(temp, backlog, access, error);
       if (fd >= 0 && rename(temp.c_str(), path.c_str()) != 0) {
         *error = ErrnoText(errno) + " (cannot replace stale unix socket " + path + ")";
         close(fd);
@@ -215,12 +225,13 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
     } else {
       // No room for a temporary name: fall back to remove-then-bind.
       unlink(path.c_str());
-      fd = BindUnixAt(path, backlog, error);
+      fd = BindUnixAt(path, backlog, access, error);
     }
   }
   if (fd < 0) return false;
   *listener = Listener{};
   listener->spec.fd = fd;
+  listener->bound_here = true;
   listener->spec.kind = "unix";
   listener->spec.path = path;
   struct stat st;
@@ -264,10 +275,41 @@ bool AdoptFd(int fd, Listener* listener, std::string* error) {
   return true;
 }
 
+bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::string* error) {
+  *access = UnixSocketAccess{};
+  if (!config.uds_group.empty()) {
+    const std::string& name = config.uds_group;
+    struct group* found = getgrnam(name.c_str());
+    if (found != nullptr) {
+      access->gid = static_cast<int>(found->gr_gid);
+    } else if (name.size() <= 9 && name.find_first_not_of("0123456789") == std::string::npos) {
+      access->gid = std::stoi(name);
+    } else {
+      *error = "Invalid value for '--uds-group': no such group '" + name + "'.";
+      return false;
+    }
+    access->mode = 0660;
+  }
+  if (config.uds_mode) access->mode = *config.uds_mode;
+  return true;
+}
+
 bool OpenListener(const Config& config, Listener* listener, std::string* error) {
   if (config.fd >= 0) return AdoptFd(config.fd, listener, error);
-  if (!config.uds.empty()) return BindUnix(config.uds, config.backlog, listener, error);
+  if (!config.uds.empty()) {
+    UnixSocketAccess access;
+    if (!UnixAccessFromConfig(config, &access, error)) return false;
+    return BindUnix(config.uds, config.backlog, listener, error, access);
+  }
   return BindTcp(config.host, config.port, config.backlog, listener, error);
+}
+
+bool StopListening(Listener* listener) {
+  if (!listener->bound_here || listener->spec.fd < 0) return false;
+  // Linux: on a TCP listener this stops the listen (the queue of unaccepted connections is reset, new
+  // SYNs get RST); on a UNIX one connect() fails with ECONNREFUSED. Either way for every process
+  // holding the socket, which is what closing the master's copy alone would not do.
+  return shutdown(listener->spec.fd, SHUT_RD) == 0;
 }
 
 void CloseListener(Listener* listener) {

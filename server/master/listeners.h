@@ -17,11 +17,24 @@ namespace esg {
 // A bound, listening socket the master owns (close-on-exec; the spawner dup2s it into workers).
 struct Listener {
   ListenerSpec spec;  // spec.fd is the master's descriptor
+  // True when BindTcp/BindUnix created the socket (false for --fd and LISTEN_FDS, which belong to whoever
+  // passed them): only such a socket is shut down by StopListening.
+  bool bound_here = false;
   // UNIX sockets we created: removed on shutdown if the file is still ours (same device and inode).
   bool owns_path = false;
   dev_t path_dev = 0;
   ino_t path_ino = 0;
 };
+
+// Who may connect to a UNIX socket we create: its permission bits and group (-1: leave the group alone).
+struct UnixSocketAccess {
+  int mode = 0666;
+  int gid = -1;
+};
+
+// The access --uds-mode/--uds-group ask for: mode 0660 when only --uds-group is given. False with
+// `*error` ("Invalid value for '--uds-group': no such group 'x'.") when the group is unknown.
+bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::string* error);
 
 // Binds what `config` asks for (--fd wins over --uds, which wins over --host/--port).
 // Returns false and sets `*error` (e.g. "[Errno 98] Address already in use (cannot bind to
@@ -31,11 +44,20 @@ bool OpenListener(const Config& config, Listener* listener, std::string* error);
 bool BindTcp(const std::string& host, int port, int backlog, Listener* listener, std::string* error);
 
 // Refuses a path where a server is listening; replaces a stale socket file atomically (bind to a temporary
-// name in the same directory, then rename over it); leaves the socket mode 0666.
-bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error);
+// name in the same directory, then rename over it); gives the file `access`'s group and mode before
+// listen(), so nobody outside them can ever connect.
+bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error,
+              const UnixSocketAccess& access = {});
 
 // Adopts an inherited descriptor after checking it is a listening SOCK_STREAM socket.
 bool AdoptFd(int fd, Listener* listener, std::string* error);
+
+// As a graceful stop begins: makes the kernel refuse new connections on a socket the master bound
+// (shutdown(SHUT_RD) on the listening socket, which acts on the socket every worker shares, so clients
+// get ECONNREFUSED at once instead of waiting in the backlog to be reset at exit); in-flight connections
+// are untouched. Leaves inherited sockets (--fd, LISTEN_FDS) listening: their owner decides.
+// Returns true when it stopped the socket.
+bool StopListening(Listener* listener);
 
 // Closes the socket and removes a UNIX socket file we created (only if it is still ours).
 void CloseListener(Listener* listener);

@@ -1,6 +1,7 @@
 // `esg`: parse the command line, bind the listening sockets (or adopt systemd's), then supervise the
 // workers (master.h). The control plane plugs in through MasterOptions::start_control_server.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "control/control_server.h"
 #include "server/common/log.h"
+#include "server/http/forwarded.h"
 #include "server/master/cli.h"
 #include "server/master/listeners.h"
 #include "server/master/master.h"
@@ -60,6 +62,27 @@ esg::StartControlServer StartControlPlaneHook(esg::control::ControlOptions contr
   };
 }
 
+// --forwarded-allow-ips trusting every UNIX-socket peer ("unix" or "*") on a socket file every local user
+// may connect to lets any local account set the client address and scheme the app sees: say so at start.
+void WarnAboutUnixTrust(const esg::Config& config, const std::vector<esg::Listener>& listeners) {
+  if (!config.proxy_headers) return;
+  esg::http::ForwardedPolicy policy;
+  std::string ignored;
+  if (!policy.Parse(config.forwarded_allow_ips.value_or("127.0.0.1"), &ignored) || !policy.TrustsUnix()) return;
+  for (const esg::Listener& listener : listeners) {
+    struct stat st;
+    if (listener.spec.kind != "unix" || stat(listener.spec.path.c_str(), &st) != 0 || (st.st_mode & S_IWOTH) == 0) {
+      continue;
+    }
+    esg::log::Error().warn(
+        "--forwarded-allow-ips trusts every peer of unix socket {} (mode {:03o}), which every local user can "
+        "connect to: any local account can set the client address and scheme. Restrict the socket (--uds-mode "
+        "660 --uds-group <the proxy's group>) or trust the proxy by identity (--forwarded-allow-ips "
+        "unix:www-data).",
+        listener.spec.path, st.st_mode & 0777);
+  }
+}
+
 int Main(int argc, char** argv) {
   // Runfiles are found relative to the executable, so look before changing directory.
   std::vector<std::string> package_candidates = esg::PackageRootCandidates(argc > 0 ? argv[0] : "");
@@ -77,6 +100,15 @@ int Main(int argc, char** argv) {
     return parsed.exit_code;
   }
   esg::log::Init({config.log_level, config.use_colors, config.access_log});
+  // As root, --group alone would change the workers' group and leave them uid 0: refuse rather than run
+  // the app as root behind an option that suggests otherwise.
+  if (geteuid() == 0 && !config.group.empty() && config.user.empty()) {
+    std::fputs(esg::cli::UsageErrorText("--group needs --user when esg runs as root (the workers would keep uid 0); "
+                                        "pass --user too, e.g. --user www-data --group www-data.")
+                   .c_str(),
+               stderr);
+    return 2;
+  }
 
   esg::MasterOptions options;
   std::string error;
@@ -84,6 +116,11 @@ int Main(int argc, char** argv) {
   // socket is bound or worker spawned: the workers would only fail the same way, over and over.
   if (!esg::CheckTls(config, &error)) {
     std::fprintf(stderr, "Usage: esg [OPTIONS] APP\nTry 'esg --help' for help.\n\nError: %s\n", error.c_str());
+    return 2;
+  }
+  // An unknown --uds-group is a usage error (exit 2), found before anything is bound.
+  if (esg::UnixSocketAccess access; !config.uds.empty() && !esg::UnixAccessFromConfig(config, &access, &error)) {
+    std::fputs(esg::cli::UsageErrorText(error).c_str(), stderr);
     return 2;
   }
   // systemd socket activation (LISTEN_FDS for this pid) replaces --host/--port/--uds, not an explicit --fd.
@@ -106,6 +143,7 @@ int Main(int argc, char** argv) {
   } else {
     esg::log::Error().info("Using {} socket(s) passed by systemd (LISTEN_FDS).", activated.size());
   }
+  WarnAboutUnixTrust(config, options.listeners);
   options.python = esg::ChooseInterpreter();
   options.package_root = esg::FindPackageRoot(package_candidates);
   esg::control::ControlOptions control = ControlOptionsFrom(config);

@@ -27,6 +27,17 @@ std::vector<OptionSpec> MakeTable() {
        [](Config* c, const Value& v) { c->port = AsInt(v); }});
   add({"--uds", "", T::kText, "TEXT", "Bind to a UNIX domain socket.", "", kNone, false, true, "",
        [](Config* c, const Value& v) { c->uds = v.text; }});
+  add({"--uds-mode", "", T::kText, "OCTAL",
+       "Permission bits of the --uds socket file, in octal (e.g. 660). Connecting needs write permission, so "
+       "660 admits only the owner and the --uds-group. Default: 660 with --uds-group, else 666 (any local "
+       "user may connect).",
+       "", kNone, false, true, "",
+       // cli.cc checks the text and converts it (value.integer) before this runs.
+       [](Config* c, const Value& v) { c->uds_mode = static_cast<int>(v.integer); }});
+  add({"--uds-group", "", T::kText, "TEXT",
+       "Group (name or gid) of the --uds socket file, e.g. nginx's group, so that only its members may "
+       "connect.",
+       "", kNone, false, true, "", [](Config* c, const Value& v) { c->uds_group = v.text; }});
   add({"--fd", "", T::kInt, "INTEGER", "Bind to socket from this file descriptor.", "", kNonNegative, false,
        true, "", [](Config* c, const Value& v) { c->fd = AsInt(v); }});
   add({"--reload", "", T::kFlag, "", "Enable auto-reload.", "", kNone, false, true, "",

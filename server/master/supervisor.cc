@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/read_until.hpp>
 #include <cstdio>
 #include <istream>
 #include <nlohmann/json.hpp>
@@ -42,7 +41,11 @@ constexpr int kMaxBootFailures = 5;
 constexpr double kMaxBackoffSeconds = 10;
 // A worker that lived at least this long before dying resets the respawn backoff.
 constexpr std::chrono::seconds kStableUptime{10};
+// What a failure report (esgctl reload's worker_output) keeps of a worker's stderr: the last lines, within
+// these bounds, so a worker printing huge lines cannot grow the master.
 constexpr size_t kRecentOutputLines = 60;
+constexpr size_t kRecentOutputBytes = 64 * 1024;
+constexpr size_t kRecentOutputLineBytes = 8 * 1024;
 
 std::string SignalName(int signal_number) {
   const char* abbrev = sigabbrev_np(signal_number);
@@ -198,6 +201,11 @@ bool Supervisor::BuildRelease(const Config& base, Release* release, std::string*
     *error = "--app-dir " + base.app_dir + ": " + std::strerror(errno);
     return false;
   }
+  struct stat st;
+  if (stat(r.config.app_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = "--app-dir " + base.app_dir + " is not a directory.";
+    return false;
+  }
   if (!base.env_file.empty()) {
     std::vector<std::pair<std::string, std::string>> entries;
     if (!ReadEnvFile(base.env_file, &entries, error)) return false;
@@ -257,9 +265,13 @@ void Supervisor::OnSignal(int signal_number) {
     case SIGTTOU: {
       if (stopping_) return;
       int before = target_;
-      target_ = signal_number == SIGTTIN ? target_ + 1 : std::max(1, target_ - 1);
+      target_ = signal_number == SIGTTIN ? std::min(control::kMaxWorkers, target_ + 1) : std::max(1, target_ - 1);
       if (target_ == before) {
-        log::Error().info("Received SIGTTOU: already at 1 worker, the minimum.");
+        if (signal_number == SIGTTIN) {
+          log::Error().warn("Received SIGTTIN: already at {} workers, the maximum.", target_);
+        } else {
+          log::Error().info("Received SIGTTOU: already at 1 worker, the minimum.");
+        }
         return;
       }
       log::Error().info("Received {}: {} -> {} workers.", SignalName(signal_number), before, target_);
@@ -323,49 +335,60 @@ Supervisor::WorkerPtr Supervisor::Spawn(uint64_t generation, const Release& rele
 }
 
 void Supervisor::ReadControl(const WorkerPtr& worker) {
-  asio::async_read_until(*worker->control, worker->control_buffer, '\n',
-                         [this, worker](const boost::system::error_code& ec, std::size_t) {
-                           if (ec) return;  // EOF: the worker is gone or going; SIGCHLD follows
-                           std::istream stream(&worker->control_buffer);
-                           std::string line;
-                           std::getline(stream, line);
-                           OnControlLine(worker, line);
-                           if (worker->control && worker->control->is_open()) ReadControl(worker);
-                         });
+  worker->control->async_read_some(
+      asio::buffer(worker->control_read_buffer), [this, worker](const boost::system::error_code& ec, size_t n) {
+        if (ec) return;  // EOF: the worker is gone or going; SIGCHLD follows
+        bool ok = worker->control_reader.Feed(std::string_view(worker->control_read_buffer.data(), n),
+                                              [this, &worker](std::string_view line) { OnControlLine(worker, line); });
+        if (!ok) {
+          // A broken (or hostile) worker: the channel carries small JSON lines only. Stop reading, kill
+          // it; OnExit starts a replacement as for any worker that died.
+          log::Error().error("Worker [{}] sent a control message longer than {} bytes; killing it.", worker->pid,
+                             worker->control_reader.max_line());
+          if (worker->kill_reason.empty()) worker->kill_reason = "control message too long";
+          boost::system::error_code ignored;
+          worker->control->close(ignored);
+          kill(worker->pid, SIGKILL);
+          return;
+        }
+        if (worker->control && worker->control->is_open()) ReadControl(worker);
+      });
 }
 
-// Newline-delimited JSON events from the worker (see esg/worker.py): ready, heartbeat, max_requests,
-// startup_failed; anything else is ignored (newer workers).
-void Supervisor::OnControlLine(const WorkerPtr& worker, const std::string& line) {
-  nlohmann::json message = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!message.is_object() || !message.contains("event") || !message["event"].is_string()) {
+// Newline-delimited JSON events from the worker (see esg/worker.py and worker_message.h): ready,
+// heartbeat, max_requests, startup_failed; anything else is ignored (newer workers).
+void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
+  WorkerMessage message = ParseWorkerMessage(line);
+  if (message.kind == WorkerMessage::Kind::kMalformed) {
     log::Error().debug("Ignoring a malformed control message from worker [{}]: {}", worker->pid,
-                       log::Escape(line));
+                       log::Escape(std::string(line.substr(0, 200))));
     return;
   }
   worker->last_heartbeat = Clock::now();
-  const std::string event = message["event"].get<std::string>();
-  auto number = [&message](const char* key) -> uint64_t {
-    auto it = message.find(key);
-    return it != message.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
-  };
-  if (event == "heartbeat") {
-    worker->requests = number("requests");
-    worker->in_flight = number("in_flight");
-    worker->connections = number("connections");
-    worker->rss = number("rss");
-  } else if (event == "ready") {
-    OnReady(worker);
-  } else if (event == "startup_failed") {
-    worker->failure = message.value("message", std::string());
-  } else if (event == "max_requests") {
-    worker->requests = number("requests");
-    if (!worker->retiring && worker->state == WState::kReady && !stopping_) {
-      worker->retiring = true;
-      log::Error().info("Worker [{}] served {} requests (--limit-max-requests): starting its replacement.",
-                        worker->pid, worker->requests);
-      Reconcile();
-    }
+  switch (message.kind) {
+    case WorkerMessage::Kind::kHeartbeat:
+      worker->requests = message.requests;
+      worker->in_flight = message.in_flight;
+      worker->connections = message.connections;
+      worker->rss = message.rss;
+      break;
+    case WorkerMessage::Kind::kReady:
+      OnReady(worker);
+      break;
+    case WorkerMessage::Kind::kStartupFailed:
+      worker->failure = std::move(message.message);
+      break;
+    case WorkerMessage::Kind::kMaxRequests:
+      worker->requests = message.requests;
+      if (!worker->retiring && worker->state == WState::kReady && !stopping_) {
+        worker->retiring = true;
+        log::Error().info("Worker [{}] served {} requests (--limit-max-requests): starting its replacement.",
+                          worker->pid, worker->requests);
+        Reconcile();
+      }
+      break;
+    default:
+      break;
   }
 }
 
@@ -402,8 +425,13 @@ void Supervisor::EmitOutput(const WorkerPtr& worker, bool is_err, const std::str
   std::fprintf(stream, "[%d] %s\n", static_cast<int>(worker->pid), line.c_str());
   std::fflush(stream);
   if (is_err) {
-    worker->recent_output.push_back(line);
-    if (worker->recent_output.size() > kRecentOutputLines) worker->recent_output.pop_front();
+    std::string kept = line.size() > kRecentOutputLineBytes ? line.substr(0, kRecentOutputLineBytes) + "..." : line;
+    worker->recent_output_bytes += kept.size();
+    worker->recent_output.push_back(std::move(kept));
+    while (worker->recent_output.size() > kRecentOutputLines || worker->recent_output_bytes > kRecentOutputBytes) {
+      worker->recent_output_bytes -= worker->recent_output.front().size();
+      worker->recent_output.pop_front();
+    }
   }
 }
 
@@ -668,6 +696,14 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
     return reply(Code::kBusy, "A reload is already running (generation " + std::to_string(reload_->generation) + ").",
                  generation_);
   }
+  if (!release_path.empty()) {
+    // Refused outright (INVALID_ARGUMENT, nothing started): it would otherwise be recorded as --app-dir.
+    // (A path that does not exist keeps its old answer: BuildRelease fails and the reload is rolled back.)
+    struct stat st;
+    if (stat(release_path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      return reply(Code::kInvalidArgument, "The release path " + release_path + " is not a directory.", generation_);
+    }
+  }
   Config base = options_.config;
   if (!release_path.empty()) base.app_dir = release_path;
   Release release;
@@ -698,7 +734,10 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
   log::Error().info("Reloading ({}): starting generation {} with {}.", reason, reload_->generation,
                     release.describe);
   Emit("reload_started", 0, reload_->generation, reason);
-  const double timeout = ready_timeout.value_or(std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds));
+  // An explicit timeout is bounded (AdminApi refuses more) so that spawned + timeout cannot overflow the
+  // clock; the default follows --timeout-worker-healthcheck (an int of seconds: no overflow either).
+  const double timeout = ready_timeout ? std::min(control::kMaxReadyTimeoutSeconds, *ready_timeout)
+                                       : std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds);
   const uint64_t generation = reload_->generation;
   for (int i = 0; i < target_; ++i) {
     WorkerPtr w = Spawn(generation, release, Seconds(timeout));
@@ -842,6 +881,16 @@ void Supervisor::Stop(bool graceful, const std::string& why) {
       KillLater(w, Seconds(*options_.config.timeout_graceful_shutdown) + kKillGrace);
     }
   }
+  if (!listeners_stopped_) {
+    // New connections are refused from now on (not queued, then reset when the last worker exits); the
+    // in-flight ones finish. After the SIGTERMs, so that the workers are already closing their copies
+    // (a worker still watching a shut-down TCP listener sees accept() fail with EINVAL until it does).
+    // Sockets passed to us (--fd, LISTEN_FDS) stay with their owner.
+    listeners_stopped_ = true;
+    for (Listener& listener : options_.listeners) {
+      if (StopListening(&listener)) log::Error().debug("Stopped listening on {}.", listener.spec.Url(false));
+    }
+  }
   if (workers_.empty()) Finish(exit_code_);
 }
 
@@ -923,7 +972,11 @@ void Supervisor::Reload(const std::string& release_path, std::optional<double> r
 
 void Supervisor::Scale(int count, std::function<void(control::Result)> done) {
   if (stopping_) return done(Result{Code::kFailedPrecondition, "ESG is stopping."});
-  if (count < 1) return done(Result{Code::kInvalidArgument, "The number of workers must be at least 1."});
+  if (count < 1 || count > control::kMaxWorkers) {
+    return done(Result{Code::kInvalidArgument, "The number of workers must be between 1 and " +
+                                                   std::to_string(control::kMaxWorkers) + " (asked for " +
+                                                   std::to_string(count) + ")."});
+  }
   if (count != target_) {
     log::Error().info("Scaling: {} -> {} workers.", target_, count);
     target_ = count;

@@ -26,7 +26,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <array>
 #include <chrono>
 #include <deque>
@@ -41,6 +40,7 @@
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
 #include "server/master/listeners.h"
+#include "server/master/worker_message.h"
 
 namespace esg {
 
@@ -98,9 +98,13 @@ class Supervisor {
     bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
     std::string failure;          // startup_failed message
     std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
-    std::deque<std::string> recent_output;  // last lines of its stderr, for failure reports
+    // Last lines of its stderr, for failure reports: at most kRecentOutputLines lines and
+    // kRecentOutputBytes bytes (recent_output_bytes counts them).
+    std::deque<std::string> recent_output;
+    size_t recent_output_bytes = 0;
     std::unique_ptr<boost::asio::local::stream_protocol::socket> control;
-    boost::asio::streambuf control_buffer;
+    WorkerMessageReader control_reader;  // bounded: a longer line gets the worker killed
+    std::array<char, 16384> control_read_buffer;
     std::unique_ptr<boost::asio::posix::stream_descriptor> out, err;
     std::string out_partial, err_partial;
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
@@ -131,7 +135,7 @@ class Supervisor {
   bool BuildRelease(const Config& base, Release* release, std::string* error) const;
   WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
   void ReadControl(const WorkerPtr& worker);
-  void OnControlLine(const WorkerPtr& worker, const std::string& line);
+  void OnControlLine(const WorkerPtr& worker, std::string_view line);
   void ReadOutput(const WorkerPtr& worker, bool is_err);
   void EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line);
   void OnReady(const WorkerPtr& worker);
@@ -184,6 +188,7 @@ class Supervisor {
   int boot_failures_ = 0;         // consecutive workers that died before ready
   int stop_requests_ = 0;
   bool stopping_ = false;
+  bool listeners_stopped_ = false;  // StopListening done (at the start of a stop)
   bool finished_ = false;
   int exit_code_ = 0;
   std::vector<ScaleWaiter> scale_waiters_;

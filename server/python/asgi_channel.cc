@@ -133,7 +133,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   PyObject* client = nullptr;
   bool https = listener->tls;
   if (forwarded_ && peer->forwarded_trust < 0) {
-    peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnix() : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
+    peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnixPeer(peer->fd) : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
   }
   if (forwarded_ && peer->forwarded_trust == 1) {
     // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.

@@ -351,3 +351,44 @@ def test_orchestration_example(master, control_module, tmp_path):
     assert marker.exists()
     assert "event reload_finished" in result.stdout and "healthy: generation" in result.stdout
     assert control_module.Client(master.control_socket).health() == "SERVING"
+
+
+def test_out_of_range_reloads_are_invalid_arguments(master, control_module, tmp_path):
+    # Issue 11, defect 21: a ready_timeout of 1e10 s overflowed (the new workers were killed at once and the
+    # reload rolled back); a release_path naming a file was accepted and recorded as the app dir.
+    a_file = tmp_path / "release.txt"
+    a_file.write_text("not a release\n")
+    with control_module.Client(master.control_socket) as esg:
+        before = esg.status()
+        for kwargs, words in (({"timeout": 1e10}, "ready_timeout must be at most 3600 s"),
+                              ({"release": str(a_file)}, "is not a directory")):
+            with pytest.raises(control_module.ControlError) as bad:
+                esg.reload(**kwargs)
+            assert bad.value.code.name == "INVALID_ARGUMENT", bad.value
+            assert words in bad.value.message, bad.value.message
+        after = esg.status()
+        assert after.generation == before.generation
+        assert dict((e.key, e.value) for e in after.config)["app_dir"] == \
+            dict((e.key, e.value) for e in before.config)["app_dir"]
+        assert esg.reload(timeout=3600).outcome == control_module.pb.RELOAD_OUTCOME_SUCCEEDED
+
+
+def test_scaling_by_delta_respects_the_worker_cap(esg_server, sockdir, control_module, tmp_path):
+    # `scale N` refused N > 10000, a delta did not. The interpreter is a wrapper that stops starting
+    # Python once the test removes its permit, so a regression spawns short-lived shells, not 10000 apps.
+    permit = tmp_path / "permit"
+    permit.touch()
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\n[ -e "{permit}" ] && exec "{os.environ["ESG_PYTHON"]}" "$@"\nexit 1\n')
+    wrapper.chmod(0o755)
+    sock = str(sockdir / "control.sock")
+    server = esg_server(["--workers", "2", "--control-socket", sock], app="hello:app",
+                        env={"ESG_PYTHON": str(wrapper)})
+    permit.unlink()
+    with control_module.Client(sock) as esg:
+        with pytest.raises(control_module.ControlError) as bad:
+            esg._call(esg._stub.ScaleWorkers, control_module.pb.ScaleWorkersRequest(delta=10000), 10)
+        assert bad.value.code.name == "INVALID_ARGUMENT", bad.value
+        assert "between 1 and 10000" in bad.value.message, bad.value.message
+        assert dict((e.key, e.value) for e in esg.status().config)["workers"] == "2"
+    assert server.alive()

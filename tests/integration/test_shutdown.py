@@ -3,10 +3,14 @@ SIGTERM and SIGINT on an idle server exit 0; a keep-alive connection does not ho
 shutdown runs on SIGINT too.
 """
 
+import select
 import signal
 import socket
+import time
 
-from esgtest import STOP_TIMEOUT, http_request, wait_for_file
+import pytest
+
+from esgtest import IO_TIMEOUT, STOP_TIMEOUT, RawConnection, http_request, wait_for_file
 
 
 def test_sigterm_lets_in_flight_request_finish(esg_server, markers):
@@ -93,3 +97,55 @@ def test_sigterm_after_client_disconnected_mid_stream(esg_server, markers):
     wait_for_file(markers / "stream-ended")
     assert server.stop(signal.SIGTERM) == 0, "esg hung on SIGTERM after the streamed request ended\n" \
         + server.describe()
+
+
+def _refused_while_in_flight(server, in_flight) -> bool:
+    """Connect until an attempt is refused; False if the in-flight response arrives first (bounded)."""
+    for _ in range(2000):
+        if select.select([in_flight.sock], [], [], 0)[0]:
+            return False
+        try:
+            conn = server.connect(timeout=2)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return True
+        conn.close()
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("where", ["tcp", "uds"])
+def test_sigterm_refuses_new_connections_at_once(esg_server, markers, tmp_path, where):
+    # Issue 11, defect 22: the kernel kept accepting into the backlog of the master's socket; those
+    # connections hung until the in-flight work ended and were then reset.
+    args = ["--uds", str(tmp_path / "esg.sock")] if where == "uds" else []
+    server = esg_server(args, app="slow:app")
+    with server.connect() as conn:
+        conn.send(http_request("GET", "/?id=22&delay=4"))
+        wait_for_file(markers / "started-22")
+        server.send_signal(signal.SIGTERM)
+        assert _refused_while_in_flight(server, conn), "new connections were accepted until in-flight work ended"
+        resp = conn.read_response()
+    assert (resp.status, resp.body) == (200, b"slow done")
+    assert server.wait(STOP_TIMEOUT) == 0, server.describe()
+    assert "accept() failed" not in server.stderr()
+
+
+def test_sigterm_leaves_an_inherited_socket_listening(esg_server, markers):
+    # --fd: the socket belongs to whoever passed it (a supervisor may hand it to the next server).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        server = esg_server(["--fd", str(listener.fileno())], app="slow:app", pass_fds=(listener.fileno(),))
+        with RawConnection(socket.create_connection(listener.getsockname(), timeout=IO_TIMEOUT)) as conn:
+            conn.send(http_request("GET", "/?id=23&delay=2"))
+            wait_for_file(markers / "started-23")
+            server.send_signal(signal.SIGTERM)
+            resp = conn.read_response()
+        assert resp.status == 200
+        assert server.wait(STOP_TIMEOUT) == 0, server.describe()
+        # Still listening: the kernel completes a handshake into our backlog.
+        probe = socket.create_connection(listener.getsockname(), timeout=5)
+        probe.close()
+    finally:
+        listener.close()

@@ -198,3 +198,46 @@ def test_missing_env_file_is_an_error(run_esg, tmp_path: Path):
     result = run_esg(["--env-file", str(tmp_path / "nope.env"), "--port", "0", "sup_info:app"])
     assert result.returncode == 1
     assert "nope.env" in result.stderr
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_worker_flooding_its_control_channel_is_killed_and_replaced(esg_server):
+    # Issue 11, defect 5: the master buffered a worker's control line without limit (64 MiB here).
+    server = esg_server([], app="master_channel:app")
+    [before] = wait_workers(server, 1)
+    master_before = rss_kib(server.proc.pid)
+    conn = server.connect(timeout=IO_TIMEOUT)
+    try:
+        conn.send(b"GET /huge?mib=64 HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.wait_for_output(rf"Worker \[{before}\] sent a control message longer than 1048576 bytes; "
+                               r"killing it\.", timeout=WAIT)
+    finally:
+        conn.close()
+    after = wait_until(lambda: (lambda p: p if len(p) == 1 and p[0] != before else None)(worker_pids(server)),
+                       what="a replacement worker", server=server)
+    server.wait_for_output(rf"Worker \[{before}\] died \(killed by SIGKILL, control message too long\)")
+    wait_until(lambda: count_lines(server, r"Application startup complete\.$") == 2, what="replacement ready",
+               server=server)
+    with server.client(headers={"connection": "close"}) as c:
+        assert c.get("/").text == str(after[0])
+    assert rss_kib(server.proc.pid) - master_before < 16 * 1024, "the master's memory grew with the line"
+
+
+def test_control_messages_with_wrong_types_are_ignored(esg_server):
+    # A startup_failed whose message is not a string used to throw out of the master's event loop.
+    server = esg_server(["--log-level", "debug"], app="master_channel:app")
+    [pid] = wait_workers(server, 1)
+    with server.client(headers={"connection": "close"}) as c:
+        assert c.get("/bad-types").status_code == 200
+    server.wait_for_output(rf"Ignoring a malformed control message from worker \[{pid}\]", timeout=WAIT)
+    assert server.alive()
+    with server.client(headers={"connection": "close"}) as c:
+        assert c.get("/").text == str(pid)
+    assert worker_pids(server) == [pid]

@@ -3,9 +3,13 @@ own the sockets; running the app as root without them prints a warning; unknown 
 The suite runs as root (Debian CI container); these tests need it.
 """
 
+import json
 import os
 import pwd
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +73,39 @@ def test_unknown_user_is_an_error(run_esg):
     result = run_esg(["--user", "no-such-user-esg", "--port", "0", "sup_info:app"])
     assert result.returncode == 1
     assert "--user no-such-user-esg: no such user." in result.stderr
+
+
+def test_group_without_user_as_root_is_refused(run_esg):
+    # Issue 11, defect 20: the workers ran with the group changed and uid 0, without a word.
+    result = run_esg(["--group", "nogroup", "--port", "0", "sup_info:app"], timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert "Error: --group needs --user when esg runs as root" in result.stderr
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory under /tmp the unprivileged user can reach (pytest's tmp_path is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="esg-user-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_log_config_files_are_created_by_the_user(esg_server, app_user, shared_dir):
+    # The files --log-config's handlers open were created before the privilege drop, owned by root.
+    logs = shared_dir / "logs"
+    logs.mkdir()
+    os.chmod(logs, 0o777)
+    config = shared_dir / "logging.json"
+    config.write_text(json.dumps({
+        "version": 1, "disable_existing_loggers": False,
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(logs / "esg.log")}},
+        "loggers": {"esg.error": {"handlers": ["file"], "level": "INFO"}},
+    }))
+    os.chmod(config, 0o644)
+    server = esg_server(["--user", USER, "--log-config", str(config)], app="sup_info:app")
+    info = get_info(server)
+    assert info["uid"] == app_user.pw_uid
+    st = os.stat(logs / "esg.log")
+    assert (st.st_uid, st.st_gid) == (app_user.pw_uid, app_user.pw_gid), st
+    assert "Started server process" in (logs / "esg.log").read_text()

@@ -9,14 +9,16 @@ Master contract (server/master/worker_process.h and supervisor.h are the other s
   and 2 start as pipes the master reads and prefixes with the worker pid; the worker moves ESG's log
   streams back to the master's real stdout/stderr (same format and order as a single process) and keeps
   Python's sys.stdout/sys.stderr (the app's prints, warnings, tracebacks) on the pipes.
-- Before importing the app, a worker started as root switches to config["user"]/config["group"].
+- Before anything else (--log-config's files included), a worker started as root switches to
+  config["user"]/config["group"]. The master refuses --group without --user as root.
 - Events, one JSON object per line on control_fd:
     {"event": "ready", "pid": P}                        app imported, lifespan started, accepting
     {"event": "heartbeat", "requests": R, "in_flight": F, "connections": C, "rss": BYTES}   about every
                                                         second, from the event loop (a blocked loop misses them)
     {"event": "max_requests", "requests": R}            --limit-max-requests (+ jitter) reached; the worker
                                                         keeps serving until the master drains it
-    {"event": "startup_failed", "message": TEXT}        before exiting with status 3
+    {"event": "startup_failed", "message": TEXT}        before exiting with status 3 (TEXT: its last 64 Ki chars)
+  A line longer than 1 MiB makes the master kill the worker (a worker that sends garbage is broken).
 - Commands, one JSON object per line from the master:
     {"cmd": "drain"}            stop accepting, finish in-flight requests (keep-alive responses get
                                 Connection: close, idle connections close), lifespan shutdown, exit 0
@@ -41,6 +43,10 @@ from esg.importer import AppLoadError
 from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
 
 HEARTBEAT_SECONDS = 1.0
+# The master refuses a message line over 1 MiB (kMaxWorkerMessageBytes in server/master/worker_message.h)
+# and kills the worker that sent it; a startup_failed text is trimmed well below that (its tail, where a
+# traceback says what went wrong, is kept). json.dumps escapes at most 6 bytes per character.
+MAX_FAILURE_MESSAGE_CHARS = 64 * 1024
 MAX_REQUESTS_CHECK_SECONDS = 0.1
 
 
@@ -54,6 +60,9 @@ class Control:
     def send(self, event: str, **fields: Any) -> None:
         if self.fd is None:
             return
+        message = fields.get("message")
+        if isinstance(message, str) and len(message) > MAX_FAILURE_MESSAGE_CHARS:
+            fields["message"] = "[...]\n" + message[-MAX_FAILURE_MESSAGE_CHARS:]
         line = json.dumps({"event": event, **fields}) + "\n"
         try:
             os.write(self.fd, line.encode())
@@ -81,6 +90,11 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping = True
+        # Close our listening sockets now, not one loop turn later in Serving.run: on a graceful stop the
+        # master shuts the shared listeners down (new connections are refused at once), after which
+        # accept() on them fails with EINVAL for as long as a worker still watches them.
+        if self.serving.engine is not None:
+            self.serving.engine.stop_accepting()
         self.serving.stop()
 
     def handle_signal(self, signum: int) -> None:
@@ -244,6 +258,14 @@ def main() -> None:
     split_stdio()
     _esg.init_log(config.get("log_level") or "info", config.get("use_colors"), bool(config.get("access_log", True)))
     pid = os.getpid()
+    # --user/--group first: the files --log-config's handlers open are then created by (and owned by) the
+    # unprivileged user, not root.
+    try:
+        drop_privileges(config)
+    except AppLoadError as exc:
+        _log.error(f"Error loading ASGI app. {exc}")
+        control.send("startup_failed", message=str(exc))
+        sys.exit(EXIT_APP_LOAD)
     try:
         logconfig.apply(config)  # --log-config: before the first line, so that every line follows the file
     except ConfigFileError as exc:
@@ -252,7 +274,6 @@ def main() -> None:
         sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
-        drop_privileges(config)
         loop = new_event_loop(config.get("loop", "auto"))
         # The master already put --env-file into our environment (server/master/env_file.h); the
         # loader in prepare_app is for esg.run and gunicorn, where no master runs.

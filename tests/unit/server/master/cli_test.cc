@@ -423,3 +423,38 @@ TEST(PyReprTest, QuotesLikePython) {
 
 }  // namespace
 }  // namespace esg::cli
+
+namespace esg::cli {
+namespace {
+
+TEST(CliTest, UdsModeIsOctal) {
+  for (const auto& [text, mode] : std::vector<std::pair<std::string, int>>{{"660", 0660}, {"0600", 0600}, {"0o640", 0640}, {"7", 07}}) {
+    Parsed run = ParseArgs({"--uds", "/tmp/x.sock", "--uds-mode", text, "m:app"});
+    ASSERT_TRUE(run.result.run) << text << run.result.err;
+    EXPECT_EQ(run.config.uds_mode, mode) << text;
+  }
+  for (const char* bad : {"999", "abc", "4755", "", "-660", "0o", "00660"}) {
+    Parsed run = ParseArgs({"--uds", "/tmp/x.sock", "--uds-mode", bad, "m:app"});
+    EXPECT_EQ(run.result.exit_code, 2) << bad;
+    EXPECT_EQ(ErrorLine(run).rfind("Error: Invalid value for '--uds-mode': ", 0), 0u) << ErrorLine(run);
+  }
+}
+
+TEST(CliTest, UdsAccessOptionsNeedUds) {
+  Parsed run = ParseArgs({"--uds-group", "www-data", "m:app"});
+  EXPECT_EQ(run.result.exit_code, 2);
+  EXPECT_EQ(ErrorLine(run), "Error: --uds-group applies to the socket file of --uds; pass --uds PATH too.");
+}
+
+TEST(CliTest, ForwardedAllowIpsTakesUnixIdentities) {
+  Parsed run = ParseArgs({"--forwarded-allow-ips", "127.0.0.1,unix:uid=33,unix:gid=33,unix:root,unix:group=0", "m:app"});
+  EXPECT_TRUE(run.result.run) << run.result.err;
+  for (const char* bad : {"unix:", "unix:uid=", "unix:uid=x", "unix:gid=-1", "unix:no-such-user-esg", "unix:shell=sh"}) {
+    Parsed bad_run = ParseArgs({"--forwarded-allow-ips", bad, "m:app"});
+    EXPECT_EQ(bad_run.result.exit_code, 2) << bad;
+    EXPECT_EQ(ErrorLine(bad_run).rfind("Error: Invalid value for '--forwarded-allow-ips': ", 0), 0u) << ErrorLine(bad_run);
+  }
+}
+
+}  // namespace
+}  // namespace esg::cli

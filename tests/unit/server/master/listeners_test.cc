@@ -260,3 +260,65 @@ TEST(OpenListenerTest, FdWinsOverUdsWhichWinsOverTcp) {
 
 }  // namespace
 }  // namespace esg
+
+namespace esg {
+namespace {
+
+TEST_F(UnixDir, AccessSetsModeAndGroupBeforeListening) {
+  std::string path = Path("restricted.sock");
+  Listener listener;
+  std::string error;
+  UnixSocketAccess access;
+  access.mode = 0640;
+  access.gid = static_cast<int>(getegid());
+  ASSERT_TRUE(BindUnix(path, 16, &listener, &error, access)) << error;
+  EXPECT_TRUE(listener.bound_here);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(st.st_gid, getegid());
+  CloseListener(&listener);
+}
+
+TEST(UnixAccessTest, FromConfig) {
+  Config config;
+  UnixSocketAccess access;
+  std::string error;
+  ASSERT_TRUE(UnixAccessFromConfig(config, &access, &error));
+  EXPECT_EQ(access.mode, 0666);
+  EXPECT_EQ(access.gid, -1);
+  config.uds_group = "4242";
+  ASSERT_TRUE(UnixAccessFromConfig(config, &access, &error));
+  EXPECT_EQ(access.mode, 0660);  // a group alone means owner and group only
+  EXPECT_EQ(access.gid, 4242);
+  config.uds_mode = 0600;
+  ASSERT_TRUE(UnixAccessFromConfig(config, &access, &error));
+  EXPECT_EQ(access.mode, 0600);
+  config.uds_group = "no-such-group-for-esg";
+  EXPECT_FALSE(UnixAccessFromConfig(config, &access, &error));
+  EXPECT_EQ(error, "Invalid value for '--uds-group': no such group 'no-such-group-for-esg'.");
+}
+
+TEST_F(UnixDir, StopListeningRefusesNewConnectionsOnlyOnOwnSockets) {
+  std::string path = Path("stop.sock");
+  Listener listener;
+  std::string error;
+  ASSERT_TRUE(BindUnix(path, 16, &listener, &error)) << error;
+  EXPECT_TRUE(CanConnectUnix(path));
+  EXPECT_TRUE(StopListening(&listener));
+  EXPECT_FALSE(CanConnectUnix(path));
+  CloseListener(&listener);
+
+  Listener inherited;
+  ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &inherited, &error)) << error;
+  inherited.bound_here = false;  // as AdoptFd leaves it
+  EXPECT_FALSE(StopListening(&inherited));
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  ASSERT_EQ(getsockopt(inherited.spec.fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length), 0);
+  EXPECT_EQ(accepting, 1);
+  CloseListener(&inherited);
+}
+
+}  // namespace
+}  // namespace esg

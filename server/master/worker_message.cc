@@ -1,0 +1,40 @@
+// Reading the messages a worker sends the master (see worker_message.h).
+#include "server/master/worker_message.h"
+
+#include <nlohmann/json.hpp>
+
+namespace esg {
+
+WorkerMessage ParseWorkerMessage(std::string_view line) {
+  WorkerMessage out;
+  nlohmann::json message = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (!message.is_object()) return out;
+  auto event = message.find("event");
+  if (event == message.end() || !event->is_string()) return out;
+  auto number = [&message](const char* key) -> uint64_t {
+    auto it = message.find(key);
+    return it != message.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+  };
+  const std::string& name = event->get_ref<const std::string&>();
+  if (name == "heartbeat") {
+    out.kind = WorkerMessage::Kind::kHeartbeat;
+    out.requests = number("requests");
+    out.in_flight = number("in_flight");
+    out.connections = number("connections");
+    out.rss = number("rss");
+  } else if (name == "ready") {
+    out.kind = WorkerMessage::Kind::kReady;
+  } else if (name == "startup_failed") {
+    out.kind = WorkerMessage::Kind::kStartupFailed;
+    auto text = message.find("message");
+    if (text != message.end() && text->is_string()) out.message = text->get<std::string>();
+  } else if (name == "max_requests") {
+    out.kind = WorkerMessage::Kind::kMaxRequests;
+    out.requests = number("requests");
+  } else {
+    out.kind = WorkerMessage::Kind::kUnknown;
+  }
+  return out;
+}
+
+}  // namespace esg

@@ -1,0 +1,102 @@
+// WorkerMessageReader (bounded line splitting of the worker -> master channel) and ParseWorkerMessage.
+#include "server/master/worker_message.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace esg {
+namespace {
+
+std::vector<std::string> FeedAll(WorkerMessageReader* reader, const std::vector<std::string>& chunks, bool* ok) {
+  std::vector<std::string> lines;
+  *ok = true;
+  for (const std::string& chunk : chunks) {
+    *ok = reader->Feed(chunk, [&lines](std::string_view line) { lines.emplace_back(line); });
+  }
+  return lines;
+}
+
+TEST(WorkerMessageReaderTest, SplitsLinesAcrossReads) {
+  WorkerMessageReader reader;
+  bool ok;
+  auto lines = FeedAll(&reader, {"{\"event\": \"re", "ady\"}\n{\"a\":1}\n\n{\"b", "\":2}\n"}, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"event\": \"ready\"}", "{\"a\":1}", "", "{\"b\":2}"}));
+  EXPECT_EQ(reader.buffered(), 0u);
+}
+
+TEST(WorkerMessageReaderTest, ALineWithoutNewlineLongerThanTheCapOverflows) {
+  WorkerMessageReader reader(16);
+  bool ok;
+  auto lines = FeedAll(&reader, {"short\n", std::string(10, 'x'), std::string(7, 'y')}, &ok);
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(reader.overflowed());
+  EXPECT_EQ(reader.buffered(), 0u);
+  EXPECT_EQ(lines, std::vector<std::string>{"short"});
+  // Sticky: nothing is delivered any more.
+  EXPECT_FALSE(reader.Feed("\nlater\n", [](std::string_view) { ADD_FAILURE(); }));
+}
+
+TEST(WorkerMessageReaderTest, ACompleteLongLineInOneReadOverflowsToo) {
+  WorkerMessageReader reader(16);
+  bool ok;
+  auto lines = FeedAll(&reader, {"a\n" + std::string(17, 'x') + "\nb\n"}, &ok);
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(lines, std::vector<std::string>{"a"});
+}
+
+TEST(WorkerMessageReaderTest, ALineExactlyAtTheCapIsAccepted) {
+  WorkerMessageReader reader(16);
+  bool ok;
+  auto lines = FeedAll(&reader, {std::string(8, 'x'), std::string(8, 'x'), "\n"}, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(lines, std::vector<std::string>{std::string(16, 'x')});
+}
+
+TEST(WorkerMessageReaderTest, TheDefaultCapBoundsTheBuffer) {
+  WorkerMessageReader reader;
+  std::string chunk(65536, 'z');
+  bool ok = true;
+  for (int i = 0; i < 64 && ok; ++i) {
+    ok = reader.Feed(chunk, [](std::string_view) {});
+    EXPECT_LE(reader.buffered(), kMaxWorkerMessageBytes);
+  }
+  EXPECT_FALSE(ok);
+}
+
+TEST(ParseWorkerMessageTest, KnownEvents) {
+  WorkerMessage m = ParseWorkerMessage(R"({"event": "heartbeat", "requests": 5, "in_flight": 1, "connections": 2, "rss": 9})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kHeartbeat);
+  EXPECT_EQ(m.requests, 5u);
+  EXPECT_EQ(m.in_flight, 1u);
+  EXPECT_EQ(m.connections, 2u);
+  EXPECT_EQ(m.rss, 9u);
+  EXPECT_EQ(ParseWorkerMessage(R"({"event": "ready", "pid": 3})").kind, WorkerMessage::Kind::kReady);
+  m = ParseWorkerMessage(R"({"event": "startup_failed", "message": "boom"})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kStartupFailed);
+  EXPECT_EQ(m.message, "boom");
+  m = ParseWorkerMessage(R"({"event": "max_requests", "requests": 100})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kMaxRequests);
+  EXPECT_EQ(m.requests, 100u);
+  EXPECT_EQ(ParseWorkerMessage(R"({"event": "from_the_future"})").kind, WorkerMessage::Kind::kUnknown);
+}
+
+TEST(ParseWorkerMessageTest, WrongTypesNeitherThrowNorCount) {
+  // A non-string message used to throw nlohmann::type_error out of the master's io thread.
+  WorkerMessage m = ParseWorkerMessage(R"({"event": "startup_failed", "message": 42})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kStartupFailed);
+  EXPECT_EQ(m.message, "");
+  m = ParseWorkerMessage(R"({"event": "heartbeat", "requests": -1, "rss": "big", "in_flight": 1.5})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kHeartbeat);
+  EXPECT_EQ(m.requests, 0u);
+  EXPECT_EQ(m.rss, 0u);
+  EXPECT_EQ(m.in_flight, 0u);
+  for (const char* bad : {"", "null", "[]", "{", "{\"event\": 1}", "\"event\"", "{\"no\": \"event\"}", "\xff\xfe"}) {
+    EXPECT_EQ(ParseWorkerMessage(bad).kind, WorkerMessage::Kind::kMalformed) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace esg

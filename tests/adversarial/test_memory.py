@@ -14,9 +14,10 @@ import zlib
 import measure
 from esgtest import RawConnection
 from measure import MIB, Prober, RssWatch, check_idle, check_same_workers, children
-from wsraw import close_code, frame, handshake, header, mask
+from wsraw import MASK, close_code, frame, handshake, header
 
 ATTACK_SECONDS = 8.0
+FRAGMENTED_MESSAGE_MAX_MIB = 48  # RSS growth for a message passing --ws-max-size 16 MiB: 3 x the limit
 
 
 def small_window_connection(server, rcvbuf: int = 4096) -> RawConnection:
@@ -67,7 +68,7 @@ def test_pipelined_flood_that_never_reads_is_paused(esg_server):
     conn = small_window_connection(server)
     with Prober(server) as prober, RssWatch(pid) as rss:
         sent = flood(conn.sock, block, 3 * MIB, rss)
-        time.sleep(1.0)  # let a worker that is still parsing show its growth
+        rss.exceeded.wait(1.0)  # let a worker that is still parsing show its growth (not more than needed)
         conn.close()
     rss.check(f"pipelined flood ({sent} bytes of requests, never read)")
     prober.check("pipelined flood")
@@ -91,7 +92,7 @@ def test_websocket_ping_flood_that_never_reads_is_bounded_and_timed_out(esg_serv
     block = ping * (MIB // len(ping))
     with Prober(server) as prober, RssWatch(pid) as rss:
         sent = flood(conn.sock, block, 400 * MIB, rss)
-        time.sleep(0.5)
+        rss.exceeded.wait(0.5)
     rss.check(f"WebSocket ping flood ({sent / MIB:.0f} MiB of pings, pongs never read)")
     prober.check("WebSocket ping flood")
     assert closed_without_reading(conn.sock, 2 + measure.CLOSE_DEADLINE), (
@@ -105,28 +106,53 @@ def test_websocket_ping_flood_that_never_reads_is_bounded_and_timed_out(esg_serv
 
 
 def test_websocket_frame_over_max_size_is_refused_at_its_header(esg_server):
-    """A3/A9: a frame announcing more than --ws-max-size is closed 1009 as soon as its header is read, not
-    buffered up to the limit first (the client sends the header and 64 KiB, then waits)."""
+    """A9: a frame announcing more than --ws-max-size is closed 1009 as soon as its length is read: the
+    client sends the 10 bytes up to the length and waits (the unfixed server waits for the mask key and
+    the payload before looking at the length)."""
     server = esg_server(["--ws-max-size", str(16 * MIB)])
     [pid] = children(server.proc.pid)
     conn, resp = handshake(server)
     assert resp.status == 101
-    with RssWatch(pid) as rss:
-        conn.send(header(2, 20 * MIB) + mask(b"\0" * 65536))
-        code = close_code(conn, measure.CLOSE_DEADLINE)
+    conn.send(header(2, 20 * MIB)[:10])
+    code = close_code(conn, measure.CLOSE_DEADLINE)
     assert code == 1009, f"a frame announcing 20 MiB over --ws-max-size 16 MiB got close code {code}, not 1009"
-    rss.check("frame over --ws-max-size")
     conn.close()
     check_same_workers(server, [pid], "frame over --ws-max-size")
 
 
+def test_websocket_message_over_max_size_is_refused_before_buffering(esg_server):
+    """A3: under --ws-max-size 16 MiB, a first fragment of 16 MiB - 1 (legal, buffered) and a continuation
+    announcing 16 MiB more: the continuation is refused (1009) from its announced length, before its payload is
+    appended. Appending first, then checking, took the worker ~80 MiB above its baseline; the legal first
+    fragment alone costs ~32 MiB. Bound: FRAGMENTED_MESSAGE_MAX_MIB."""
+    server = esg_server(["--ws-max-size", str(16 * MIB)])
+    [pid] = children(server.proc.pid)
+    conn, resp = handshake(server)
+    assert resp.status == 101
+    first, second = 16 * MIB - 1, 16 * MIB
+    data = (header(2, first, fin=False) + (MASK * (first // 4 + 1))[:first]  # zeros, masked
+            + header(0, second) + (MASK * (second // 4 + 1))[:second])
+    with RssWatch(pid, FRAGMENTED_MESSAGE_MAX_MIB * MIB, "FRAGMENTED_MESSAGE_MAX_MIB") as rss:
+        flood(conn.sock, data, len(data), rss, seconds=5.0)
+        try:
+            code = close_code(conn, measure.CLOSE_DEADLINE)
+        except AssertionError:
+            code = None
+        time.sleep(0.3)
+    conn.close()
+    rss.check("a 16 MiB - 1 fragment and a 16 MiB continuation against --ws-max-size 16 MiB")
+    assert code == 1009, f"a message passing --ws-max-size got close code {code}, not 1009"
+    check_same_workers(server, [pid], "message over --ws-max-size")
+
+
 def test_websocket_frame_with_msb_length_is_refused_1002(esg_server):
-    """A9: a 64-bit payload length with its most significant bit set is a protocol error (RFC 6455 §5.2)."""
+    """A9: a 64-bit payload length with its most significant bit set is a protocol error (RFC 6455 §5.2),
+    closed 1002 as soon as the length is read (the client sends nothing after it)."""
     server = esg_server([])
     [pid] = children(server.proc.pid)
     conn, resp = handshake(server)
     assert resp.status == 101
-    conn.send(header(2, 1 << 63 | 5) + mask(b"hello"))
+    conn.send(header(2, 1 << 63 | 5)[:10])  # up to the length: the answer must not wait for more
     code = close_code(conn, measure.CLOSE_DEADLINE)
     assert code == 1002, f"a 64-bit length with the MSB set got close code {code}, not 1002"
     conn.close()

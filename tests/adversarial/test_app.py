@@ -107,7 +107,8 @@ def test_no_body_statuses_keep_the_framing(esg_server, case):
         assert not first.has("content-length") and not first.has("transfer-encoding"), first.raw
     else:
         assert first.status in (304, 500), first.raw
-    assert second is not None, "the server closed instead of answering the pipelined request"
+    if first.status != 500:  # after an error answer the server may close; otherwise it must go on
+        assert second is not None, "the server closed instead of answering the pipelined request"
     check_same_workers(server, [pid], case)
 
 

@@ -141,7 +141,9 @@ def test_websocket_message_over_max_size_is_refused_before_buffering(esg_server)
         time.sleep(0.3)
     conn.close()
     rss.check("a 16 MiB - 1 fragment and a 16 MiB continuation against --ws-max-size 16 MiB")
-    assert code == 1009, f"a message passing --ws-max-size got close code {code}, not 1009"
+    # None: the server closed while the rest of the continuation was in flight, and the reset may discard its
+    # close frame before the client reads it (the 1009 itself is checked by the header-only test above).
+    assert code in (1009, None), f"a message passing --ws-max-size got close code {code}, not 1009"
     check_same_workers(server, [pid], "message over --ws-max-size")
 
 

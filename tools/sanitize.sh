@@ -27,7 +27,7 @@ libasan=$(gcc -print-file-name=libasan.so)
 [ -f "$libasan" ] || { echo "sanitize: gcc's libasan.so is missing (apt-get install libasan8 / gcc)" >&2; exit 1; }
 logs=${ESG_SANITIZE_LOGS:-$(mktemp -d /tmp/esg-sanitize.XXXXXX)}
 mkdir -p "$logs"
-rm -f "$logs"/asan.* "$logs"/ubsan.*
+rm -f "$logs"/sanitizer.*
 wrapper=$logs/python
 cat > "$wrapper" <<EOF
 #!/bin/sh
@@ -36,9 +36,10 @@ EOF
 chmod +x "$wrapper"
 
 # detect_leaks=0: CPython keeps its objects at exit by design. A small quarantine keeps the workers' RSS near
-# a normal build's, so the adversarial suite's RSS bounds still mean something.
-export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/asan:quarantine_size_mb=16:malloc_context_size=20:${ASAN_OPTIONS:-}"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan:${UBSAN_OPTIONS:-}"
+# a normal build's, so the adversarial suite's RSS bounds still mean something. Both runtimes write to
+# sanitizer.<pid> (with gcc the two share the report file: an ASan report may come through UBSan's path).
+export ASAN_OPTIONS="detect_leaks=0:log_path=$logs/sanitizer:quarantine_size_mb=16:malloc_context_size=20:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/sanitizer:${UBSAN_OPTIONS:-}"
 export ESG_BIN=$esg
 export ESG_PYTHON=$wrapper
 export RUNFILES_DIR=$esg.runfiles
@@ -64,7 +65,7 @@ for dir in tests/integration tests/adversarial; do
     "${files[@]}" "$@") || failed=1
 done
 
-reports=$(ls "$logs" | grep -E '^(asan|ubsan)\.' || true)
+reports=$(ls "$logs" | grep -E '^sanitizer\.' || true)
 if [ -n "$reports" ]; then
   echo "sanitize: sanitizer reports in $logs:" >&2
   for r in $reports; do echo "=== $r" >&2; head -c 20000 "$logs/$r" >&2; done

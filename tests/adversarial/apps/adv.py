@@ -109,6 +109,7 @@ class MutatingHeaders(list):
 FRAMES = {
     "cl-te": (200, [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")], b"hello"),
     "te-cl": (200, [(b"transfer-encoding", b"chunked"), (b"content-length", b"5")], b"hello"),
+    "te-single": (200, [(b"transfer-encoding", b"chunked")], b"hello"),
     "two-cl": (200, [(b"content-length", b"5"), (b"content-length", b"7")], b"hello"),
     "status-600": (600, [], b"x"),
     "status-99": (99, [], b"x"),

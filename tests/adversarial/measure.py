@@ -9,7 +9,7 @@ retry), and worker identity (the same pids before and after: no unexpected resta
 The bounds are limits of harm, not benchmarks: each is far from what a healthy build uses (a few MiB, ~0 % CPU
 when idle, milliseconds per request) and far below what the defect it guards against costs (GiB, 100 % CPU,
 no answer at all). $ESG_ADV_SLOWDOWN (a factor, default 1; tools/sanitize.sh sets it for the ASan build)
-stretches the time bounds and the RSS bound for slower builds.
+stretches the time bounds for slower builds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 SLOWDOWN = float(os.environ.get("ESG_ADV_SLOWDOWN", "1"))
 
 # -- the named bounds
-RSS_GROWTH_MAX_MIB = 64 * (2 if SLOWDOWN > 1 else 1)  # worker VmRSS above its pre-attack baseline
+# Worker VmRSS above its pre-attack baseline. The same under ASan: its shadow adds 1/8 of what is allocated and
+# tools/sanitize.sh caps the quarantine at 16 MiB, while a doubled bound let the unfixed ping flood pass there.
+RSS_GROWTH_MAX_MIB = 64
 IDLE_CPU_MAX = 0.20  # worker CPU share over IDLE_WINDOW once the attack has stopped
 IDLE_WINDOW = 2.0  # seconds
 BUSY_CPU_MAX = 0.90  # worker CPU demand during a hang/spin-class attack: never pinned at 100 %

@@ -41,7 +41,9 @@ void HttpStream::Detach() {
 HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_body) {
   if (!connection_) return SendResult::kClosed;
   if (complete_) return SendResult::kError;
-  struct iovec iov[4];
+  // At most five pieces: head, chunk-size line, data, CRLF, last chunk (an app that set chunked itself and
+  // sends its whole body in one message).
+  struct iovec iov[5];
   int count = 0;
   size_t total = 0;
   auto add = [&](const void* p, size_t n) {

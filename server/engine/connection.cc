@@ -359,6 +359,9 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
 }
 
 void Connection::Flush() {
+  // Most calls come from an EPOLLOUT flag reported with EPOLLIN while nothing is queued.
+  if (out_.empty() && !output_blocked_ && !close_after_write_) return;
+  bool had_output = !out_.empty();
   while (out_sent_ < out_.size()) {
     struct iovec iov = {out_.data() + out_sent_, out_.size() - out_sent_};
     ssize_t n = transport_->Writev(&iov, 1);
@@ -385,7 +388,7 @@ void Connection::Flush() {
       return;
     }
     // The keep-alive deadline counts from the end of the last response's write, as nginx's does.
-    if (deadline_ != 0 && !stream_ && !ws_stream_) {
+    if (had_output && deadline_ != 0 && !stream_ && !ws_stream_) {
       deadline_ = std::max(deadline_, Server::Now() + server_->config().timeout_keep_alive);
     }
   }

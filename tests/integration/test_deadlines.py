@@ -98,3 +98,28 @@ def test_slowloris_many_connections_are_cut_off_and_others_answered(esg_server):
     assert not open_, f"{len(open_)} of {count} trickling connections still open after {time.monotonic() - start:.0f} s"
     latencies.sort()
     assert latencies[len(latencies) // 2] < 1.0, f"a parallel client waited {latencies} s"
+
+
+def test_slow_reader_of_one_large_answer_outlives_the_keep_alive_timeout(esg_server):
+    """The keep-alive deadline starts once the response is written, not when the app finished it: a client
+    reading a large answer (sent in one message) more slowly than --timeout-keep-alive gets all of it."""
+    server = esg_server(["--timeout-keep-alive", "1"], app="flow_app:app")
+    size = 32 << 20
+    sock = socket.create_connection((server.host, server.port), timeout=20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+    sock.sendall(http_request("GET", f"/big?id=1&size={size}"))
+    got = b""
+    start = time.monotonic()
+    while b"\r\n\r\n" not in got:
+        got += sock.recv(65536)
+    head, _, body = got.partition(b"\r\n\r\n")
+    received = len(body)
+    while received < size:
+        if time.monotonic() - start < 3:
+            time.sleep(0.05)  # slower than the 1 s keep-alive timeout for the first 3 s
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        received += len(chunk)
+    sock.close()
+    assert received == size, f"cut off after {received} of {size} bytes ({time.monotonic() - start:.1f} s)"

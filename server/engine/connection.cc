@@ -138,7 +138,7 @@ void Connection::ReadLoop() {
       if (!stream_) {
         // Requests pipelined before the end (buffered unparsed, or waiting for output to drain) are
         // still answered, and what is queued is still sent: a client may only have half-closed.
-        if (buffer_len_ == 0) CloseAtEof();
+        if (buffer_len_ == 0 || close_after_write_) CloseAtEof();
         return;
       }
       Close();  // a request body cut short

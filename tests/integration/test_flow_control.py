@@ -276,7 +276,8 @@ def test_descriptor_exhaustion_backs_off_and_recovers(esg_server):
         cpu = cpu_seconds(pid) - cpu_before
         wall = time.monotonic() - wall_before
         lines = server.stderr().count("\n") - lines_before
-        assert cpu < 0.5 * wall, f"the worker used {cpu:.2f} s of CPU in {wall:.2f} s while out of descriptors"
+        # An idle worker uses ~0 s here; a spinning one got 35-100 % of a core (35 % on a loaded machine).
+        assert cpu < 0.2 * wall, f"the worker used {cpu:.2f} s of CPU in {wall:.2f} s while out of descriptors"
         assert lines <= 10, f"{lines} log lines in {wall:.1f} s while out of descriptors:\n{server.stderr()[-2000:]}"
         assert "Too many open files" in server.stderr()
     finally:

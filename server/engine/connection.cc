@@ -69,6 +69,8 @@ bool Connection::ReadPaused() const {
   return buffer_ && buffer_start_ + buffer_len_ == Server::kBufferSize && paused_;
 }
 
+bool Connection::OutputOverMark() const { return unsent() > server_->config().write_high_water; }
+
 void Connection::DoRead() {
   // The app may take body bytes (and so resume reading) from inside this loop's parse step: the loop
   // itself re-checks, so a nested call only has to return.
@@ -122,8 +124,8 @@ void Connection::ReadLoop() {
         return;
       }
       if (parser_->MidMessage() && !stream_) {
-        // The client gave up in the middle of a request head: nothing to answer.
-        Close();
+        // The client gave up in the middle of a request head: nothing more to answer.
+        CloseAtEof();
         return;
       }
       if (stream_ && stream_->body_complete()) {
@@ -133,7 +135,13 @@ void Connection::ReadLoop() {
         stream_->Notify();
         return;
       }
-      Close();
+      if (!stream_) {
+        // Requests pipelined before the end (buffered unparsed, or waiting for output to drain) are
+        // still answered, and what is queued is still sent: a client may only have half-closed.
+        if (buffer_len_ == 0 || close_after_write_) CloseAtEof();
+        return;
+      }
+      Close();  // a request body cut short
       return;
     }
     if (errno == EINTR) continue;
@@ -162,6 +170,10 @@ void Connection::ParseBuffered() {
   while (buffer_len_ > 0 && !closed_) {
     if (paused_) {
       if (stream_ || ws_stream_ || !response_done_) break;  // the current request is still being answered
+      if (OutputOverMark()) {
+        output_blocked_ = true;  // flow control: the next request waits for Flush()
+        break;
+      }
       paused_ = false;
       response_done_ = false;
       parser_->Resume();
@@ -192,7 +204,9 @@ void Connection::ParseBuffered() {
     if (buffer_len_ > 0) ParseBuffered();
     return;
   }
-  if (paused_ && response_done_ && !stream_ && !ws_stream_) {
+  if (paused_ && response_done_ && !stream_ && !ws_stream_ && OutputOverMark()) {
+    output_blocked_ = true;  // flow control: the next request waits for Flush()
+  } else if (paused_ && response_done_ && !stream_ && !ws_stream_) {
     // The response ended while this message was still being parsed: go on with the next request.
     paused_ = false;
     response_done_ = false;
@@ -205,7 +219,14 @@ void Connection::ParseBuffered() {
   if (buffer_len_ == 0) {
     buffer_start_ = 0;
     if (!paused_ || !stream_) ReleaseBuffer();
+    // The peer closed and everything it sent is parsed: nothing more to answer.
+    if (eof_ && !stream_ && !ws_stream_) CloseAtEof();
   }
+}
+
+void Connection::CloseAtEof() {
+  close_after_write_ = true;
+  if (out_.empty()) Close();
 }
 
 // The app answered before the request body was all in: the rest of the body is read and dropped so the
@@ -310,7 +331,14 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
     }
   }
   if (written < total) {
-    if (out_.empty()) last_write_ = Server::Now();  // the send deadline counts from the first stall
+    if (out_.empty()) {
+      last_write_ = Server::Now();  // the send deadline counts from the first stall
+    } else if (out_sent_ > 0) {
+      // Drop what is already sent, so a response streamed to a slow reader keeps out_ within the mark
+      // plus one message (moves at most that much, and only while the client is behind).
+      out_.erase(0, out_sent_);
+      out_sent_ = 0;
+    }
     // Keep what the socket did not take; EPOLLOUT (edge) will flush it.
     size_t skip = written;
     for (int i = 0; i < count; ++i) {
@@ -331,6 +359,9 @@ HttpStream::SendResult Connection::Write(const struct iovec* iov, int count, siz
 }
 
 void Connection::Flush() {
+  // Most calls come from an EPOLLOUT flag reported with EPOLLIN while nothing is queued.
+  if (out_.empty() && !output_blocked_ && !close_after_write_) return;
+  bool had_output = !out_.empty();
   while (out_sent_ < out_.size()) {
     struct iovec iov = {out_.data() + out_sent_, out_.size() - out_sent_};
     ssize_t n = transport_->Writev(&iov, 1);
@@ -345,17 +376,31 @@ void Connection::Flush() {
     return;
   }
   if (out_sent_ == out_.size()) {
-    out_.clear();
+    // A large response leaves a large string: give it back rather than keep it per idle connection.
+    if (out_.capacity() > 4 * Server::kBufferSize) {
+      std::string().swap(out_);
+    } else {
+      out_.clear();
+    }
     out_sent_ = 0;
     if (close_after_write_) {
       CloseGracefully();
       return;
     }
+    // The keep-alive deadline counts from the end of the last response's write, as nginx's does.
+    if (had_output && deadline_ != 0 && !stream_ && !ws_stream_) {
+      deadline_ = std::max(deadline_, Server::Now() + server_->config().timeout_keep_alive);
+    }
   }
-  if (waiting_writable_ && out_.size() - out_sent_ <= server_->config().write_high_water / 2) {
+  size_t low_water = server_->config().write_high_water / 2;
+  if (waiting_writable_ && unsent() <= low_water) {
     waiting_writable_ = false;
     if (stream_ && stream_->observer_) stream_->observer_->OnWritable();
     if (ws_stream_) ws_stream_->Writable();
+  }
+  if (output_blocked_ && unsent() <= low_water && !closed_) {
+    output_blocked_ = false;
+    ResumeAfterResponse();
   }
 }
 
@@ -380,7 +425,8 @@ void Connection::ResponseComplete(HttpStream* stream) {
                        log::Escape(stream->target), stream->http_minor, stream->response().status());
   }
   server_->RequestFinished();
-  bool keep = stream->response().keep_alive() && !draining_ && !eof_;
+  // After the peer's end, requests it pipelined before it are still answered; then the connection closes.
+  bool keep = stream->response().keep_alive() && !draining_ && (!eof_ || buffer_len_ > 0);
   bool body_pending = !stream->body_complete();
   // A client waiting for "100 Continue" may never send the body, and a large unread body is not worth
   // reading just to throw it away: close instead.
@@ -407,6 +453,10 @@ void Connection::ResponseComplete(HttpStream* stream) {
     DoRead();
     return;
   }
+  ResumeAfterResponse();
+}
+
+void Connection::ResumeAfterResponse() {
   ParseBuffered();
   if (!closed_ && !stream_ && !ws_stream_) {
     if (buffer_len_ > 0) deadline_ = Server::Now() + server_->config().timeout_request_header;
@@ -469,7 +519,8 @@ void Connection::CheckDeadline(double now) {
     }
     return;
   }
-  if (closed_ || deadline_ == 0 || now < deadline_) return;
+  // While response bytes wait for the client, the send deadline above is the one that applies.
+  if (closed_ || deadline_ == 0 || now < deadline_ || unsent() > 0) return;
   if (lingering_) {
     Close();
     return;

@@ -3,8 +3,12 @@
 // pipelined requests strictly in order (the parser pauses after each message until its response ends).
 //
 // Backpressure: reading pauses while the app has not consumed more than read_high_water of body, and
-// send() waits while more than write_high_water is queued. An idle keep-alive connection holds no read
-// buffer and no Python object.
+// send() waits while more than write_high_water is queued. No pipelined request is parsed or started
+// while more than write_high_water is queued, whatever the shape of the response that queued it: the
+// next request waits unparsed in the read buffer, reading stops once that buffer is full, and TCP pushes
+// back on the client. Flush() resumes the parser once the queue falls to half the mark. So one
+// connection holds at most its read buffer, the mark plus the last response's unsent bytes, and the
+// request in flight. An idle keep-alive connection holds no read buffer and no Python object.
 #pragma once
 
 #include <sys/uio.h>
@@ -90,6 +94,10 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool StartWebSocket(http::RequestHead& head);
   void EndWebSocket(int code);
   bool ReadPaused() const;
+  size_t unsent() const { return out_.size() - out_sent_; }
+  bool OutputOverMark() const;
+  void ResumeAfterResponse();  // goes on with the next pipelined request, if any is buffered
+  void CloseAtEof();           // the peer closed and nothing is left to answer: close after the write
 
   Server* server_;
   int fd_;
@@ -119,6 +127,7 @@ class Connection final : public EventHandler, private http::RequestHandler {
   bool reading_ = false;
   bool parsing_ = false;        // inside ParseBuffered's loop (an eager app may answer from within it)
   bool response_done_ = false;  // the current message's response is complete; resume after its end
+  bool output_blocked_ = false; // the next request waits until Flush() brings out_ under the mark
   bool discarding_ = false;     // dropping the rest of a body the app did not read
   uint64_t requests_ = 0;       // request heads received on this connection
   double last_read_ = 0;        // when bytes last arrived (request-body deadline)

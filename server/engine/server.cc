@@ -71,19 +71,41 @@ void Server::Accept(Listener* listener) {
     socklen_t len = sizeof addr;
     int fd = accept4(listener->fd, reinterpret_cast<struct sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EINVAL) {
-        // The master shut this listener down as a graceful stop began (server/master/listeners.h,
-        // StopListening): it will never accept again, so stop watching it instead of failing each turn.
-        reactor_.Remove(listener->fd);
-        close(listener->fd);
-        listener->fd = -1;
-        return;
+      int error = errno;
+      switch (error) {
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+          return;
+        case EINTR:
+        case ECONNABORTED:
+          continue;
+        case EINVAL:
+          // The master shut this listener down as a graceful stop began (server/master/listeners.h,
+          // StopListening): it will never accept again, so stop watching it instead of failing each turn.
+          reactor_.Remove(listener->fd);
+          close(listener->fd);
+          listener->fd = -1;
+          return;
+        // Network errors of one pending connection, which Linux reports through accept() (accept(2)):
+        // that connection is gone, the next one may be fine.
+        case EPROTO:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+        case ENETDOWN:
+        case EPERM:  // a firewall rule refused it
+          LogAcceptError(error, "skipped that connection");
+          continue;
+        default:
+          // EMFILE, ENFILE, ENOBUFS, ENOMEM, or a broken listener: retrying at once would only spin.
+          PauseAccepting(error);
+          return;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        log::Error().error("accept() failed: {}", strerror(errno));
-      }
-      return;
     }
     PeerInfo peer;
     peer.fd = fd;
@@ -109,6 +131,37 @@ void Server::Accept(Listener* listener) {
   }
 }
 
+void Server::LogAcceptError(int error, const char* what) {
+  ++accept_failures_;
+  double now = Now();
+  if (now - accept_logged_at_ < kAcceptLogInterval) return;
+  log::Error().error("accept() failed: {} ({} time{} in the last {:g}s); {}", strerror(error), accept_failures_,
+                     accept_failures_ == 1 ? "" : "s", kAcceptLogInterval, what);
+  accept_logged_at_ = now;
+  accept_failures_ = 0;
+}
+
+void Server::PauseAccepting(int error) {
+  LogAcceptError(error, error == EMFILE || error == ENFILE
+                            ? "not accepting for a while; raise the descriptor limit (ulimit -n, LimitNOFILE=)"
+                            : "not accepting for a while");
+  accept_resume_at_ = Now() + kAcceptBackoff;
+  if (accept_paused_) return;
+  accept_paused_ = true;
+  for (auto& l : listeners_) {
+    if (l->fd >= 0) reactor_.Remove(l->fd);
+  }
+}
+
+void Server::ResumeAccepting() {
+  if (!accept_paused_) return;
+  accept_paused_ = false;
+  // Level-triggered: connections already waiting make the next epoll_wait report the listener.
+  for (auto& l : listeners_) {
+    if (l->fd >= 0) reactor_.Add(l->fd, EPOLLIN, l.get());
+  }
+}
+
 int Server::RunOnce() {
   int n = reactor_.RunOnce();
   Reap();
@@ -124,6 +177,7 @@ void Server::Timer::OnEvents(uint32_t) {
 
 void Server::Tick() {
   double now = Now();
+  if (accept_paused_ && now >= accept_resume_at_) ResumeAccepting();
   for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->CheckDeadline(now);
 }
 
@@ -131,6 +185,7 @@ void Server::Retire(Connection* connection) { retired_.push_back(connection); }
 
 void Server::Reap() {
   if (retired_.empty()) return;
+  ResumeAccepting();  // a descriptor is free again (no-op unless accepting was paused)
   for (Connection* c : retired_) {
     auto it = std::find(connections_.begin(), connections_.end(), c);
     if (it != connections_.end()) {

@@ -3,6 +3,12 @@
 // pool). The Python binding creates one, registers fd() with the event loop, and calls RunOnce() each
 // time it becomes readable.
 //
+// Descriptor exhaustion: when accept() fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM), the listeners leave the epoll set for kAcceptBackoff seconds (or until a connection of this
+// worker closes), and one log line per kAcceptLogInterval says how many accept() calls failed. The
+// pending connections stay in the shared backlog, where a sibling worker with descriptors to spare can
+// take them (nginx's practice, its accept_mutex_delay; no reserve descriptor to accept-and-close them).
+//
 // Graceful stop: StopAccepting() closes this worker's listening descriptors, BeginDrain() makes every
 // keep-alive connection close after its current response and closes idle ones; active_requests()
 // reports what is still in flight.
@@ -84,6 +90,12 @@ class Server {
 
   void Tick();
   void Reap();
+  // accept() failed with `error` for want of resources: stop watching the listeners for a while.
+  void PauseAccepting(int error);
+  void ResumeAccepting();
+  void LogAcceptError(int error, const char* what);
+  static constexpr double kAcceptBackoff = 0.5;       // seconds the listeners stay unwatched
+  static constexpr double kAcceptLogInterval = 5.0;   // at most one log line per this many seconds
 
   EngineConfig config_;
   AppChannel* channel_;
@@ -99,6 +111,10 @@ class Server {
   size_t active_websockets_ = 0;
   uint64_t requests_served_ = 0;
   bool draining_ = false;
+  bool accept_paused_ = false;
+  double accept_resume_at_ = 0;
+  double accept_logged_at_ = -1e9;  // when an accept() error was last logged
+  uint64_t accept_failures_ = 0;     // accept() errors since then
 };
 
 }  // namespace esg::engine

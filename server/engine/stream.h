@@ -18,12 +18,19 @@ namespace esg::engine {
 
 class Connection;
 
-// What the app channel wants to hear about one stream.
+// What the app channel wants to hear about one stream. Both calls come on the reactor's thread, possibly
+// from inside a call the observer made into the stream (SendBody, TakeBody), and possibly more than once.
+// The observer may be replaced or cleared (set_observer(nullptr)) at any time, e.g. when the exchange
+// is freed; a stream never calls a cleared observer.
 class StreamObserver {
  public:
   virtual ~StreamObserver() = default;
-  virtual void OnBodyReady() = 0;   // body bytes arrived, the body ended, or the client went away
-  virtual void OnWritable() = 0;    // queued output fell below the low-water mark, or the client went away
+  // Body bytes arrived, the body ended, or the client went away (or closed its side).
+  virtual void OnBodyReady() = 0;
+  // After a kWait: the queued output fell to half the write high-water mark (the low-water mark), or the
+  // client went away. Called once per wait, however many SendBody calls returned kWait meanwhile: the
+  // observer wakes every sender that waits.
+  virtual void OnWritable() = 0;
 };
 
 class HttpStream {
@@ -47,6 +54,9 @@ class HttpStream {
   bool body_wanted() const { return body_wanted_; }
   // The client is gone (or closed its side after a complete request): receive() reports http.disconnect.
   bool disconnected() const { return connection_ == nullptr || peer_closed_; }
+  // The connection is gone: SendBody reports kClosed and nothing more reaches the client. Unlike
+  // disconnected(), false after a mere half-close, when a response is still written if the socket takes it.
+  bool connection_gone() const { return connection_ == nullptr; }
 
   // --- Response (app side) ---
   http::ResponseHead& response() { return response_; }
@@ -54,6 +64,8 @@ class HttpStream {
   bool response_complete() const { return complete_; }
   // Sends body bytes (the head goes out with the first call). kWait: accepted, but the app should wait
   // for OnWritable() before sending more. kError: the body contradicts the framing (connection aborted).
+  // A final call (!more_body) completes the response even over the mark (its bytes are queued); the
+  // connection then starts no further request until the queue is below the mark again.
   SendResult SendBody(std::string_view data, bool more_body);
   // The app failed or returned early: 500 if nothing was sent yet, otherwise abort the connection.
   void Fail();

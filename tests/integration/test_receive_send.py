@@ -232,3 +232,20 @@ def test_content_length_longer_than_body_is_aborted(serve):
             assert not resp.complete, f"short body presented as complete: {conn.received!r}"
     server.wait_for_output(r"^ERROR:", "stderr")
     assert exchange(server, http_request("GET", "/ok")).status == 200
+
+
+def test_exchanges_freed_while_pipelined_requests_wait(serve):
+    """Exchanges an app kept (with tasks waiting in receive()) are freed while later pipelined requests
+    wait: every answer arrives in order and the worker lives on."""
+    server = serve("flow_app:app")
+    pid = server.get("/pid").text
+    with server.connect() as conn:
+        reqs = b""
+        for i in range(6):
+            reqs += http_request("GET", f"/keep?id={i}") + http_request("GET", f"/drop?id=d{i}")
+        conn.send(reqs)
+        bodies = [conn.read_response().body for _ in range(12)]
+    for i in range(6):
+        assert bodies[2 * i] == str(i).encode()
+        assert bodies[2 * i + 1] == f"d{i} http.disconnect".encode()
+    assert server.get("/pid").text == pid

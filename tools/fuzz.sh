@@ -15,7 +15,7 @@ seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 command -v clang-14 >/dev/null || { echo "fuzz: clang-14 is missing (apt-get install clang-14 libfuzzer-14-dev)" >&2; exit 1; }
 base=${ESG_FUZZ_OUTPUT_BASE:-$HOME/.cache/esg-fuzz-$(echo "$root" | md5sum | cut -c1-8)}
-bazel --output_base="$base" build --config=fuzz "//tests/fuzz/${area}:${target}_fuzzer" >&2
+bazel --output_base="$base" build --config=fuzz --symlink_prefix=/ "//tests/fuzz/${area}:${target}_fuzzer" >&2
 bin="$base/execroot/esg/bazel-out/k8-fastbuild/bin/tests/fuzz/${area}/${target}_fuzzer"
 corpus=tests/fuzz/$area/corpus/$target
 mkdir -p "$corpus" tests/fuzz/findings

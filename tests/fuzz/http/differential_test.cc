@@ -134,8 +134,6 @@ const std::map<std::string, Class>& EsgOnlyRejections() {
       {"Unsupported scheme in request target", {"target", "absolute-form must be http(s)"}},
       {"Empty authority in request target", {"target", "absolute-form needs an authority"}},
       {"Invalid authority in request target", {"target", "absolute-form authority characters"}},
-      {"Invalid character in request target", {"target", "llhttp's URL parser lets some bytes through (e.g. 8-bit)"}},
-      {"Invalid character in header value", {"field", "RFC 9110 §5.5: llhttp 9 lets 0x01-0x1f and DEL through in values"}},
       {"Expectation Failed", {"expect", "417 for an Expect other than 100-continue (RFC 9110 §10.1.1)"}},
       {"Invalid request line", {"request-line", "RFC 9112 §3: one SP between the parts; llhttp skips several"}},
       {"Request-line too long", {"limit", "--limit-request-line (llhttp has no limits)"}},

@@ -65,6 +65,7 @@ class LineScanner {
     scanned_to_ = pos;
     lines_ = 0;
     first_line_ = region == Region::kHead;
+    last_sp_ = false;
     limit_pos_ = kNoLimit;
   }
 
@@ -114,6 +115,24 @@ class LineScanner {
       }
       const char* lf = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
       uint64_t stop = base + static_cast<uint64_t>((lf ? lf : end) - data);  // LF position, or end of data
+      if (region_ == Region::kHead && first_line_) {
+        // RFC 9112 §3: the parts of the request line are separated by exactly one SP; llhttp skips
+        // several. The second SP of a pair is the offending byte.
+        const char* line_end = lf ? lf : end;
+        for (const char* q = p; q < line_end; ++q) {
+          q = static_cast<const char*>(memchr(q, ' ', static_cast<size_t>(line_end - q)));
+          if (!q) break;
+          if (q == p && last_sp_) {
+            Limit(base + static_cast<uint64_t>(q - data), 400, "Invalid request line");
+            return;
+          }
+          if (q + 1 < line_end && q[1] == ' ') {
+            Limit(base + static_cast<uint64_t>(q + 1 - data), 400, "Invalid request line");
+            return;
+          }
+        }
+        last_sp_ = line_end > p && line_end[-1] == ' ';
+      }
       // A line may hold LineLimit() bytes plus the CR of its CRLF; any further byte but the LF breaks it.
       uint64_t line_limit = line_start_ + LineLimit() + 1;
       uint64_t first_bad = kNoLimit;
@@ -166,6 +185,7 @@ class LineScanner {
   bool done_ = false;         // the region's last line ended: nothing more to check until the next region
   bool first_line_ = false;   // kHead: the request line has not ended yet
   char line_first_ = 0;       // first byte of the current line
+  bool last_sp_ = false;      // the request line scanned so far ends with SP
   uint64_t region_start_ = 0;
   uint64_t line_start_ = 0;
   uint64_t scanned_to_ = 0;
@@ -205,6 +225,7 @@ class LlhttpParser final : public RequestParser {
       if (te_line_) FixTabs(data + off, allowed);
       feed_start_ = data + off;
       feed_len_ = allowed;
+      field_end_ = nullptr;  // never a pointer into an earlier read
       llhttp_errno_t err = llhttp_execute(&parser_, data + off, allowed);
       const char* pos = llhttp_get_error_pos(&parser_);
       size_t at = (err == HPE_OK || pos == nullptr) ? off + allowed : static_cast<size_t>(pos - data);
@@ -275,7 +296,6 @@ class LlhttpParser final : public RequestParser {
       s.on_message_begin = &LlhttpParser::OnMessageBegin;
       s.on_method = &LlhttpParser::OnMethod;
       s.on_url = &LlhttpParser::OnUrl;
-      s.on_protocol = &LlhttpParser::OnProtocol;
       s.on_header_field = &LlhttpParser::OnHeaderField;
       s.on_header_field_complete = &LlhttpParser::OnHeaderFieldComplete;
       s.on_header_value = &LlhttpParser::OnHeaderValue;
@@ -384,41 +404,21 @@ class LlhttpParser final : public RequestParser {
     self->in_trailers_ = false;
     self->body_bytes_ = 0;
     self->field_done_ = true;
-    self->method_end_ = 0;
-    self->protocol_seen_ = false;
     return 0;
   }
-
-  // Stream offset of a span pointer inside the current llhttp_execute() call.
-  uint64_t StreamPos(const char* at) const { return stream_pos_ + static_cast<uint64_t>(at - feed_start_); }
 
   static int OnMethod(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
     self->head_.method.append(at, len);
-    self->method_end_ = self->StreamPos(at) + len;
     return 0;
   }
 
   static int OnUrl(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
-    // RFC 9112 §3: exactly one SP between method and target (llhttp skips several).
-    if (self->head_.target.empty() && self->StreamPos(at) != self->method_end_ + 1) {
-      return self->SetError(400, "Invalid request line");
-    }
     self->head_.target.append(at, len);
-    self->url_end_ = self->StreamPos(at) + len;
     return 0;
   }
 
-  // RFC 9112 §3: exactly one SP between target and version (llhttp skips several).
-  static int OnProtocol(llhttp_t* p, const char* at, size_t len) {
-    LlhttpParser* self = Self(p);
-    if (!self->protocol_seen_ && self->StreamPos(at) != self->url_end_ + 1) {
-      return self->SetError(400, "Invalid request line");
-    }
-    self->protocol_seen_ = true;
-    return 0;
-  }
 
   // Starts a new header entry (reusing a previous request's strings) on the first span of a name.
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
@@ -467,14 +467,12 @@ class LlhttpParser final : public RequestParser {
     if (self->head_.headers[self->head_.header_count - 1].name == "transfer-encoding") {
       self->te_line_ = true;
       const char* from = self->field_end_ ? self->field_end_ : self->feed_start_;
-      const char* end = self->feed_start_ + self->feed_len();
-      if (from >= self->feed_start_ && from <= end) self->FixTabs(from, static_cast<size_t>(end - from));
+      const char* end = self->feed_start_ + self->feed_len_;
+      self->FixTabs(from, static_cast<size_t>(end - from));
     }
     self->field_end_ = nullptr;
     return 0;
   }
-
-  size_t feed_len() const { return feed_len_; }
 
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
@@ -641,7 +639,6 @@ class LlhttpParser final : public RequestParser {
   bool in_trailers_ = false;
   bool failed_ = false;
   bool unknown_method_ = false;  // llhttp rejected the method: ScanUnknownMethod reads the rest of the line
-  bool protocol_seen_ = false;   // the version's "HTTP" began (OnProtocol)
   int um_state_ = 0;             // ScanUnknownMethod: 0 method, 1 target, 2 version, 3 LF
   size_t um_len_ = 0;
   char um_version_[8] = {};
@@ -650,8 +647,6 @@ class LlhttpParser final : public RequestParser {
   const char* feed_start_ = nullptr;  // where the current llhttp_execute() call started
   size_t feed_len_ = 0;
   uint64_t stream_pos_ = 0;           // bytes consumed before that call
-  uint64_t method_end_ = 0;           // stream offset just past the method
-  uint64_t url_end_ = 0;
   const char* field_end_ = nullptr;   // end of the last header-name span in the current buffer
 };
 

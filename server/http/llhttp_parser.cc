@@ -115,24 +115,6 @@ class LineScanner {
       }
       const char* lf = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
       uint64_t stop = base + static_cast<uint64_t>((lf ? lf : end) - data);  // LF position, or end of data
-      if (region_ == Region::kHead && first_line_) {
-        // RFC 9112 §3: the parts of the request line are separated by exactly one SP; llhttp skips
-        // several. The second SP of a pair is the offending byte.
-        const char* line_end = lf ? lf : end;
-        for (const char* q = p; q < line_end; ++q) {
-          q = static_cast<const char*>(memchr(q, ' ', static_cast<size_t>(line_end - q)));
-          if (!q) break;
-          if (q == p && last_sp_) {
-            Limit(base + static_cast<uint64_t>(q - data), 400, "Invalid request line");
-            return;
-          }
-          if (q + 1 < line_end && q[1] == ' ') {
-            Limit(base + static_cast<uint64_t>(q + 1 - data), 400, "Invalid request line");
-            return;
-          }
-        }
-        last_sp_ = line_end > p && line_end[-1] == ' ';
-      }
       // A line may hold LineLimit() bytes plus the CR of its CRLF; any further byte but the LF breaks it.
       uint64_t line_limit = line_start_ + LineLimit() + 1;
       uint64_t first_bad = kNoLimit;
@@ -149,6 +131,25 @@ class LineScanner {
         first_bad = region_limit;
         status = 431;
         reason = region_ == Region::kTrailers ? "Trailer section too large" : "Request header block too large";
+      }
+      if (region_ == Region::kHead && first_line_) {
+        // RFC 9112 §3: the parts of the request line are separated by exactly one SP; llhttp skips
+        // several. The second SP of a pair is the offending byte (if it comes before any other).
+        const char* line_end = lf ? lf : end;
+        if (first_bad != kNoLimit) line_end = std::min(line_end, data + (first_bad - base));
+        for (const char* q = p; q < line_end; ++q) {
+          q = static_cast<const char*>(memchr(q, ' ', static_cast<size_t>(line_end - q)));
+          if (!q) break;
+          if (q == p && last_sp_) {
+            Limit(base + static_cast<uint64_t>(q - data), 400, "Invalid request line");
+            return;
+          }
+          if (q + 1 < line_end && q[1] == ' ') {
+            Limit(base + static_cast<uint64_t>(q + 1 - data), 400, "Invalid request line");
+            return;
+          }
+        }
+        last_sp_ = line_end > p && line_end[-1] == ' ';
       }
       if (first_bad != kNoLimit) {
         Limit(first_bad, status, reason);

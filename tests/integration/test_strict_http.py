@@ -8,8 +8,10 @@ it is called with. For malformed chunked *bodies* the head was valid, so the app
 called when the body goes wrong; there the assertion is that it never received a complete body (its last
 message is http.disconnect).
 
-The cases include the three inputs Debian's llhttp 8.1.0 accepts (DESIGN §3): a chunk-size line ended by
-"\\r\\r", a header block ended by "\\r\\n\\rX", an empty header name.
+The cases include the three inputs Debian's llhttp 8.1.0 accepted (DESIGN §3): a chunk-size line ended by
+"\\r\\r", a header block ended by "\\r\\n\\rX", an empty header name (llhttp 9.4.3, which ESG now builds
+on, rejects them itself), and the cases of issue 11 #4, #12-#17 (request-line syntax, unknown methods,
+target forms, Expect, chunk data and chunk-line bounds, chunk extensions, trailers).
 
 Most cases share one server (module fixture) with a unique path per case and mode; a few representative cases
 run once per `--loop` through the `serve` fixture.

@@ -446,3 +446,16 @@ def test_timeout_graceful_shutdown_cancels_a_stuck_request(esg_server, markers):
     # The app's request was cancelled (CancelledError inside the app), not just dropped with the loop.
     assert (markers / f"cancelled-{pid}").exists(), (
         f"the stuck request never saw asyncio.CancelledError\n{server.describe()}")
+
+
+def test_esg_run_keyword_limit_request_head_size_becomes_the_flag():
+    """esg.run(limit_request_head_size=N) hands the native CLI --limit-request-head-size N (esg.config)."""
+    import subprocess
+
+    from deploy_support import env_for, python
+
+    code = ("import json, esg.config as c; print(json.dumps([c.DEFAULTS['limit_request_head_size'], "
+            "c.cli_args(dict(limit_request_head_size=300))]))")
+    proc = subprocess.run([python(), "-c", code], env=env_for(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [32768, ["--limit-request-head-size", "300"]]

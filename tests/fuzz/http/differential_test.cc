@@ -148,7 +148,22 @@ const std::map<std::string, Class>& EsgOnlyRejections() {
 }
 
 // Returns the class of a disagreement, or "" when it is not explained.
+bool SameMessages(const Outcome& esg, const Outcome& ll, size_t n) {
+  if (esg.messages.size() < n || ll.messages.size() < n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (esg.messages[i].method != ll.messages[i].method || esg.messages[i].body != ll.messages[i].body ||
+        esg.messages[i].complete != ll.messages[i].complete) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string Classify(const std::string& input, const Outcome& esg, const Outcome& ll) {
+  // llhttp stops at a request with Upgrade (or CONNECT): the rest of the stream is not HTTP for it. ESG's
+  // parser keeps parsing HTTP (the engine, not the parser, takes a connection over), so only the messages
+  // up to the upgrade compare.
+  if (ll.upgraded && !ll.messages.empty() && SameMessages(esg, ll, ll.messages.size())) return "upgrade";
   if (esg.rejected && !ll.rejected) {
     auto it = EsgOnlyRejections().find(esg.reason);
     if (it != EsgOnlyRejections().end()) return it->second.name;
@@ -168,6 +183,13 @@ std::string Classify(const std::string& input, const Outcome& esg, const Outcome
     }
     Outcome again = RunLlhttp(fixed);
     if (!again.rejected) return "te-htab-ows";
+    // A method llhttp does not know: llhttp rejects at once; ESG reads the rest of the request line to
+    // answer 501 (well-formed) or 400, so an input that ends inside that line is still undecided. With the
+    // line ended, ESG must reject too.
+    if (ll.reason == "HPE_INVALID_METHOD" && SameMessages(esg, ll, ll.messages.size())) {
+      Outcome ended = RunEsg(input + "\r\n");
+      if (ended.rejected) return "unknown-method-undecided";
+    }
     return "";
   }
   if (esg.rejected && ll.rejected) {

@@ -147,6 +147,11 @@ const Rejection kRejections[] = {
     {"two spaces before the version", "GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"bare CR in the request line", "GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", 400},
     {"bare CR after the version", "GET / HTTP/1.1\rHost: h\r\n\r\n", 400},
+    {"CR CR LF after the version", "GET / HTTP/1.1\r\r\nHost: h\r\n\r\n", 400},
+    {"bare CR before the version", "GET / \rHTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"bare CR inside the version", "GET / HTTP/1.\r1\r\nHost: h\r\n\r\n", 400},
+    {"bare CR after the method", "GET\r/ HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+    {"trailing SP after the version", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},
     {"obs-fold in Transfer-Encoding",
      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400},
     {"obs-fold with tab", "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\t2\r\n\r\n", 400},
@@ -215,6 +220,17 @@ TEST_P(ParserTest, ChunkExtensionsAreIgnored) {
   ASSERT_EQ(FeedAll(req, GetParam(), &rec), 0);
   EXPECT_EQ(rec.body, "hello!");
   EXPECT_EQ(rec.complete, 1);
+}
+
+// #4: a chunk-size line of exactly kMaxChunkLine bytes (CRLF not counted) is accepted.
+TEST_P(ParserTest, ChunkLineAtTheBound) {
+  std::string line = "5;x=" + std::string(kMaxChunkLine - 4, 'a');
+  ASSERT_EQ(line.size(), kMaxChunkLine);
+  Recorder rec;
+  ASSERT_EQ(FeedAll("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + line + "\r\nhello\r\n0\r\n\r\n",
+                    GetParam(), &rec),
+            0);
+  EXPECT_EQ(rec.body, "hello");
 }
 
 // #15: "chunked" followed by OWS (SP or HTAB) before CRLF is chunked.

@@ -104,6 +104,17 @@ class LineScanner {
     while (p < end) {
       uint64_t pos = base + static_cast<uint64_t>(p - data);
       if (pos == line_start_) {
+        if (region_ == Region::kHead && first_line_ && (*p == '\r' || *p == '\n')) {
+          // llhttp skips any CR and LF bytes before a request line (RFC 9112 §2.2 asks for at least one
+          // empty line): they belong to no line, only to the head's total.
+          if (pos >= region_limit) {
+            Limit(pos, 431, "Request header block too large");
+            return;
+          }
+          ++line_start_;
+          ++p;
+          continue;
+        }
         line_first_ = *p;
         // One more field line than allowed: its first byte is the offending one (the empty line that ends
         // the section starts with CR).
@@ -168,7 +179,6 @@ class LineScanner {
         return;
       }
       if (empty) {
-        if (region_ == Region::kHead && first_line_) continue;  // an empty line before the request line
         done_ = true;
         return;
       }

@@ -199,6 +199,24 @@ TEST(ParserLimits, TooManyOrTooLargeHeadersAre431) {
   EXPECT_EQ(FeedAll("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(40, 'v') + "\r\n\r\n", 1, &rec, size_limits), 431);
 }
 
+// Fuzz finding: llhttp skips any mix of CR and LF before a request line; the limits must still see the
+// lines that follow (a "\r\r\n\n" prefix made the scanner take the head for ended).
+TEST(ParserLimits, LeadingCrLfMixDoesNotHideTheHead) {
+  ParserLimits limits;
+  limits.max_header_size = 32;
+  for (size_t step : {0, 1}) {
+    Recorder rec;
+    EXPECT_EQ(FeedAll("\r\r\n\nGET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(40, 'v') + "\r\n\r\n", step, &rec, limits),
+              431);
+  }
+  ParserLimits head;
+  head.max_head_size = 64;
+  Recorder flood;
+  std::string crlf;
+  for (int i = 0; i < 40; ++i) crlf += "\r\n";
+  EXPECT_EQ(FeedAll(crlf + "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, &flood, head), 431);
+}
+
 TEST(ParserLimits, BodyOverLimitIs413BeforeReading) {
   Recorder rec;
   ParserLimits limits;

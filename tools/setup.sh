@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ESG set-up for a fresh Debian 12 machine, idempotent: installs the missing Debian packages
 # (tools/debian-packages.txt) and creates/updates the project virtualenv (.venv) from the one chosen
-# interpreter (tools/python_interpreter, or $ESG_PYTHON) with the pinned requirements.txt.
+# interpreter (tools/python_interpreter, or $ESG_PYTHON) with the pinned requirements.txt, then unpacks the
+# pinned llhttp C sources (third_party/llhttp/dist, gitignored) that Bazel builds offline from then on.
 # Fails loudly, naming what could not be installed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,4 +52,32 @@ if ! cmp -s requirements.txt "$stamp"; then
   fi
   cp requirements.txt "$stamp"
 fi
-say "ready: $python, virtualenv $venv"
+
+# llhttp 9.4.3 (the request parser's engine): its generated C sources ship in the httptools 0.9.0 sdist,
+# fetched with the virtualenv's pip from the package index pip is configured with, pinned by checksum.
+# Only vendor/llhttp is kept. WORKSPACE's @llhttp points at the result.
+llhttp_version=9.4.3
+llhttp_sdist=httptools-0.9.0.tar.gz
+llhttp_sha256=d484ebb7e3a3f3597b0f645fbd1b85633674ca808c1f5ba11c2caf7c66f5c8b6
+llhttp_dir=third_party/llhttp/dist
+if [ "$(cat "$llhttp_dir/.esg-version" 2>/dev/null)" != "$llhttp_version $llhttp_sha256" ]; then
+  say "fetching llhttp $llhttp_version (vendor/llhttp of the $llhttp_sdist sdist)"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  if ! "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-binary :all: --no-deps \
+      -d "$tmp" httptools==0.9.0 >/tmp/esg-pip-llhttp.log 2>&1; then
+    tail -5 /tmp/esg-pip-llhttp.log >&2
+    die "pip could not download the httptools 0.9.0 sdist (llhttp sources; log: /tmp/esg-pip-llhttp.log)"
+  fi
+  [ -f "$tmp/$llhttp_sdist" ] || die "pip did not produce $llhttp_sdist"
+  echo "$llhttp_sha256  $tmp/$llhttp_sdist" | sha256sum -c --quiet - >/dev/null 2>&1 \
+    || die "$llhttp_sdist: sha256 mismatch (expected $llhttp_sha256)"
+  tar -xzf "$tmp/$llhttp_sdist" -C "$tmp" httptools-0.9.0/vendor/llhttp || die "cannot unpack $llhttp_sdist"
+  grep -q "LLHTTP_VERSION_PATCH 3" "$tmp/httptools-0.9.0/vendor/llhttp/include/llhttp.h" \
+    || die "$llhttp_sdist does not hold llhttp $llhttp_version"
+  rm -rf "$llhttp_dir"
+  mkdir -p "$(dirname "$llhttp_dir")"
+  mv "$tmp/httptools-0.9.0/vendor/llhttp" "$llhttp_dir"
+  echo "$llhttp_version $llhttp_sha256" > "$llhttp_dir/.esg-version"
+fi
+say "ready: $python, virtualenv $venv, llhttp $llhttp_version"

@@ -60,6 +60,7 @@ nlohmann::json ConfigToJson(const Config& c) {
       {"limit_request_line", c.limit_request_line},
       {"limit_request_fields", c.limit_request_fields},
       {"limit_request_field_size", c.limit_request_field_size},
+      {"limit_request_head_size", c.limit_request_head_size},
       {"limit_request_body", c.limit_request_body},
       {"timeout_request_header", c.timeout_request_header},
       {"timeout_request_body", c.timeout_request_body},

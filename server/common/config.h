@@ -74,6 +74,7 @@ struct Config {
   int limit_request_line = 8190;           // 414 beyond it
   int limit_request_fields = 100;          // 431 beyond it
   int limit_request_field_size = 8190;     // 431 beyond it (one header line)
+  int limit_request_head_size = 32768;     // 431 beyond it (request line + all header lines; trailers alike)
   int64_t limit_request_body = 0;          // 413 beyond it; 0 = unlimited
   double timeout_request_header = 30.0;    // seconds for the whole request head (slowloris)
   double timeout_request_body = 60.0;      // longest pause in a request body the app is waiting for

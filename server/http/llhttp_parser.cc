@@ -1,20 +1,31 @@
 // The llhttp implementation of RequestParser: the only file that includes llhttp.h.
 //
+// llhttp 9.4.3 runs with every lenient flag off; it decides the syntax (request line, CRLF line ends,
+// header tokens, obs-fold, chunk framing). This file adds what llhttp leaves to its user:
+//  - size limits, enforced on raw stream positions by LineScanner before llhttp sees the bytes, so the
+//    offending byte is the same however the stream is split into reads (split invariance);
+//  - framing semantics (one Host, Content-Length vs Transfer-Encoding, Expect, request-target forms);
+//  - 501 for a well-formed method token that llhttp's method table does not know;
+//  - trailer fields, which are bounded and dropped, never added to the head.
+//
 // llhttp reports spans (a header name may arrive in several pieces when the bytes arrive in several
-// reads), so names and values are accumulated into the RequestHead's reused strings. Limits are enforced
-// while accumulating, before anything is buffered beyond them. After each message the parser pauses
-// itself (HPE_PAUSED) so pipelined requests are answered in order.
+// reads), so names and values are accumulated into the RequestHead's reused strings. The parser pauses
+// itself (HPE_PAUSED) at the end of the head, at chunk boundaries and after each message, so that the
+// stream position of every region (head, chunk-size line, trailers) is exact and pipelined requests are
+// answered in order.
 #include <llhttp.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <limits>
+#include <utility>
 
 #include "server/http/parser.h"
 #include "server/http/token.h"
 
 namespace esg::http {
 namespace {
-
 
 struct HostTable {
   bool ok[256] = {};
@@ -27,11 +38,181 @@ struct HostTable {
 };
 const HostTable kHostChar;
 
+constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+}
+
+// Tracks the lines of the current line-oriented region of the stream (a request head, a chunk-size
+// line, a trailer section) by raw byte position and finds the first byte that breaks a limit. The parser
+// never hands that byte to llhttp: it fails there, whatever the split of the stream into reads.
+class LineScanner {
+ public:
+  enum class Region { kNone, kHead, kChunkLine, kTrailers };
+
+  explicit LineScanner(const ParserLimits& limits) : limits_(limits) {}
+
+  Region region() const { return region_; }
+
+  // A new region starts at stream position `pos` (the parser paused exactly there).
+  void Start(Region region, uint64_t pos) {
+    region_ = region;
+    done_ = false;
+    region_start_ = pos;
+    line_start_ = pos;
+    scanned_to_ = pos;
+    lines_ = 0;
+    first_line_ = region == Region::kHead;
+    last_sp_ = false;
+    limit_pos_ = kNoLimit;
+  }
+
+  // data[0..len) starts at stream position `base`. Returns how many of those bytes may be parsed before
+  // the first byte that breaks a limit (len when none does); status()/reason() then say which limit.
+  size_t Allowed(const char* data, size_t len, uint64_t base) {
+    if (region_ == Region::kNone) return len;
+    if (!done_ && limit_pos_ == kNoLimit && scanned_to_ < base + len) Scan(data, len, base);
+    if (limit_pos_ == kNoLimit || limit_pos_ >= base + len) return len;
+    return static_cast<size_t>(limit_pos_ - base);
+  }
+
+  int status() const { return status_; }
+  const char* reason() const { return reason_; }
+
+ private:
+  size_t LineLimit() const {
+    switch (region_) {
+      case Region::kHead: return first_line_ ? limits_.max_request_line : limits_.max_header_size;
+      case Region::kChunkLine: return kMaxChunkLine;
+      default: return limits_.max_header_size;
+    }
+  }
+
+  void Limit(uint64_t pos, int status, const char* reason) {
+    limit_pos_ = pos;
+    status_ = status;
+    reason_ = reason;
+  }
+
+  void Scan(const char* data, size_t len, uint64_t base) {
+    const char* p = data + (std::max(scanned_to_, base) - base);
+    const char* end = data + len;
+    uint64_t region_limit = kNoLimit;
+    if (region_ != Region::kChunkLine && limits_.max_head_size > 0) region_limit = region_start_ + limits_.max_head_size;
+    while (p < end) {
+      uint64_t pos = base + static_cast<uint64_t>(p - data);
+      if (pos == line_start_) {
+        if (region_ == Region::kHead && first_line_ && (*p == '\r' || *p == '\n')) {
+          // llhttp skips any CR and LF bytes before a request line (RFC 9112 §2.2 asks for at least one
+          // empty line): they belong to no line, only to the head's total.
+          if (pos >= region_limit) {
+            Limit(pos, 431, "Request header block too large");
+            return;
+          }
+          ++line_start_;
+          ++p;
+          continue;
+        }
+        line_first_ = *p;
+        // One more field line than allowed: its first byte is the offending one (the empty line that ends
+        // the section starts with CR).
+        bool field_line = region_ == Region::kTrailers || (region_ == Region::kHead && !first_line_);
+        if (field_line && lines_ >= limits_.max_header_count && *p != '\r' && *p != '\n') {
+          Limit(pos, 431, "Too many header fields");
+          return;
+        }
+      }
+      const char* lf = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
+      uint64_t stop = base + static_cast<uint64_t>((lf ? lf : end) - data);  // LF position, or end of data
+      // A line may hold LineLimit() bytes plus the CR of its CRLF; any further byte but the LF breaks it.
+      uint64_t line_limit = line_start_ + LineLimit() + 1;
+      uint64_t first_bad = kNoLimit;
+      int status = 0;
+      const char* reason = nullptr;
+      if (line_limit < stop) {
+        first_bad = line_limit;
+        status = region_ == Region::kChunkLine ? 400 : (region_ == Region::kHead && first_line_) ? 414 : 431;
+        reason = region_ == Region::kChunkLine ? "Chunk-size line too long"
+                 : status == 414               ? "Request-line too long"
+                                               : "Header field too large";
+      }
+      if (region_limit <= stop && region_limit < first_bad && (lf || region_limit < stop)) {
+        first_bad = region_limit;
+        status = 431;
+        reason = region_ == Region::kTrailers ? "Trailer section too large" : "Request header block too large";
+      }
+      if (region_ == Region::kHead && first_line_) {
+        // RFC 9112 §3: the parts of the request line are separated by exactly one SP; llhttp skips
+        // several. The second SP of a pair is the offending byte (if it comes before any other).
+        const char* line_end = lf ? lf : end;
+        if (first_bad != kNoLimit) line_end = std::min(line_end, data + (first_bad - base));
+        for (const char* q = p; q < line_end; ++q) {
+          q = static_cast<const char*>(memchr(q, ' ', static_cast<size_t>(line_end - q)));
+          if (!q) break;
+          if (q == p && last_sp_) {
+            Limit(base + static_cast<uint64_t>(q - data), 400, "Invalid request line");
+            return;
+          }
+          if (q + 1 < line_end && q[1] == ' ') {
+            Limit(base + static_cast<uint64_t>(q + 1 - data), 400, "Invalid request line");
+            return;
+          }
+        }
+        last_sp_ = line_end > p && line_end[-1] == ' ';
+      }
+      if (first_bad != kNoLimit) {
+        Limit(first_bad, status, reason);
+        return;
+      }
+      if (!lf) {
+        scanned_to_ = base + len;
+        return;
+      }
+      uint64_t line_len = stop - line_start_;
+      bool empty = line_len == 0 || (line_len == 1 && line_first_ == '\r');
+      line_start_ = stop + 1;
+      p = lf + 1;
+      if (region_ == Region::kChunkLine) {
+        done_ = true;
+        return;
+      }
+      if (empty) {
+        done_ = true;
+        return;
+      }
+      if (region_ == Region::kHead && first_line_) {
+        first_line_ = false;
+      } else {
+        ++lines_;
+      }
+    }
+    scanned_to_ = base + len;
+  }
+
+  const ParserLimits& limits_;
+  Region region_ = Region::kNone;
+  bool done_ = false;         // the region's last line ended: nothing more to check until the next region
+  bool first_line_ = false;   // kHead: the request line has not ended yet
+  char line_first_ = 0;       // first byte of the current line
+  bool last_sp_ = false;      // the request line scanned so far ends with SP
+  uint64_t region_start_ = 0;
+  uint64_t line_start_ = 0;
+  uint64_t scanned_to_ = 0;
+  size_t lines_ = 0;          // field lines ended in this region
+  uint64_t limit_pos_ = kNoLimit;
+  int status_ = 0;
+  const char* reason_ = nullptr;
+};
+
 class LlhttpParser final : public RequestParser {
  public:
-  LlhttpParser(const ParserLimits& limits, RequestHandler* handler) : limits_(limits), handler_(handler) {
+  LlhttpParser(const ParserLimits& limits, RequestHandler* handler)
+      : limits_(limits), handler_(handler), scanner_(limits_) {
     llhttp_init(&parser_, HTTP_REQUEST, &Settings());
     parser_.data = this;
+    scanner_.Start(LineScanner::Region::kHead, 0);
   }
 
   ParseResult Feed(const char* data, size_t len, size_t* consumed) override {
@@ -40,42 +221,71 @@ class LlhttpParser final : public RequestParser {
       return ParseResult::kError;
     }
     size_t off = 0;
-    if (fix_length_tabs_) FixLengthTabs(data, len);
     for (;;) {
-      feed_start_ = data + off;
-      feed_len_ = len - off;
-      field_end_ = nullptr;
-      llhttp_errno_t err = llhttp_execute(&parser_, data + off, len - off);
-      const char* pos = llhttp_get_error_pos(&parser_);
-      size_t at = (err == HPE_OK || pos == nullptr) ? len : static_cast<size_t>(pos - data);
-      PushTail(data + off, at - off);
-      stream_pos_ += at - off;
-      off = at;
-      if (err == HPE_OK) {
+      size_t avail = len - off;
+      size_t allowed = scanner_.Allowed(data + off, avail, stream_pos_);
+      if (unknown_method_) {
+        size_t used = ScanUnknownMethod(data + off, allowed);
+        stream_pos_ += used;
+        off += used;
+        if (error_.status == 0 && used == allowed && allowed < avail) SetError(scanner_.status(), scanner_.reason());
+        if (error_.status != 0) return Fail(consumed, off);
         *consumed = len;
         return ParseResult::kNeedMore;
       }
-      if (err == HPE_PAUSED && check_ != Check::kNone) {
-        // llhttp 8.1.0 takes "\r\n\rX" for the end of a header block and "\r\r" for the end of a
-        // chunk-size line (llhttp 9 rejects both): look at the raw bytes it accepted as line ends.
-        bool head = check_ == Check::kHeadEnd;
-        check_ = Check::kNone;
-        bool ok = head ? TailEndsWith("\r\n\r\n") : TailEndsWith("\r\n");
-        if (!ok) {
-          SetError(400, head ? "Invalid end of header block" : "Invalid chunk-size line ending");
-          failed_ = true;
-          *consumed = off;
-          return ParseResult::kError;
+      if (te_line_) FixTabs(data + off, allowed);
+      feed_start_ = data + off;
+      feed_len_ = allowed;
+      field_end_ = nullptr;  // never a pointer into an earlier read
+      llhttp_errno_t err = llhttp_execute(&parser_, data + off, allowed);
+      const char* pos = llhttp_get_error_pos(&parser_);
+      size_t at = (err == HPE_OK || pos == nullptr) ? off + allowed : static_cast<size_t>(pos - data);
+      stream_pos_ += at - off;
+      off = at;
+      if (err == HPE_OK) {
+        if (allowed < avail) {
+          // The next byte breaks a limit (llhttp accepted everything before it).
+          SetError(scanner_.status(), scanner_.reason());
+          return Fail(consumed, off);
         }
-        if (head) handler_->OnRequestHead(head_);
+        *consumed = len;
+        return ParseResult::kNeedMore;
+      }
+      if (err == HPE_PAUSED && error_.status == 0) {
+        Pause why = std::exchange(pause_, Pause::kNone);
+        switch (why) {
+          case Pause::kHead:
+            scanner_.Start(head_.chunked ? LineScanner::Region::kChunkLine : LineScanner::Region::kNone, stream_pos_);
+            handler_->OnRequestHead(head_);
+            break;
+          case Pause::kChunkHeader:
+            if (in_trailers_) scanner_.Start(LineScanner::Region::kTrailers, stream_pos_);
+            else scanner_.Start(LineScanner::Region::kNone, stream_pos_);
+            break;
+          case Pause::kChunkDone:
+            scanner_.Start(LineScanner::Region::kChunkLine, stream_pos_);
+            break;
+          case Pause::kNone:  // no callback of ours paused: cannot happen
+            SetError(400, "Bad Request");
+            return Fail(consumed, off);
+          case Pause::kMessage:
+            scanner_.Start(LineScanner::Region::kHead, stream_pos_);
+            *consumed = off;
+            return ParseResult::kPaused;
+        }
         llhttp_resume(&parser_);
         continue;
       }
-      *consumed = off;
-      if (err == HPE_PAUSED) return ParseResult::kPaused;
-      if (error_.status == 0) SetError(StatusFor(err), llhttp_get_error_reason(&parser_));
-      failed_ = true;
-      return ParseResult::kError;
+      if (error_.status == 0 && err == HPE_INVALID_METHOD) {
+        // Not in llhttp's method table: a well-formed request line with an unknown token gets 501.
+        // The method bytes so far: earlier spans (head_.method) and the open span up to the error.
+        const char* span = static_cast<const char*>(parser_._span_pos0);
+        if (span && span >= data && span <= pos) head_.method.append(span, static_cast<size_t>(pos - span));
+        unknown_method_ = true;
+        continue;
+      }
+      if (error_.status == 0) SetError(StatusFor(err, llhttp_get_error_reason(&parser_)), llhttp_get_error_reason(&parser_));
+      return Fail(consumed, off);
     }
   }
 
@@ -85,6 +295,8 @@ class LlhttpParser final : public RequestParser {
   const ParseError& error() const override { return error_; }
 
  private:
+  enum class Pause { kNone, kHead, kChunkHeader, kChunkDone, kMessage };
+
   static LlhttpParser* Self(llhttp_t* p) { return static_cast<LlhttpParser*>(p->data); }
 
   // One callback table for every parser (llhttp keeps a pointer to it): ~200 bytes less per connection.
@@ -102,32 +314,28 @@ class LlhttpParser final : public RequestParser {
       s.on_headers_complete = &LlhttpParser::OnHeadersComplete;
       s.on_body = &LlhttpParser::OnBody;
       s.on_chunk_header = &LlhttpParser::OnChunkHeader;
+      s.on_chunk_complete = &LlhttpParser::OnChunkComplete;
       s.on_message_complete = &LlhttpParser::OnMessageComplete;
       return s;
     }();
     return settings;
   }
 
-  // The last four bytes llhttp consumed, across Feed() calls.
-  void PushTail(const char* p, size_t n) {
-    for (size_t i = n > 4 ? n - 4 : 0; i < n; ++i) {
-      tail_[0] = tail_[1];
-      tail_[1] = tail_[2];
-      tail_[2] = tail_[3];
-      tail_[3] = p[i];
-    }
+  ParseResult Fail(size_t* consumed, size_t off) {
+    failed_ = true;
+    *consumed = off;
+    return ParseResult::kError;
   }
 
-  bool TailEndsWith(std::string_view end) const {
-    return std::string_view(tail_ + 4 - end.size(), end.size()) == end;
-  }
-
-  static int StatusFor(llhttp_errno_t err) {
-    switch (err) {
-      case HPE_INVALID_VERSION: return 505;
-      case HPE_INVALID_METHOD: return 400;  // unknown methods are malformed for llhttp's table
-      default: return 400;
+  static int StatusFor(llhttp_errno_t err, const char* reason) {
+    // llhttp says HPE_INVALID_VERSION both for a version it does not know (505) and for a request line
+    // that does not end in CRLF right after the version (malformed: 400).
+    if (err == HPE_INVALID_VERSION && reason && std::strcmp(reason, "Invalid HTTP version") == 0) return 505;
+    // An RTSP-only method (DESCRIBE, ...) with an HTTP version: a method this server does not implement.
+    if (err == HPE_INVALID_CONSTANT && reason && std::strcmp(reason, "Invalid method for HTTP/x.x request") == 0) {
+      return 501;
     }
+    return 400;
   }
 
   int SetError(int status, const char* reason) {
@@ -138,11 +346,73 @@ class LlhttpParser final : public RequestParser {
     return -1;  // any non-zero return stops llhttp with HPE_CB_*; error_ keeps the real reason
   }
 
+  // The rest of a request line whose method llhttp does not know, byte by byte: a token, SP, a target of
+  // visible characters, SP, "HTTP/" DIGIT "." DIGIT, CRLF is a well-formed request for a method this
+  // server does not implement (501, RFC 9110 §9.1); anything else is a malformed request (400). The line
+  // is bounded by the scanner (--limit-request-line).
+  size_t ScanUnknownMethod(const char* data, size_t len) {
+    for (size_t i = 0; i < len; ++i) {
+      unsigned char c = static_cast<unsigned char>(data[i]);
+      bool visible = c > 0x20 && c < 0x7f;
+      bool ok = true;
+      switch (um_state_) {
+        case 0:  // method token
+          if (c == ' ' && !head_.method.empty()) {
+            um_state_ = 1;
+          } else if (IsTokenChar(c)) {
+            head_.method.push_back(static_cast<char>(c));
+          } else {
+            ok = false;
+          }
+          break;
+        case 1:  // request-target
+          if (c == ' ' && um_len_ > 0) {
+            um_state_ = 2;
+            um_len_ = 0;
+          } else if (visible) {
+            ++um_len_;
+          } else {
+            ok = false;
+          }
+          break;
+        case 2:  // HTTP-version, then CR
+          if (c == '\r' && um_len_ == 8) {
+            um_state_ = 3;
+          } else if (visible && um_len_ < 8) {
+            um_version_[um_len_++] = static_cast<char>(c);
+          } else {
+            ok = false;
+          }
+          break;
+        default:  // LF
+          if (c == '\n') {
+            std::string_view v(um_version_, 8);
+            bool syntax = v.substr(0, 5) == "HTTP/" && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' &&
+                          v[7] <= '9';
+            if (!syntax) {
+              SetError(400, "Invalid HTTP version");
+            } else if (v[5] != '1' || v[7] > '1') {
+              SetError(505, "HTTP Version Not Supported");
+            } else {
+              SetError(501, "Method not implemented");
+            }
+            return i + 1;
+          }
+          ok = false;
+      }
+      if (!ok) {
+        SetError(400, "Invalid request line");
+        return i + 1;
+      }
+    }
+    return len;
+  }
+
   static int OnMessageBegin(llhttp_t* p) {
     LlhttpParser* self = Self(p);
     self->head_.Reset();
     self->in_message_ = true;
-    self->head_bytes_ = 0;
+    self->in_trailers_ = false;
     self->body_bytes_ = 0;
     self->field_done_ = true;
     return 0;
@@ -151,39 +421,32 @@ class LlhttpParser final : public RequestParser {
   static int OnMethod(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
     self->head_.method.append(at, len);
-    return self->CountLine(len);
+    return 0;
   }
 
   static int OnUrl(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
     self->head_.target.append(at, len);
-    return self->CountLine(len);
-  }
-
-  int CountLine(size_t len) {
-    head_bytes_ += len;
-    // The request line is method SP target SP "HTTP/1.x": 10 bytes besides the method and the target.
-    if (head_bytes_ + 10 > limits_.max_request_line) return SetError(414, "Request-line too long");
     return 0;
   }
+
 
   // Starts a new header entry (reusing a previous request's strings) on the first span of a name.
   static int OnHeaderField(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
+    if (self->in_trailers_) return 0;  // trailer fields are bounded by the scanner and dropped
     RequestHead& h = self->head_;
     if (self->field_done_) {
-      if (h.header_count == self->limits_.max_header_count) return self->SetError(431, "Too many header fields");
+      // The scanner stops the stream before a field line beyond the limit: this holds by construction.
+      if (h.header_count >= self->limits_.max_header_count) return self->SetError(431, "Too many header fields");
       if (h.headers.size() == h.header_count) h.headers.emplace_back();
       Header& hdr = h.headers[h.header_count++];
       hdr.name.clear();
       hdr.value.clear();
       self->field_done_ = false;
-      self->line_bytes_ = 2;  // the ": " between name and value counts towards the line
     }
     Header& hdr = h.headers[h.header_count - 1];
     self->field_end_ = at + len;
-    self->line_bytes_ += len;
-    if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
     size_t old = hdr.name.size();
     hdr.name.append(at, len);
     for (size_t i = old; i < hdr.name.size(); ++i) {
@@ -193,15 +456,16 @@ class LlhttpParser final : public RequestParser {
     return 0;
   }
 
-  // llhttp 8.1.0 takes a trailing HTAB after a Content-Length value for an invalid digit, while RFC 9110
-  // §5.5 makes it optional whitespace: a tab on that line becomes a space before llhttp reads it (a tab
-  // cannot be part of a valid Content-Length value, so nothing else changes). The bytes are the
+  // llhttp 9.4.3 takes a "chunked" followed by HTAB (but not SP) for a Transfer-Encoding whose final
+  // coding is not chunked (HPE_INVALID_TRANSFER_ENCODING), while RFC 9110 §5.5 makes trailing HTAB optional
+  // whitespace: a tab on that line becomes a space before llhttp reads it. Only the Transfer-Encoding
+  // line is touched, and a tab is whitespace wherever it can legally stand in it. The bytes are the
   // connection's own read buffer.
-  void FixLengthTabs(const char* from, size_t len) {
+  void FixTabs(const char* from, size_t len) {
     char* p = const_cast<char*>(from);
     for (size_t i = 0; i < len; ++i) {
       if (p[i] == '\r' || p[i] == '\n') {
-        fix_length_tabs_ = false;
+        te_line_ = false;
         return;
       }
       if (p[i] == '\t') p[i] = ' ';
@@ -210,85 +474,90 @@ class LlhttpParser final : public RequestParser {
 
   static int OnHeaderFieldComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
-    {
-      std::string_view name = self->head_.headers[self->head_.header_count - 1].name;
-      if (name == "content-length") {
-        self->fix_length_tabs_ = true;
-        const char* from = self->field_end_ ? self->field_end_ : self->feed_start_;
-        const char* end = self->feed_start_ + self->feed_len_;
-        self->FixLengthTabs(from, static_cast<size_t>(end - from));
-      }
+    if (self->in_trailers_) return 0;
+    if (self->head_.headers[self->head_.header_count - 1].name == "transfer-encoding") {
+      self->te_line_ = true;
+      const char* from = self->field_end_ ? self->field_end_ : self->feed_start_;
+      const char* end = self->feed_start_ + self->feed_len_;
+      self->FixTabs(from, static_cast<size_t>(end - from));
     }
-    // llhttp 8.1.0 accepts a line starting with ':' (an empty name); RFC 9110 says a name is a token.
-    if (self->field_done_ || self->head_.headers[self->head_.header_count - 1].name.empty()) {
-      return self->SetError(400, "Empty header name");
-    }
-    // RFC 9112 §5.1: no whitespace between name and colon; a name is a token.
-    for (unsigned char c : self->head_.headers[self->head_.header_count - 1].name) {
-      if (!IsTokenChar(c)) return self->SetError(400, "Invalid character in header name");
-    }
+    self->field_end_ = nullptr;
     return 0;
   }
 
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t len) {
     LlhttpParser* self = Self(p);
-    // A value arrives in several spans only when the bytes arrived in several reads, and then the spans
-    // touch. A gap means llhttp skipped a line break inside the value: obs-fold, which we reject.
-    uint64_t start = self->stream_pos_ + static_cast<uint64_t>(at - self->feed_start_);
-    if (self->value_spans_++ > 0 && start != self->value_end_) return self->SetError(400, "Folded header line (obs-fold)");
-    self->value_end_ = start + len;
-    self->line_bytes_ += len;
-    if (self->line_bytes_ > self->limits_.max_header_size) return self->SetError(431, "Header field too large");
+    if (self->in_trailers_) return 0;
     self->head_.headers[self->head_.header_count - 1].value.append(at, len);
     return 0;
   }
 
   static int OnHeaderValueComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
+    if (self->in_trailers_) return 0;
     self->field_done_ = true;
-    self->value_spans_ = 0;
     Header& hdr = self->head_.headers[self->head_.header_count - 1];
-    // Trailing whitespace is not part of a field value (RFC 9110 §5.5).
+    // Trailing whitespace is not part of a field value (RFC 9110 §5.5). llhttp 9 (strict) has already
+    // rejected every control byte but HTAB in the value, DEL included.
     while (!hdr.value.empty() && (hdr.value.back() == ' ' || hdr.value.back() == '\t')) hdr.value.pop_back();
-    // No CR, LF (obs-fold included), NUL or other controls in a value (RFC 9110 §5.5): reject, never repair.
-    for (unsigned char c : hdr.value) {
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return self->SetError(400, "Invalid character in header value");
-    }
     return 0;
   }
 
   static int OnHeadersComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
     RequestHead& h = self->head_;
+    // The HTTP/2 preface (PRI * HTTP/2.0) is not an HTTP/1.1 request.
+    if (p->method == HTTP_PRI) return self->SetError(400, "HTTP/2 connection preface");
     h.version_major = llhttp_get_http_major(p);
     h.version_minor = llhttp_get_http_minor(p);
     if (h.version_major != 1 || h.version_minor > 1) return self->SetError(505, "HTTP Version Not Supported");
-    int rc = self->ValidateFraming();
+    int rc = self->ValidateTarget(p->method);
+    if (rc == 0) rc = self->ValidateFields();
     if (rc != 0) return rc;
     h.keep_alive = llhttp_should_keep_alive(p) != 0;
-    self->check_ = Check::kHeadEnd;
     h.upgrade = p->upgrade != 0;
     // Protocol switches are not taken over by this parser: the stream stays HTTP/1.1 and the next bytes
-    // are parsed as the next request (a CONNECT or Upgrade the app did not accept changes nothing).
+    // are parsed as the next request (an Upgrade the app did not accept changes nothing).
     p->upgrade = 0;
     if (self->limits_.max_body_size > 0 && h.content_length > self->limits_.max_body_size) {
       return self->SetError(413, "Request body too large");
     }
-    return HPE_PAUSED;  // Feed() checks the raw end of the block, then hands the head over
+    self->pause_ = Pause::kHead;
+    return HPE_PAUSED;  // Feed() hands the head over at the exact end of the block
   }
 
-  static int OnChunkHeader(llhttp_t* p) {
-    Self(p)->check_ = Check::kChunkLine;
-    return HPE_PAUSED;
+  // RFC 9112 §3.2: origin-form for every method but OPTIONS ("*" too) and CONNECT (which this server,
+  // not being a proxy, does not implement: 501). Absolute-form is normalised to origin-form (§3.2.2):
+  // the app sees the path and query; the Host field stays as sent.
+  int ValidateTarget(uint8_t method) {
+    if (method == HTTP_CONNECT) return SetError(501, "CONNECT is not supported");
+    // llhttp 9 (strict) has already rejected every byte of the target outside visible ASCII.
+    std::string& t = head_.target;
+    if (t.empty()) return SetError(400, "Empty request target");
+    if (t[0] == '/') return 0;
+    if (t == "*") return method == HTTP_OPTIONS ? 0 : SetError(400, "Asterisk-form target without OPTIONS");
+    // absolute-form: scheme "://" authority [path-abempty] ["?" query]
+    size_t colon = t.find("://");
+    if (colon == std::string::npos) return SetError(400, "Invalid request target");
+    std::string_view scheme(t.data(), colon);
+    if (!EqualsIgnoreCase(scheme, "http") && !EqualsIgnoreCase(scheme, "https")) {
+      return SetError(400, "Unsupported scheme in request target");
+    }
+    size_t auth = colon + 3;
+    size_t end = t.find_first_of("/?", auth);
+    if (end == std::string::npos) end = t.size();
+    if (end == auth) return SetError(400, "Empty authority in request target");
+    for (size_t i = auth; i < end; ++i) {
+      if (!kHostChar.ok[static_cast<unsigned char>(t[i])]) return SetError(400, "Invalid authority in request target");
+    }
+    t.erase(0, end);
+    if (t.empty() || t[0] == '?') t.insert(0, 1, '/');
+    return 0;
   }
 
   // Exactly one of Content-Length / Transfer-Encoding: chunked, well-formed; one Host in HTTP/1.1.
-  int ValidateFraming() {
+  int ValidateFields() {
     RequestHead& h = head_;
-    // The request-target is visible ASCII only (RFC 9112 §3.2, RFC 3986): no HTAB, no raw 8-bit bytes.
-    for (unsigned char c : h.target) {
-      if (c <= 0x20 || c >= 0x7f) return SetError(400, "Invalid character in request target");
-    }
     int hosts = 0;
     bool have_length = false;
     bool have_te = false;
@@ -316,7 +585,9 @@ class LlhttpParser final : public RequestParser {
         if (!EqualsIgnoreCase(hdr.value, "chunked")) return SetError(501, "Unsupported Transfer-Encoding");
         h.chunked = true;
       } else if (n == "expect") {
-        if (EqualsIgnoreCase(hdr.value, "100-continue")) h.expect_continue = true;
+        // RFC 9110 §10.1.1: 100-continue is the only expectation defined; any other may be refused with 417.
+        if (!EqualsIgnoreCase(hdr.value, "100-continue")) return SetError(417, "Expectation Failed");
+        h.expect_continue = true;
       }
     }
     if (have_length && have_te) return SetError(400, "Both Content-Length and Transfer-Encoding");
@@ -324,13 +595,6 @@ class LlhttpParser final : public RequestParser {
     if (h.version_minor == 0 && hosts > 1) return SetError(400, "Repeated Host header");
     if (h.version_minor == 0 && h.chunked) return SetError(400, "Transfer-Encoding in HTTP/1.0");
     return 0;
-  }
-
-  static bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return (x | 0x20) == (y | 0x20);
-           });
   }
 
   static int OnBody(llhttp_t* p, const char* at, size_t len) {
@@ -343,34 +607,58 @@ class LlhttpParser final : public RequestParser {
     return 0;
   }
 
+  // Called at the end of a chunk-size line (p->content_length is the chunk size).
+  static int OnChunkHeader(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    uint64_t size = p->content_length;
+    // A chunk that would pass the body limit is refused before its data is read.
+    if (self->limits_.max_body_size > 0 &&
+        size > static_cast<uint64_t>(self->limits_.max_body_size - self->body_bytes_)) {
+      return self->SetError(413, "Request body too large");
+    }
+    if (size == 0) self->in_trailers_ = true;  // the last chunk: trailer fields (if any) follow
+    self->pause_ = Pause::kChunkHeader;
+    return HPE_PAUSED;
+  }
+
+  // Called after the CRLF that ends a chunk's data, and once after the trailer section.
+  static int OnChunkComplete(llhttp_t* p) {
+    LlhttpParser* self = Self(p);
+    if (self->in_trailers_) return 0;
+    self->pause_ = Pause::kChunkDone;
+    return HPE_PAUSED;
+  }
+
   static int OnMessageComplete(llhttp_t* p) {
     LlhttpParser* self = Self(p);
     self->in_message_ = false;
+    self->in_trailers_ = false;
     self->handler_->OnRequestComplete();
+    self->pause_ = Pause::kMessage;
     return HPE_PAUSED;
   }
 
   ParserLimits limits_;
   RequestHandler* handler_;
+  LineScanner scanner_;
   llhttp_t parser_;
   RequestHead head_;
   ParseError error_;
-  size_t head_bytes_ = 0;
-  size_t line_bytes_ = 0;
   int64_t body_bytes_ = 0;
   bool field_done_ = true;
   bool in_message_ = false;
+  bool in_trailers_ = false;
   bool failed_ = false;
-  enum class Check { kNone, kHeadEnd, kChunkLine };
-  Check check_ = Check::kNone;
-  char tail_[4] = {0, 0, 0, 0};
+  bool unknown_method_ = false;  // llhttp rejected the method: ScanUnknownMethod reads the rest of the line
+  int um_state_ = 0;             // ScanUnknownMethod: 0 method, 1 target, 2 version, 3 LF
+  size_t um_len_ = 0;
+  char um_version_[8] = {};
+  bool te_line_ = false;         // still on a Transfer-Encoding line (see FixTabs)
+  Pause pause_ = Pause::kNone;   // why the last callback paused llhttp
   const char* feed_start_ = nullptr;  // where the current llhttp_execute() call started
-  uint64_t stream_pos_ = 0;           // bytes consumed before that call
-  uint64_t value_end_ = 0;            // stream offset just past the last header-value span
-  int value_spans_ = 0;
   size_t feed_len_ = 0;
-  const char* field_end_ = nullptr;  // end of the last header-name span in the current buffer
-  bool fix_length_tabs_ = false;     // still on a Content-Length line (see FixLengthTabs)
+  uint64_t stream_pos_ = 0;           // bytes consumed before that call
+  const char* field_end_ = nullptr;   // end of the last header-name span in the current buffer
 };
 
 }  // namespace

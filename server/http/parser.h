@@ -1,6 +1,6 @@
-// RequestParser: the HTTP/1.x request parser interface of the engine. llhttp sits behind it
-// (llhttp_parser.cc is the only file that includes llhttp.h), plus ESG's own strictness checks for the
-// inputs Debian's llhttp 8.1.0 accepts but must not (see strict_scan.h).
+// RequestParser: the HTTP/1.x request parser interface of the engine. llhttp 9.4.3 (every lenient flag
+// off) sits behind it (llhttp_parser.cc is the only file that includes llhttp.h), plus ESG's limits and the
+// HTTP semantics llhttp leaves to its user (framing conflicts, Host, Expect, request-target forms).
 //
 // Contract: Feed() consumes bytes and reports, through the handler, one request head, its body chunks
 // and its end. After each complete message the parser pauses itself, so the engine answers pipelined
@@ -18,12 +18,19 @@
 
 namespace esg::http {
 
+// Every size limit counts raw bytes on the wire, CRLF excluded, and is enforced at the first byte that
+// breaks it, before llhttp or the app sees that byte.
 struct ParserLimits {
-  size_t max_request_line = 8190;   // method + target + version; 414 beyond
-  size_t max_header_count = 100;    // 431 beyond
-  size_t max_header_size = 8190;    // one "name: value" line; 431 beyond
+  size_t max_request_line = 8190;   // method SP target SP version; 414 beyond
+  size_t max_header_count = 100;    // field lines in the head (and in a trailer section); 431 beyond
+  size_t max_header_size = 8190;    // one field line as sent ("name: value", OWS included); 431 beyond
+  size_t max_head_size = 32768;     // request line + field lines + their CRLFs (trailer section alike); 431
   int64_t max_body_size = 0;        // 0 = unlimited; 413 beyond
 };
+
+// A chunk-size line (size and chunk extensions, which are ignored) longer than this is a 400: nothing
+// legitimate needs more (nginx, h2o: a few hundred bytes), and it bounds what a client can send for free.
+inline constexpr size_t kMaxChunkLine = 4096;
 
 class RequestHandler {
  public:

@@ -171,6 +171,10 @@ std::vector<OptionSpec> MakeTable() {
   add({"--limit-request-field-size", "", T::kInt, "INTEGER",
        "Maximum size in bytes of one request header line; longer ones get HTTP 431.", "8190", kPositive,
        false, true, "", [](Config* c, const Value& v) { c->limit_request_field_size = AsInt(v); }});
+  add({"--limit-request-head-size", "", T::kInt, "INTEGER",
+       "Maximum size in bytes of the whole request head (request line and header lines), and of a chunked "
+       "body's trailer section; larger ones get HTTP 431.", "32768", kPositive, false, true, "",
+       [](Config* c, const Value& v) { c->limit_request_head_size = AsInt(v); }});
   add({"--limit-request-body", "", T::kInt, "INTEGER",
        "Maximum size in bytes of a request body; larger ones get HTTP 413. 0 means unlimited.", "0",
        kNonNegative64, false, true, "",

@@ -31,6 +31,7 @@ engine::EngineConfig MakeEngineConfig(const py::dict& c) {
   e.limits.max_request_line = Get<size_t>(c, "limit_request_line", e.limits.max_request_line);
   e.limits.max_header_count = Get<size_t>(c, "limit_request_fields", e.limits.max_header_count);
   e.limits.max_header_size = Get<size_t>(c, "limit_request_field_size", e.limits.max_header_size);
+  e.limits.max_head_size = Get<size_t>(c, "limit_request_head_size", e.limits.max_head_size);
   e.limits.max_body_size = Get<int64_t>(c, "limit_request_body", e.limits.max_body_size);
   e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
   e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);

@@ -1,6 +1,7 @@
 """Limits and timeouts through the `esg` command.
 
---limit-request-line (414), --limit-request-fields / --limit-request-field-size (431), --limit-request-body
+--limit-request-line (414), --limit-request-fields / --limit-request-field-size / --limit-request-head-size
+(431), --limit-request-body
 (413 decided from Content-Length before the body is read, and for chunked bodies once the sum exceeds it),
 --timeout-request-header (408 or close; slowloris), --timeout-keep-alive, --limit-concurrency (503 at once,
 never queued), --limit-max-requests (the worker is recycled, requests keep being served),
@@ -121,6 +122,50 @@ def test_header_line_over_the_limit_is_431(esg_server, markers, what, line, byte
     server = esg_server(["--limit-request-field-size", "100"], app=REC)
     raw = b"GET {p} HTTP/1.1\r\nHost: esg.test\r\n" + line + b"\r\n\r\n"
     check_rejected(server, markers, raw, 431, bytewise=bytewise, tag=f"{what}-{int(bytewise)}")
+
+
+# ---------------------------------------------------------------------------------- whole head (431)
+
+
+@pytest.mark.parametrize("bytewise", MODES)
+def test_64_fields_of_2k_is_431_by_default(esg_server, markers, bytewise):
+    """Issue 11 #17: 64 fields of 2 KB (each within --limit-request-field-size) were accepted: 128 KiB of
+    head per request. The default --limit-request-head-size (32768, nginx's 4 x 8k) answers 431."""
+    server = esg_server([], app=REC)
+    fields = b"Host: esg.test\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 2000) for i in range(64))
+    check_rejected(server, markers, b"GET {p} HTTP/1.1\r\n" + fields + b"\r\n", 431, bytewise=bytewise,
+                   tag=f"head-128k-{int(bytewise)}")
+
+
+def _head_of(n: int, path: str) -> bytes:
+    """A request head of exactly n bytes, the final CRLF CRLF included."""
+    start = f"GET {path} HTTP/1.1\r\nHost: esg.test\r\nX-Pad: ".encode()
+    head = start + b"p" * (n - len(start) - 4) + b"\r\n\r\n"
+    assert len(head) == n
+    return head
+
+
+@pytest.mark.parametrize("bytewise", MODES)
+def test_head_at_the_limit_is_accepted_and_one_byte_more_is_431(esg_server, markers, bytewise):
+    server = esg_server(["--limit-request-head-size", "300"], app=REC)
+    path = f"/head-at-limit-{int(bytewise)}"
+    accepted(server, markers, _head_of(300, path), path, bytewise=bytewise)
+    tag = f"head-301-{int(bytewise)}"
+    raw = _head_of(301, f"/bad-{tag}").replace(f"/bad-{tag}".encode(), b"{p}")
+    check_rejected(server, markers, raw, 431, bytewise=bytewise, tag=tag)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
+def test_bad_limit_request_head_size_exits_2_naming_the_option(run_esg, value):
+    result = run_esg(["--limit-request-head-size", value, "lim_app:app"])
+    assert result.returncode == 2, result
+    assert "--limit-request-head-size" in result.stderr, result.stderr
+
+
+def test_limit_request_head_size_is_in_help(run_esg):
+    result = run_esg(["--help"])
+    assert result.returncode == 0
+    assert "--limit-request-head-size INTEGER" in result.stdout and "[default: 32768]" in result.stdout
 
 
 # ----------------------------------------------------------------------------------------- body (413)
@@ -401,3 +446,16 @@ def test_timeout_graceful_shutdown_cancels_a_stuck_request(esg_server, markers):
     # The app's request was cancelled (CancelledError inside the app), not just dropped with the loop.
     assert (markers / f"cancelled-{pid}").exists(), (
         f"the stuck request never saw asyncio.CancelledError\n{server.describe()}")
+
+
+def test_esg_run_keyword_limit_request_head_size_becomes_the_flag():
+    """esg.run(limit_request_head_size=N) hands the native CLI --limit-request-head-size N (esg.config)."""
+    import subprocess
+
+    from deploy_support import env_for, python
+
+    code = ("import json, esg.config as c; print(json.dumps([c.DEFAULTS['limit_request_head_size'], "
+            "c.cli_args(dict(limit_request_head_size=300))]))")
+    proc = subprocess.run([python(), "-c", code], env=env_for(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [32768, ["--limit-request-head-size", "300"]]

@@ -8,8 +8,10 @@ it is called with. For malformed chunked *bodies* the head was valid, so the app
 called when the body goes wrong; there the assertion is that it never received a complete body (its last
 message is http.disconnect).
 
-The cases include the three inputs Debian's llhttp 8.1.0 accepts (DESIGN §3): a chunk-size line ended by
-"\\r\\r", a header block ended by "\\r\\n\\rX", an empty header name.
+The cases include the three inputs Debian's llhttp 8.1.0 accepted (DESIGN §3): a chunk-size line ended by
+"\\r\\r", a header block ended by "\\r\\n\\rX", an empty header name (llhttp 9.4.3, which ESG now builds
+on, rejects them itself), and the cases of issue 11 #4, #12-#17 (request-line syntax, unknown methods,
+target forms, Expect, chunk data and chunk-line bounds, chunk extensions, trailers).
 
 Most cases share one server (module fixture) with a unique path per case and mode; a few representative cases
 run once per `--loop` through the `serve` fixture.
@@ -171,6 +173,24 @@ HEAD_CASES = [
     ("target-bare-lf", b"GET {p}/a\nb HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
     ("target-htab", b"GET {p}/a\tb HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
     ("target-obs-text", b"GET {p}/a\xffb HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    # issue 11 #14: request-line syntax (all accepted before, or 505)
+    ("request-line-bare-lf", b"GET {p} HTTP/1.1\nHost: esg.test\r\n\r\n", 400),
+    ("two-spaces-after-method", b"GET  {p} HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    ("two-spaces-before-version", b"GET {p}  HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    ("bare-cr-before-version", b"GET {p}\r HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    ("bare-cr-after-version", b"GET {p} HTTP/1.1\rHost: esg.test\r\n\r\n", 400),
+    ("obs-fold-transfer-encoding", _post(b"Transfer-Encoding:\r\n chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"), 400),
+    ("obs-fold-transfer-encoding-value", _post(b"Transfer-Encoding: chunked\r\n\tx\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+     400),
+    # #15: a well-formed method token nobody implements is 501 (RFC 9110 §9.1), not 400
+    ("unknown-method-34-letters", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGH {p} HTTP/1.1\r\nHost: esg.test\r\n\r\n", 501),
+    ("unknown-method-known-prefix", b"GETX {p} HTTP/1.1\r\nHost: esg.test\r\n\r\n", 501),
+    # #16: "*" is for OPTIONS only; CONNECT (a proxy's method) never reaches an app
+    ("asterisk-form-get", b"GET * HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    ("connect", b"CONNECT esg.test:443 HTTP/1.1\r\nHost: esg.test:443\r\n\r\n", 501),
+    ("absolute-form-ftp", b"GET ftp://esg.test{p} HTTP/1.1\r\nHost: esg.test\r\n\r\n", 400),
+    # #17: any expectation but 100-continue (RFC 9110 §10.1.1)
+    ("expect-unknown", _post(b"Expect: 200-ok\r\nContent-Length: 5\r\n", b"hello"), 417),
 ]
 
 BODY_CASES = [
@@ -186,6 +206,12 @@ BODY_CASES = [
     ("last-chunk-line-cr-cr", _post(CHUNKED, b"5\r\nhello\r\n0\r\r\n\r\n"), 400),
     ("chunk-extension-bare-cr", _post(CHUNKED, b"5;a\rb\r\nhello\r\n0\r\n\r\n"), 400),
     ("trailer-space-before-colon", _post(CHUNKED, b"5\r\nhello\r\n0\r\nX : y\r\n\r\n"), 400),
+    # issue 11 #12: the two bytes after chunk data must be CRLF (200 before)
+    ("chunk-data-then-xx", _post(CHUNKED, b"5\r\nhelloXX0\r\n\r\n"), 400),
+    ("chunk-data-then-cr-x", _post(CHUNKED, b"5\r\nhello\rX0\r\n\r\n"), 400),
+    # #4: a chunk-size line (size + extensions) is at most 4096 bytes (no bound before)
+    ("chunk-extension-8k", _post(CHUNKED, b"5;n=" + b"v" * 8192 + b"\r\nhello\r\n0\r\n\r\n"), 400),
+    ("chunk-extension-many", _post(CHUNKED, b"5" + b";a" * 3000 + b"\r\nhello\r\n0\r\n\r\n"), 400),
 ]
 
 MODES = [pytest.param(False, id="whole"), pytest.param(True, id="bytewise")]
@@ -232,6 +258,17 @@ ACCEPTED = [
     ("trailer-field", _post(CHUNKED, b"5\r\nhello\r\n0\r\nX-Trailer: y\r\n\r\n"), 5),
     # Browsers send these unencoded in query strings; nginx and uvicorn accept them.
     ("query-braces-pipe-caret", b"GET {p}?q={a}|b^c HTTP/1.1\r\nHost: esg.test\r\n\r\n", 0),
+    # issue 11 #15: chunk extensions are ignored (400 before), "chunked" OWS CRLF is chunked
+    ("chunk-extensions", _post(CHUNKED, b'5;name=value;q="x y"\r\nhello\r\n1;a\r\n!\r\n0;z=1\r\n\r\n'), 6),
+    ("te-chunked-trailing-sp", _post(b"Transfer-Encoding: chunked  \r\n", b"5\r\nhello\r\n0\r\n\r\n"), 5),
+    ("te-chunked-trailing-htab", _post(b"Transfer-Encoding: chunked\t\r\n", b"5\r\nhello\r\n0\r\n\r\n"), 5),
+    ("te-chunked-trailing-sp-htab", _post(b"Transfer-Encoding: chunked \t\r\n", b"5\r\nhello\r\n0\r\n\r\n"), 5),
+    # #14: an empty Host is valid when the target has no authority (RFC 9112 §3.2)
+    ("empty-host", b"GET {p} HTTP/1.1\r\nHost:\r\n\r\n", 0),
+    # #16: absolute-form gives the app the path (and the query, see test_absolute_form_target)
+    ("absolute-form", b"GET http://esg.test{p} HTTP/1.1\r\nHost: esg.test\r\n\r\n", 0),
+    ("options-asterisk-then-get", b"OPTIONS * HTTP/1.1\r\nHost: esg.test\r\n\r\nGET {p} HTTP/1.1\r\nHost: esg.test\r\n\r\n",
+     0),
 ]
 
 
@@ -243,6 +280,9 @@ def test_valid_edge_cases_are_accepted(shared, name, raw, body_len, bytewise):
     with server.connect() as conn:
         conn.send(raw.replace(b"{p}", path.encode()), bytewise=bytewise)
         resp = conn.read_response()
+        if raw.startswith(b"OPTIONS *"):  # the app answers the OPTIONS request first
+            assert resp.status == 200, resp.raw
+            resp = conn.read_response()
     assert resp.status == 200, resp.raw
     assert resp.body == b"seen " + path.encode()
     [end] = [r for r in _records(markers) if r["path"] == path and r["stage"] == "end"]
@@ -277,3 +317,50 @@ def test_server_survives_a_reset_after_a_malformed_request(shared):
     conn.close()
     resp = exchange(server, b"GET /after-reset HTTP/1.1\r\nHost: esg.test\r\n\r\n")
     assert resp.status == 200 and resp.body == b"seen /after-reset"
+
+
+@pytest.mark.parametrize("bytewise", MODES)
+def test_absolute_form_target(shared, bytewise):
+    """Issue 11 #16: `GET http://host/p?q` gives the app path /p and query q (RFC 9112 §3.2.2); the Host
+    field stays what the client sent."""
+    server, markers = shared
+    path = f"/abs-{int(bytewise)}"
+    with server.connect() as conn:
+        conn.send(f"GET HTTP://other.test:8080{path}?q=1&r HTTP/1.1\r\nHost: esg.test\r\n\r\n".encode(),
+                  bytewise=bytewise)
+        resp = conn.read_response()
+    assert resp.status == 200 and resp.body == b"seen " + path.encode(), resp.raw
+    [start] = [r for r in _records(markers) if r["path"] == path and r["stage"] == "start"]
+    assert start["query"] == "q=1&r"
+    assert start["headers"] == [["host", "esg.test"]]
+
+
+@pytest.mark.parametrize("bytewise", MODES)
+def test_trailers_never_reach_the_app(shared, bytewise):
+    """Issue 11 #13: trailer fields of a chunked request were merged into the scope's headers when the
+    request arrived in one read (a trailer X-Forwarded-For became the client address, a trailer Host a
+    second Host). They are dropped; the pipelined request behind is served normally."""
+    server, markers = shared
+    path = f"/trailers-{int(bytewise)}"
+    raw = (f"POST {path} HTTP/1.1\r\nHost: esg.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5\r\nhello\r\n0\r\nX-Forwarded-For: 203.0.113.9\r\nHost: evil.test\r\nX-Trailer: t\r\n\r\n"
+           f"GET {path}-next HTTP/1.1\r\nHost: esg.test\r\n\r\n").encode()
+    with server.connect() as conn:
+        conn.send(raw, bytewise=bytewise)
+        first = conn.read_response()
+        second = conn.read_response()
+    assert first.status == 200 and first.body == b"seen " + path.encode(), first.raw
+    assert second.status == 200 and second.body == f"seen {path}-next".encode(), second.raw
+    records = [r for r in _records(markers) if r["path"] == path]
+    assert records and all(r["headers"] == [["host", "esg.test"], ["transfer-encoding", "chunked"]]
+                           for r in records), records
+    [end] = [r for r in records if r["stage"] == "end"]
+    assert end["body_len"] == 5 and end["last"] == "http.request"
+
+
+def test_trailer_section_is_bounded(shared):
+    """Issue 11 #13: a trailer section counts against the header limits (here: more than 100 fields)."""
+    server, markers = shared
+    fields = b"".join(b"T-%d: v\r\n" % i for i in range(101))
+    check_rejected(server, markers, _post(CHUNKED, b"5\r\nhello\r\n0\r\n" + fields + b"\r\n"), 431,
+                   bytewise=False, tag="trailer-fields", body_level=True)

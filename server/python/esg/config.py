@@ -54,6 +54,7 @@ DEFAULTS: Dict[str, Any] = {
     "limit_request_line": 8190,
     "limit_request_fields": 100,
     "limit_request_field_size": 8190,
+    "limit_request_head_size": 32768,
     "limit_request_body": 0,
     "timeout_request_header": 30.0,
     "timeout_request_body": 60.0,

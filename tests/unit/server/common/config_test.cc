@@ -21,7 +21,8 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
       "ws_ping_interval", "ws_ping_timeout", "lifespan", "env_file", "log_config", "log_level", "access_log",
       "use_colors", "proxy_headers", "forwarded_allow_ips", "server_header", "date_header", "root_path",
       "headers", "limit_concurrency", "limit_max_requests", "timeout_keep_alive", "timeout_graceful_shutdown",
-      "limit_request_line", "limit_request_fields", "limit_request_field_size", "limit_request_body",
+      "limit_request_line", "limit_request_fields", "limit_request_field_size", "limit_request_head_size",
+      "limit_request_body",
       "timeout_request_header", "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password", "ssl_version",
       "ssl_cert_reqs", "ssl_ca_certs", "ssl_ciphers", "python", "ws_per_message_deflate",
       "timeout_worker_healthcheck", "limit_max_requests_jitter", "user", "group", "venv",
@@ -33,6 +34,7 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
   EXPECT_EQ(doc["config"]["port"], 8000);
   EXPECT_EQ(doc["config"]["reload_delay"], 0.25);
   EXPECT_EQ(doc["config"]["limit_request_body"], 0);
+  EXPECT_EQ(doc["config"]["limit_request_head_size"], 32768);
   EXPECT_EQ(doc["config"]["timeout_request_header"], 30.0);
 }
 

@@ -168,6 +168,8 @@ TEST(HelpTest, EsgOptionsUseTheSameLayout) {
   EXPECT_NE(help.find("[default: 8190]"), std::string::npos);
   EXPECT_NE(help.find("  --limit-request-fields INTEGER  "), std::string::npos);
   EXPECT_NE(help.find("  --limit-request-body INTEGER    "), std::string::npos);
+  EXPECT_NE(help.find("  --limit-request-head-size INTEGER\n"), std::string::npos);
+  EXPECT_NE(help.find("[default: 32768]"), std::string::npos);
   EXPECT_NE(help.find("  --timeout-request-header FLOAT  "), std::string::npos);
   for (const std::string& line : Lines(help)) EXPECT_LE(line.size(), 78u) << line;
   EXPECT_EQ(Lines(help).back(), "  --help                          Show this message and exit.");
@@ -221,6 +223,7 @@ TEST(CliTest, DefaultsMatchTheHelpText) {
   EXPECT_EQ(c.limit_request_line, 8190);
   EXPECT_EQ(c.limit_request_fields, 100);
   EXPECT_EQ(c.limit_request_field_size, 8190);
+  EXPECT_EQ(c.limit_request_head_size, 32768);
   EXPECT_EQ(c.limit_request_body, 0);
   EXPECT_EQ(c.timeout_request_header, 30.0);
   EXPECT_FALSE(c.timeout_graceful_shutdown.has_value());

@@ -154,6 +154,13 @@ bool PerMessageDeflate::Decompress(std::string_view in, size_t limit, std::strin
 bool PerMessageDeflate::Compress(std::string_view in, std::string* out) {
   if (!deflate_ok_) return false;
   out->clear();
+  if (in.empty()) {
+    // RFC 7692 §7.2.3.6: a single 00 (an empty stored block once the receiver appends 00 00 ff ff). zlib would
+    // give nothing at all after an earlier sync flush (Z_BUF_ERROR), and an empty payload would leave the
+    // peer's inflater inside a block header: found by the permessage_deflate fuzzer.
+    out->push_back('\0');
+    return true;
+  }
   char chunk[16384];
   deflate_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   deflate_.avail_in = static_cast<uInt>(in.size());

@@ -515,3 +515,20 @@ def test_426_for_an_unsupported_version_closes_the_connection(esg_server):
         resp = conn.read_response()
         assert resp.status == 426 and resp.header("connection") == "close"
         assert conn.closed_by_server(), "the 426 says connection: close, so the server must close"
+
+
+def test_two_tasks_waiting_to_send_both_resume(esg_server):
+    # A second send() while the first waits for room (write high-water mark) used to replace the first
+    # one's waiter: that task never resumed and "done" never came.
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/two-senders")
+    assert resp.status == 101
+    received = 0
+    while True:
+        f = read_frame(conn)
+        assert f is not None, "closed before done"
+        if f[0] == 1:
+            assert f[1] == b"done"
+            break
+        received += len(f[1])
+    assert received == 16 * MiB

@@ -7,8 +7,10 @@
 /scope       accept and send the scope (type, scheme, path, query, subprotocols, headers) as JSON text
 /disconnect  accept, wait for the disconnect and write its code to $ESG_TEST_MARKERS/ws-disconnect
 /headers     accept with an extra response header
+/two-senders accept, two tasks each send 8 binary messages of 1 MiB at once, then the text "done"
 """
 
+import asyncio
 import json
 import os
 
@@ -35,6 +37,13 @@ async def app(scope, receive, send):
     if path == "/headers":
         accept["headers"] = [(b"x-ws", b"yes")]
     await send(accept)
+    if path == "/two-senders":
+        async def sender(tag):
+            for _ in range(8):
+                await send({"type": "websocket.send", "bytes": tag * (1024 * 1024)})
+
+        await asyncio.gather(sender(b"a"), sender(b"b"))  # both wait for room on the same connection
+        await send({"type": "websocket.send", "text": "done"})
     if path == "/raise-after":
         raise RuntimeError("failing after accept")
     if path == "/scope":

@@ -383,14 +383,12 @@ def test_ping_flood_without_reading_is_bounded_and_ended_by_timeout_send(esg_ser
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         sock = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         conn = RawConnection(ctx.wrap_socket(sock), server)
         conn.send(f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
         resp = conn.read_response(head=True)
     else:
         conn, resp = handshake(server, "/echo")
-        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     assert resp.status == 101
     before = peak_rss(pid)
     sent = flood_pings(conn, 256 * MiB)  # 2M pings; each would queue a 127-byte pong

@@ -530,3 +530,14 @@ def test_two_tasks_waiting_to_send_both_resume(esg_server):
             break
         received += len(f[1])
     assert received == 16 * MiB
+
+
+def test_long_close_reason_is_cut_at_a_character_boundary(esg_server):
+    # A close frame holds 123 bytes of reason; cutting 200 bytes of "é" at byte 123 split a character, and
+    # the client got an invalid UTF-8 reason (a protocol error on its side).
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/echo")
+    conn.send(frame(1, b"close-long-reason"))
+    f = read_frame(conn)
+    assert f[0] == 8 and struct.unpack("!H", f[1][:2])[0] == 4000
+    assert f[1][2:].decode("utf-8") == "é" * 61

@@ -1,6 +1,7 @@
 """WebSocket behaviour app.
 
-/echo        accept (first offered subprotocol), echo text and bytes; "close:<code>" closes with that code
+/echo        accept (first offered subprotocol), echo text and bytes; "close:<code>" closes with that code,
+             "close-long-reason" closes with a 200-byte reason
 /reject      close before accept (→ HTTP 403)
 /raise       raise before accept (→ HTTP 500)
 /raise-after accept, then raise (→ close 1011)
@@ -62,6 +63,9 @@ async def app(scope, receive, send):
                     f.write(f"{message['code']}")
             return
         text = message.get("text")
+        if text == "close-long-reason":  # 200 bytes of two-byte characters: more than a close frame holds
+            await send({"type": "websocket.close", "code": 4000, "reason": "é" * 100})
+            continue
         if text is not None and text.startswith("close:"):
             await send({"type": "websocket.close", "code": int(text[6:]), "reason": "asked"})
             continue

@@ -66,6 +66,9 @@ void Connection::OnEvents(uint32_t events) {
 bool Connection::ReadPaused() const {
   if (stream_ && stream_->buffered_body() > server_->config().read_high_water) return true;
   if (ws_stream_ && ws_stream_->queued_bytes() > server_->config().read_high_water) return true;
+  // A WebSocket client that does not read what we send (pongs, echoes) is not read either, until the
+  // output drains (WebSocketSession::OnDrained resumes); --timeout-send ends it if it never does.
+  if (ws_ && ws_->output_blocked()) return true;
   return buffer_ && buffer_start_ + buffer_len_ == Server::kBufferSize && paused_;
 }
 
@@ -575,6 +578,8 @@ bool Connection::StartWebSocket(http::RequestHead& head) {
     struct iovec iov = {const_cast<char*>(kUpgradeRequired), sizeof kUpgradeRequired - 1};
     close_after_write_ = true;
     Write(&iov, 1, iov.iov_len);
+    // Written at once: close now (lingering), as the answer says; otherwise Flush closes after the write.
+    if (!closed_ && out_.empty()) CloseGracefully();
     return true;
   }
   if (!http::ValidWebSocketKey(key)) {

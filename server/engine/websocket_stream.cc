@@ -1,6 +1,8 @@
 // WebSocketStream and WebSocketSession implementation (see websocket_stream.h).
 #include "server/engine/websocket_stream.h"
 
+#include <algorithm>
+
 #include "server/common/log.h"
 #include "server/engine/connection.h"
 #include "server/http/response_head.h"
@@ -35,7 +37,14 @@ void WebSocketStream::Disconnected(int code, std::string_view reason) {
     disconnect_reason_ = std::string(reason);
   }
   Notify();
-  Writable();
+  if (observer_) observer_->OnWritable();  // a send() waiting for room learns of the end
+}
+
+void WebSocketStream::Writable() {
+  if (observer_) observer_->OnWritable();
+  // Last: it may read (and so close the connection); the connection and session outlive this call (the
+  // server deletes closed connections after the event loop turn).
+  if (connection_ && connection_->websocket()) connection_->websocket()->OnDrained();
 }
 
 void WebSocketStream::Detach(int code) {
@@ -116,7 +125,8 @@ WebSocketSession::WebSocketSession(Connection* connection, WsStreamPtr stream, c
   if (limits_.ping_interval > 0) next_ping_ = now + limits_.ping_interval;
 }
 
-size_t WebSocketSession::Feed(const char* data, size_t len) {
+size_t WebSocketSession::Feed(char* data, size_t len) {
+  if (closing_) return len;
   size_t used = parser_.Feed(data, len, this);
   if (parser_.error_code() && !closing_) ProtocolError(parser_.error_code(), parser_.error_reason().c_str());
   return closing_ ? len : used;  // after a close, the rest is discarded
@@ -128,27 +138,67 @@ bool WebSocketSession::ProtocolError(int code, const char* reason) {
   stream_->Disconnected(code, reason);
   connection_->CloseAfterWrite();
   closing_ = true;
+  message_ = std::string();  // give the memory back now
   return false;
 }
 
-bool WebSocketSession::OnFrame(bool fin, bool rsv1, http::WsOpcode opcode, std::string_view payload) {
+bool WebSocketSession::OnMessageStart(bool text, bool compressed) {
+  message_.clear();
+  utf8_.Reset();
+  message_text_ = text;
+  message_compressed_ = compressed;
+  if (compressed && !deflate_) return ProtocolError(1002, "compressed frame without permessage-deflate");
+  return true;
+}
+
+// Inflates a piece of the current message into message_, within --ws-max-size, and checks the new text.
+bool WebSocketSession::Inflate(std::string_view data, bool last) {
+  size_t before = message_.size();
+  switch (deflate_->Inflate(data, last, limits_.max_message, &message_)) {
+    case http::PerMessageDeflate::InflateResult::kOk:
+      break;
+    case http::PerMessageDeflate::InflateResult::kTooBig:
+      return ProtocolError(1009, "message too big");
+    case http::PerMessageDeflate::InflateResult::kCorrupt:
+      return ProtocolError(1007, "invalid compressed data");
+  }
+  if (message_text_ && !utf8_.Feed(std::string_view(message_).substr(before))) {
+    return ProtocolError(1007, "text message is not UTF-8");
+  }
+  return true;
+}
+
+bool WebSocketSession::OnMessageData(std::string_view data) {
+  if (message_compressed_) return Inflate(data, /*last=*/false);
+  // The parser keeps the message within --ws-max-size (it refuses a frame header that would pass it).
+  message_.append(data.data(), data.size());
+  if (message_text_ && !utf8_.Feed(data)) return ProtocolError(1007, "text message is not UTF-8");
+  return true;
+}
+
+bool WebSocketSession::OnMessageEnd() {
+  if (message_compressed_ && !Inflate({}, /*last=*/true)) return false;
+  if (message_text_ && !utf8_.Complete()) return ProtocolError(1007, "text message is not UTF-8");
+  WebSocketStream::Message m;
+  m.text = message_text_;
+  m.data.swap(message_);
+  stream_->PushMessage(std::move(m));
+  return true;
+}
+
+bool WebSocketSession::OnControl(http::WsOpcode opcode, std::string_view payload) {
   using http::WsOpcode;
   switch (opcode) {
-    case WsOpcode::kText:
-    case WsOpcode::kBinary:
-      if (in_message_) return ProtocolError(1002, "new message inside a fragmented one");
-      in_message_ = true;
-      message_text_ = opcode == WsOpcode::kText;
-      message_compressed_ = rsv1;
-      message_.assign(payload.data(), payload.size());
-      break;
-    case WsOpcode::kContinuation:
-      if (!in_message_) return ProtocolError(1002, "continuation without a message");
-      if (rsv1) return ProtocolError(1002, "reserved bit on a continuation frame");
-      message_.append(payload.data(), payload.size());
-      break;
     case WsOpcode::kPing:
-      if (!stream_->close_sent_) SendFrame(WsOpcode::kPong, payload);
+      if (stream_->close_sent_) return true;
+      if (output_blocked_) {
+        // The client does not read what we send: hold one pong back, the newest (RFC 6455 §5.5.3 lets a
+        // pong answer only the most recent ping), rather than queue one per ping.
+        pending_pong_.assign(payload.data(), payload.size());
+        pong_pending_ = true;
+        return true;
+      }
+      SendFrame(WsOpcode::kPong, payload);
       return true;
     case WsOpcode::kPong:
       pong_deadline_ = 0;
@@ -168,37 +218,35 @@ bool WebSocketSession::OnFrame(bool fin, bool rsv1, http::WsOpcode opcode, std::
       stream_->Disconnected(code, reason);
       connection_->CloseAfterWrite();
       closing_ = true;
+      message_ = std::string();
       return false;
     }
+    default:
+      return true;  // the parser passes control opcodes only
   }
-  if (message_.size() > limits_.max_message) return ProtocolError(1009, "message too big");
-  if (fin) return FinishMessage();
-  return true;
 }
 
-bool WebSocketSession::FinishMessage() {
-  in_message_ = false;
-  WebSocketStream::Message m;
-  m.text = message_text_;
-  if (message_compressed_) {
-    bool too_big = false;
-    if (!deflate_->Decompress(message_, limits_.max_message, &m.data, &too_big)) {
-      return ProtocolError(too_big ? 1009 : 1007, too_big ? "message too big" : "invalid compressed data");
-    }
-  } else {
-    m.data.swap(message_);
+void WebSocketSession::OnDrained() {
+  if (closing_) return;
+  output_blocked_ = false;
+  if (pong_pending_ && !stream_->close_sent_) {
+    pong_pending_ = false;
+    SendFrame(http::WsOpcode::kPong, pending_pong_);
   }
-  message_.clear();
-  if (m.text && !http::ValidUtf8(m.data)) return ProtocolError(1007, "text message is not UTF-8");
-  stream_->PushMessage(std::move(m));
-  return true;
+  pending_pong_.clear();
+  if (!output_blocked_) connection_->ResumeReading();
+}
+
+WebSocketSession::SendResult WebSocketSession::Track(SendResult result) {
+  if (result == SendResult::kWait) output_blocked_ = true;
+  return result;
 }
 
 WebSocketSession::SendResult WebSocketSession::SendFrame(http::WsOpcode opcode, std::string_view payload) {
   uint8_t header[10];
   size_t n = http::EncodeFrameHeader(opcode, false, payload.size(), header);
   struct iovec iov[2] = {{header, n}, {const_cast<char*>(payload.data()), payload.size()}};
-  return connection_->Write(iov, payload.empty() ? 1 : 2, n + payload.size());
+  return Track(connection_->Write(iov, payload.empty() ? 1 : 2, n + payload.size()));
 }
 
 WebSocketSession::SendResult WebSocketSession::SendMessage(bool text, std::string_view data) {
@@ -209,7 +257,7 @@ WebSocketSession::SendResult WebSocketSession::SendMessage(bool text, std::strin
   uint8_t header[10];
   size_t n = http::EncodeFrameHeader(opcode, compress, data.size(), header);
   struct iovec iov[2] = {{header, n}, {const_cast<char*>(data.data()), data.size()}};
-  return connection_->Write(iov, data.empty() ? 1 : 2, n + data.size());
+  return Track(connection_->Write(iov, data.empty() ? 1 : 2, n + data.size()));
 }
 
 WebSocketSession::SendResult WebSocketSession::SendClose(int code, std::string_view reason) {
@@ -217,7 +265,12 @@ WebSocketSession::SendResult WebSocketSession::SendClose(int code, std::string_v
   std::string payload;
   payload.push_back(static_cast<char>((code >> 8) & 0xff));
   payload.push_back(static_cast<char>(code & 0xff));
-  payload.append(reason.substr(0, 123));
+  // At most 123 bytes of reason (a control frame holds 125), cut at a character boundary so it stays UTF-8.
+  size_t keep = std::min<size_t>(reason.size(), 123);
+  if (keep < reason.size()) {
+    while (keep > 0 && (static_cast<uint8_t>(reason[keep]) & 0xc0) == 0x80) --keep;
+  }
+  payload.append(reason.substr(0, keep));
   close_deadline_ = 1;  // armed by the next Tick
   return SendFrame(http::WsOpcode::kClose, payload);
 }

@@ -5,6 +5,13 @@
 // app accepts (101 goes out and the connection switches to frames) or closes (403). Messages wait in the
 // stream's queue (reading pauses past read_high_water); a close from either side, a protocol error
 // (1002/1007/1009), a missed pong (1011) or the socket going away (1006) ends it with a disconnect code.
+//
+// Bounds (what one client can make a worker hold): a message being received, at most --ws-max-size bytes
+// on the wire and again after inflating (refused from the frame header, and while inflating, with 1009);
+// received messages waiting for the app, read_high_water plus one message; unsent output, write_high_water
+// plus what one read buffer of frames can answer (reading stops while output is over the mark, and at most
+// one pong waits: a newer ping replaces it, RFC 6455 §5.5.3); a client that reads nothing is dropped after
+// --timeout-send.
 #pragma once
 
 #include <deque>
@@ -54,9 +61,9 @@ class WebSocketStream {
   // --- Engine side ---
   void PushMessage(Message message);
   void Disconnected(int code, std::string_view reason);
-  void Writable() {
-    if (observer_) observer_->OnWritable();
-  }
+  // The connection's unsent output fell below the write low-water mark: the app may send again, a pong held
+  // back is sent, and reading resumes.
+  void Writable();
   size_t queued_bytes() const { return queued_bytes_; }
   void Detach(int code);
 
@@ -97,30 +104,40 @@ class WebSocketSession final : private http::WsFrameHandler {
   using SendResult = HttpStream::SendResult;
   WebSocketSession(Connection* connection, WsStreamPtr stream, const WebSocketLimits& limits, double now);
 
-  // Consumes bytes from the wire; false once the connection must close after its writes.
-  size_t Feed(const char* data, size_t len);
+  // Consumes bytes from the wire (unmasking them in place); all of them once the connection is closing.
+  size_t Feed(char* data, size_t len);
   SendResult SendFrame(http::WsOpcode opcode, std::string_view payload);
   SendResult SendMessage(bool text, std::string_view data);
   SendResult SendClose(int code, std::string_view reason);
   void Tick(double now);
   bool closing() const { return closing_; }
+  // More than write_high_water of our frames wait to be sent: the connection stops reading.
+  bool output_blocked() const { return output_blocked_; }
+  void OnDrained();  // the unsent output fell under the low-water mark
   const WsStreamPtr& stream() const { return stream_; }
 
  private:
-  bool OnFrame(bool fin, bool rsv1, http::WsOpcode opcode, std::string_view payload) override;
+  bool OnMessageStart(bool text, bool compressed) override;
+  bool OnMessageData(std::string_view data) override;
+  bool OnMessageEnd() override;
+  bool OnControl(http::WsOpcode opcode, std::string_view payload) override;
   bool ProtocolError(int code, const char* reason);
-  bool FinishMessage();
+  bool Inflate(std::string_view data, bool last);
+  SendResult Track(SendResult result);
 
   Connection* connection_;
   WsStreamPtr stream_;
   WebSocketLimits limits_;
   http::WsFrameParser parser_;
   std::unique_ptr<http::PerMessageDeflate> deflate_;
-  std::string message_;
-  bool in_message_ = false;
+  std::string message_;           // the message being received (inflated when compressed)
+  http::Utf8Validator utf8_;      // of message_ so far, when it is text
   bool message_text_ = false;
   bool message_compressed_ = false;
   bool closing_ = false;
+  bool output_blocked_ = false;
+  bool pong_pending_ = false;     // a pong held back while output_blocked_ (only the newest)
+  std::string pending_pong_;
   double next_ping_ = 0;
   double pong_deadline_ = 0;
   double close_deadline_ = 0;

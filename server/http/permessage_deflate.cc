@@ -1,6 +1,7 @@
 // permessage-deflate implementation: raw deflate streams with context takeover as negotiated.
 #include "server/http/permessage_deflate.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace esg::http {
@@ -79,36 +80,87 @@ PerMessageDeflate::~PerMessageDeflate() {
   if (deflate_ok_) deflateEnd(&deflate_);
 }
 
-bool PerMessageDeflate::Decompress(std::string_view in, size_t limit, std::string* out, bool* too_big) {
-  *too_big = false;
-  if (!inflate_ok_) return false;
-  static const unsigned char kTail[4] = {0x00, 0x00, 0xff, 0xff};
-  out->clear();
-  char chunk[16384];
-  for (int part = 0; part < 2; ++part) {
-    inflate_.next_in = part == 0 ? reinterpret_cast<Bytef*>(const_cast<char*>(in.data())) : const_cast<Bytef*>(kTail);
-    inflate_.avail_in = part == 0 ? static_cast<uInt>(in.size()) : 4;
-    do {
+PerMessageDeflate::InflateResult PerMessageDeflate::InflateSome(const unsigned char* data, size_t len,
+                                                               size_t limit, std::string* out) {
+  while (len > 0) {
+    if (stream_ended_) return InflateResult::kCorrupt;  // data after the end of the deflate stream
+    // zlib counts in uInt: hand it at most 1 GiB at a time.
+    uInt piece = static_cast<uInt>(std::min<size_t>(len, 1u << 30));
+    inflate_.next_in = const_cast<Bytef*>(data);
+    inflate_.avail_in = piece;
+    for (;;) {
+      char chunk[16384];
       inflate_.next_out = reinterpret_cast<Bytef*>(chunk);
       inflate_.avail_out = sizeof chunk;
+      uInt in_before = inflate_.avail_in;
       int rc = inflate(&inflate_, Z_SYNC_FLUSH);
-      if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return false;
+      if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return InflateResult::kCorrupt;
       size_t got = sizeof chunk - inflate_.avail_out;
-      if (out->size() + got > limit) {
-        *too_big = true;
-        return false;
-      }
+      if (got > limit - std::min(limit, out->size())) return InflateResult::kTooBig;
       out->append(chunk, got);
-      if (rc == Z_BUF_ERROR && got == 0) break;
-    } while (inflate_.avail_in > 0 || inflate_.avail_out == 0);
+      if (rc == Z_STREAM_END) {
+        stream_ended_ = true;  // what follows in this message, if anything, is refused above
+        break;
+      }
+      // Done once zlib has taken all the input and had room to spare (or had nothing more to give). Every
+      // other round must move something: never loop without progress.
+      if (inflate_.avail_in == 0 && (inflate_.avail_out > 0 || got == 0)) break;
+      if (got == 0 && inflate_.avail_in == in_before) return InflateResult::kCorrupt;
+    }
+    size_t used = piece - inflate_.avail_in;
+    data += used;
+    len -= used;
+    if (!stream_ended_ && used < piece) return InflateResult::kCorrupt;  // not reachable: zlib took it all
   }
-  if (params_.client_no_context_takeover) inflateReset(&inflate_);
-  return true;
+  return InflateResult::kOk;
+}
+
+bool PerMessageDeflate::RestartInflate() {
+  stream_ended_ = false;
+  if (params_.client_no_context_takeover) return inflateReset(&inflate_) == Z_OK;
+  // RFC 7692 §7.2.2: without client_no_context_takeover the next message may refer to this one's data,
+  // even though this one ended its deflate stream: keep the window as the new stream's dictionary.
+  unsigned char window[32768];
+  uInt size = sizeof window;
+  if (inflateGetDictionary(&inflate_, window, &size) != Z_OK) return false;
+  if (inflateReset(&inflate_) != Z_OK) return false;
+  return size == 0 || inflateSetDictionary(&inflate_, window, size) == Z_OK;
+}
+
+PerMessageDeflate::InflateResult PerMessageDeflate::Inflate(std::string_view in, bool last, size_t limit,
+                                                           std::string* out) {
+  if (!inflate_ok_) return InflateResult::kCorrupt;
+  InflateResult r = InflateSome(reinterpret_cast<const unsigned char*>(in.data()), in.size(), limit, out);
+  if (r != InflateResult::kOk || !last) return r;
+  if (stream_ended_) {
+    // The data ended with a final block: the 00 00 ff ff tail would come after the stream's end.
+    return RestartInflate() ? InflateResult::kOk : InflateResult::kCorrupt;
+  }
+  static const unsigned char kTail[4] = {0x00, 0x00, 0xff, 0xff};
+  r = InflateSome(kTail, sizeof kTail, limit, out);
+  if (r != InflateResult::kOk) return r;
+  if (stream_ended_) return RestartInflate() ? InflateResult::kOk : InflateResult::kCorrupt;
+  if (params_.client_no_context_takeover && inflateReset(&inflate_) != Z_OK) return InflateResult::kCorrupt;
+  return InflateResult::kOk;
+}
+
+bool PerMessageDeflate::Decompress(std::string_view in, size_t limit, std::string* out, bool* too_big) {
+  out->clear();
+  InflateResult r = Inflate(in, /*last=*/true, limit, out);
+  *too_big = r == InflateResult::kTooBig;
+  return r == InflateResult::kOk;
 }
 
 bool PerMessageDeflate::Compress(std::string_view in, std::string* out) {
   if (!deflate_ok_) return false;
   out->clear();
+  if (in.empty()) {
+    // RFC 7692 §7.2.3.6: a single 00 (an empty stored block once the receiver appends 00 00 ff ff). zlib would
+    // give nothing at all after an earlier sync flush (Z_BUF_ERROR), and an empty payload would leave the
+    // peer's inflater inside a block header: found by the permessage_deflate fuzzer.
+    out->push_back('\0');
+    return true;
+  }
   char chunk[16384];
   deflate_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   deflate_.avail_in = static_cast<uInt>(in.size());

@@ -1,5 +1,8 @@
 // permessage-deflate (RFC 7692): offer negotiation and the per-connection compressor/decompressor (zlib).
-// Decompression is capped, so a small compressed message cannot expand past --ws-max-size.
+// Decompression streams (a message is inflated as its fragments arrive) and is capped while it runs, so a
+// small compressed message cannot expand past --ws-max-size, and it always terminates: a message whose data
+// ends the deflate stream (a final block, as zlib's Z_FINISH makes) is decoded and the inflater restarted
+// with the same window.
 #pragma once
 
 #include <zlib.h>
@@ -28,7 +31,14 @@ class PerMessageDeflate {
   PerMessageDeflate(const PerMessageDeflate&) = delete;
   PerMessageDeflate& operator=(const PerMessageDeflate&) = delete;
 
-  // Inflates one whole message; false when it is corrupt or would exceed `limit` bytes (*too_big set).
+  enum class InflateResult { kOk, kTooBig, kCorrupt };
+  // Inflates the next piece of the current message, appending to *out, which never grows past `limit`
+  // bytes (kTooBig then). `last`: the message ends with this piece (its 00 00 ff ff tail is added and the
+  // next message starts as the context-takeover rules say). After kTooBig or kCorrupt the connection
+  // closes: the inflater is not usable for another message.
+  InflateResult Inflate(std::string_view in, bool last, size_t limit, std::string* out);
+  // Inflates one whole message into *out (cleared first); false when it is corrupt or would exceed `limit`
+  // bytes (*too_big set).
   bool Decompress(std::string_view in, size_t limit, std::string* out, bool* too_big);
   // Deflates one whole message (without the trailing 00 00 ff ff).
   bool Compress(std::string_view in, std::string* out);
@@ -37,7 +47,11 @@ class PerMessageDeflate {
   DeflateParams params_;
   z_stream inflate_{};
   z_stream deflate_{};
+  InflateResult InflateSome(const unsigned char* data, size_t len, size_t limit, std::string* out);
+  bool RestartInflate();  // after the end of a deflate stream: a new stream with the same window
+
   bool inflate_ok_ = false;
+  bool stream_ended_ = false;  // the current message's data ended the deflate stream (BFINAL block)
   bool deflate_ok_ = false;
 };
 

@@ -90,6 +90,9 @@ class WebSocketExchange final : public engine::StreamObserver {
       Raise(PyExc_RuntimeError, "Unexpected ASGI message '" + type + "' on a websocket connection.");
     }
     if (r == engine::WebSocketStream::SendResult::kWait) {
+      // Another task's send() may be waiting already: its message is queued like this one, so it may go on
+      // now (one waiter slot; replacing it would leave that task waiting forever).
+      if (send_waiter_) Resolve(&send_waiter_, py::none());
       PyObject* fut = channel_->NewFuture();
       if (!fut) throw py::error_already_set();
       send_waiter_ = py::reinterpret_borrow<py::object>(fut);

@@ -7,12 +7,18 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
+import subprocess
 import time
+import zlib
 
+import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from esgtest import IO_TIMEOUT, RawConnection
 
 APP = "ws_app:app"
 
@@ -312,3 +318,226 @@ def test_no_per_message_deflate_declines_the_extension(esg_server):
     assert resp.header("sec-websocket-extensions") is None
     conn.send(frame(1, b"hi", rsv=0x40))
     assert close_code(conn) == 1002
+
+
+# ------------------------------------------------------------------------------- hardening (issue 11)
+# Each test below failed before its fix: ping floods grew the worker without limit, a fragment past
+# --ws-max-size was waited on, a Z_FINISH-compressed message spun the worker, a 64-bit length with its top
+# bit set (or past the limit) was waited on when the mask had not arrived, and a 426 answer never closed.
+
+MiB = 1024 * 1024
+RSS_GROWTH_BOUND = 32 * MiB  # what one misbehaving WebSocket client may add to the worker's peak RSS
+
+
+def worker_pid(server) -> int:
+    """The single worker (the master's only child), as the supervision tests find it."""
+    from test_supervision import worker_pids
+    pids = worker_pids(server)
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM (peak resident set) of a process, in bytes: growth is measured against it, so no timing matters."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def flood_pings(conn, total: int) -> int:
+    """Send up to `total` bytes of pings without reading; stops when the server stops reading. Returns bytes sent."""
+    ping = frame(9, b"p" * 125)
+    block = ping * (MiB // len(ping))
+    sent = 0
+    conn.sock.settimeout(3)
+    try:
+        while sent < total:
+            conn.sock.sendall(block)
+            sent += len(block)
+    except (socket.timeout, BrokenPipeError, ConnectionResetError, ssl.SSLError):
+        pass  # the server stopped reading (or, once --timeout-send passed, closed)
+    return sent
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wstls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost"],
+                   cwd=d, check=True, capture_output=True, timeout=60)
+    return d
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_ping_flood_without_reading_is_bounded_and_ended_by_timeout_send(esg_server, tls, request):
+    args = ["--timeout-send", "2", "--ws-ping-interval", "0"]
+    if tls:
+        certs = request.getfixturevalue("tls_cert")
+        args += ["--ssl-certfile", str(certs / "cert.pem"), "--ssl-keyfile", str(certs / "key.pem")]
+    server = esg_server(args, app=APP)
+    pid = worker_pid(server)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        sock = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
+        conn = RawConnection(ctx.wrap_socket(sock), server)
+        conn.send(f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        resp = conn.read_response(head=True)
+    else:
+        conn, resp = handshake(server, "/echo")
+    assert resp.status == 101
+    before = peak_rss(pid)
+    sent = flood_pings(conn, 256 * MiB)  # 2M pings; each would queue a 127-byte pong
+    # The server stops reading once its unsent output passes the write high-water mark, so the flood stalls
+    # long before 256 MiB; then --timeout-send ends the connection.
+    server.wait_for_output(r"--timeout-send", timeout=30)
+    growth = peak_rss(pid) - before
+    assert growth <= RSS_GROWTH_BOUND, f"worker peak RSS grew {growth / MiB:.0f} MiB for {sent / MiB:.0f} MiB of pings"
+    conn.read_until_close(timeout=30)
+    scheme = "https" if tls else "http"
+    assert httpx.get(f"{scheme}://{server.host}:{server.port}/", verify=False, timeout=IO_TIMEOUT).text == "plain http"
+
+
+def test_pings_are_answered_while_reading(esg_server):
+    # One pending pong at most may replace another, but a client that reads gets an answer to its last ping.
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/echo")
+    conn.send(b"".join(frame(9, b"%d" % i) for i in range(1000)))
+    last = None
+    while last != b"999":
+        f = read_frame(conn)
+        assert f is not None and f[0] == 10
+        last = f[1]
+
+
+def test_fragment_that_would_pass_max_size_is_refused_at_its_header(esg_server):
+    server = esg_server(["--ws-max-size", str(16 * MiB)], app=APP)
+    pid = worker_pid(server)
+    conn, resp = handshake(server, "/echo")
+    assert resp.status == 101
+    before = peak_rss(pid)
+    conn.send(frame(2, b"a" * (12 * MiB), fin=False))
+    # The continuation announces 12 MiB more: 24 MiB > 16 MiB, refused before any of its payload arrives.
+    conn.send(bytes([0x80, 0x80 | 127]) + struct.pack("!Q", 12 * MiB) + b"\x01\x02\x03\x04")
+    assert close_code(conn) == 1009
+    assert conn.closed_by_server()
+    growth = peak_rss(pid) - before
+    assert growth <= 12 * MiB + RSS_GROWTH_BOUND, f"worker peak RSS grew {growth / MiB:.0f} MiB"
+
+
+def test_inflated_size_is_checked_while_inflating(esg_server):
+    server = esg_server(["--ws-max-size", str(1 * MiB)], app=APP)
+    pid = worker_pid(server)
+    conn, resp = handshake(server, "/echo", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert resp.header("sec-websocket-extensions").startswith("permessage-deflate")
+    before = peak_rss(pid)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = z.compress(b"\0" * (512 * MiB)) + z.flush(zlib.Z_SYNC_FLUSH)  # ~500 KiB → 512 MiB
+    assert len(bomb) < MiB
+    conn.send(frame(2, bomb[:-4], rsv=0x40))
+    assert close_code(conn) == 1009
+    growth = peak_rss(pid) - before
+    assert growth <= RSS_GROWTH_BOUND, f"worker peak RSS grew {growth / MiB:.0f} MiB"
+
+
+def _z_finish(data: bytes, zdict: bytes | None = None) -> bytes:
+    z = zlib.compressobj(6, zlib.DEFLATED, -15, **({"zdict": zdict} if zdict else {}))
+    return z.compress(data) + z.flush(zlib.Z_FINISH)  # ends with a final (BFINAL) block, legal per RFC 7692
+
+
+def test_compressed_message_ending_the_deflate_stream_is_decoded(esg_server):
+    server = esg_server([], app=APP)
+    # No server compression of the echo (below the 64-byte threshold it goes out plain); the client compresses.
+    conn, resp = handshake(server, "/echo", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert resp.status == 101
+    first = b"hello hello hello"
+    conn.send(frame(1, _z_finish(first), rsv=0x40))
+    # The worker is not spinning: a parallel request is answered within 1 s.
+    assert httpx.get(server.base_url + "/", timeout=1).text == "plain http"
+    assert read_frame(conn) == (1, first)
+    # The next message may still refer to the previous one (context takeover keeps the LZ77 window even
+    # across a final block, RFC 7692 §7.2.2): compressed against it as a preset dictionary.
+    second = b"hello hello hello again"
+    conn.send(frame(1, _z_finish(second, zdict=first), rsv=0x40))
+    assert read_frame(conn) == (1, second)
+    # And an ordinary sync-flushed message after that.
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    third = z.compress(b"third") + z.flush(zlib.Z_SYNC_FLUSH)
+    conn.send(frame(1, third[:-4], rsv=0x40))
+    assert read_frame(conn) == (1, b"third")
+
+
+def test_compressed_data_after_the_end_of_the_deflate_stream_is_1007(esg_server):
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/echo", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    conn.send(frame(1, _z_finish(b"one") + _z_finish(b"two"), rsv=0x40))
+    assert close_code(conn) == 1007
+    assert server.get("/").text == "plain http"
+
+
+@pytest.mark.parametrize("with_mask", [True, False])
+@pytest.mark.parametrize("length,code", [(1 << 63, 1002), ((1 << 63) + 5, 1002), (17 * MiB, 1009)])
+def test_frame_length_refused_as_soon_as_it_is_read(esg_server, length, code, with_mask):
+    server = esg_server(["--ws-max-size", str(16 * MiB)], app=APP)
+    conn, resp = handshake(server, "/echo")
+    assert resp.status == 101
+    # Nothing follows the length (not even the mask when with_mask is False): no reason to wait for more.
+    conn.send(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", length) + (b"\x01\x02\x03\x04" if with_mask else b""))
+    assert close_code(conn) == code
+    assert conn.closed_by_server()
+
+
+def test_invalid_utf8_in_a_first_fragment_fails_at_once(esg_server):
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/echo")
+    conn.send(frame(1, b"ok \xc0\xaf", fin=False))  # an overlong form: invalid whatever follows
+    assert close_code(conn) == 1007
+
+
+def test_426_for_an_unsupported_version_closes_the_connection(esg_server):
+    server = esg_server([], app=APP)
+    request = (b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: " + KEY.encode() + b"\r\nSec-WebSocket-Version: 8\r\n\r\n")
+    conns = [server.connect() for _ in range(50)]
+    # The head in two reads (as a proxy or a slow client sends it): the case that stayed open.
+    for conn in conns:
+        conn.send(request[:20])
+    time.sleep(0.2)
+    for conn in conns:
+        conn.send(request[20:])
+    for conn in conns:
+        resp = conn.read_response()
+        assert resp.status == 426 and resp.header("connection") == "close"
+        assert conn.closed_by_server(), "the 426 says connection: close, so the server must close"
+
+
+def test_two_tasks_waiting_to_send_both_resume(esg_server):
+    # A second send() while the first waits for room (write high-water mark) used to replace the first
+    # one's waiter: that task never resumed and "done" never came.
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/two-senders")
+    assert resp.status == 101
+    received = 0
+    while True:
+        f = read_frame(conn)
+        assert f is not None, "closed before done"
+        if f[0] == 1:
+            assert f[1] == b"done"
+            break
+        received += len(f[1])
+    assert received == 16 * MiB
+
+
+def test_long_close_reason_is_cut_at_a_character_boundary(esg_server):
+    # A close frame holds 123 bytes of reason; cutting 200 bytes of "é" at byte 123 split a character, and
+    # the client got an invalid UTF-8 reason (a protocol error on its side).
+    server = esg_server([], app=APP)
+    conn, resp = handshake(server, "/echo")
+    conn.send(frame(1, b"close-long-reason"))
+    f = read_frame(conn)
+    assert f[0] == 8 and struct.unpack("!H", f[1][:2])[0] == 4000
+    assert f[1][2:].decode("utf-8") == "é" * 61

@@ -200,3 +200,33 @@ def wsgi_app(environ, start_response):
         return [f"{environ.get('REMOTE_ADDR')} {environ['wsgi.url_scheme']}".encode()]
     start_response("200 OK", [])
     return [b"ok"]
+
+
+class Asgi2Versions:
+    """ASGI 2 (double callable): answers with the scope's asgi version, and the one lifespan saw."""
+
+    lifespan_version = None
+
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        version = self.scope["asgi"]["version"]
+        if self.scope["type"] == "lifespan":
+            Asgi2Versions.lifespan_version = version
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        text = f"{self.scope['type']} {version} lifespan {Asgi2Versions.lifespan_version}"
+        if self.scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": text})
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": text.encode()})

@@ -83,9 +83,11 @@ bool ResponseHead::Add(std::string_view name, std::string_view value, const char
   switch (name.size()) {
     case 14:
       if (EqualsLower(name, "content-length")) {
+        // 1*DIGIT (RFC 9110 §8.6): from_chars alone would take "-0".
         int64_t v = -1;
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-        if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || v < 0 ||
+        if (value.empty() || value.front() < '0' || value.front() > '9' || ec != std::errc() ||
+            ptr != value.data() + value.size() || v < 0 ||
             (content_length_ >= 0 && v != content_length_)) {
           *reason = "invalid Content-Length";
           return false;

@@ -209,3 +209,22 @@ def test_concurrent_sends_under_backpressure_all_complete(serve):
     assert head.startswith(b"HTTP/1.1 200 ")
     assert body.count(b"a") >= n and body.count(b"b") >= n
     assert _pid(server) > 0
+
+
+@pytest.mark.parametrize("keep", ["/keep?respond=1", "/keep"])
+def test_exchange_kept_past_its_request_and_freed_while_a_pipelined_one_runs(serve, keep):
+    # The app keeps send/receive of a request (answered, or not answered: 500), then the following
+    # pipelined requests use them (receive: http.disconnect; send: an error) and drop them (the exchange
+    # is freed inside another request's step). Every response comes, in order; the worker survives.
+    server = serve(HARD)
+    pid = _pid(server)
+    with server.connect() as conn:
+        conn.send(b"".join(http_request("GET", t) for t in (keep, "/use-old", "/drop", "/pid")))
+        first = conn.read_response()
+        if first.header("connection") == "close":
+            assert first.status == 500
+            return
+        responses = [conn.read_response() for _ in range(3)]
+    assert first.status == (200 if "respond" in keep else 500)
+    assert [(r.status, r.body) for r in responses[:2]] == [(200, b"http.disconnect"), (200, b"dropped")]
+    assert responses[2].body == str(pid).encode()

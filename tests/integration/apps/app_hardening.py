@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from asgi_util import lifespan, respond
 
+KEPT: list = []
 SURROGATE = os.fsdecode(b"bad-\xff-name")  # 'bad-\udcff-name': a lone surrogate, not encodable as UTF-8
 
 
@@ -125,6 +126,21 @@ async def app(scope, receive, send):
     query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
     if path == "/pid":
         return await respond(send, 200, str(os.getpid()).encode())
+    if path == "/keep":  # the exchange outlives its request (freed by /drop, during another request)
+        KEPT[:] = [send, receive]
+        if "respond" not in query:
+            return None  # no response: the server answers 500 and the next pipelined request goes on
+        return await respond(send, 200, b"kept")
+    if path == "/drop":
+        KEPT.clear()
+        return await respond(send, 200, b"dropped")
+    if path == "/use-old":
+        message = await KEPT[1]()
+        try:
+            await KEPT[0]({"type": "http.response.body", "body": b"stale"})
+        except RuntimeError:
+            return await respond(send, 200, message["type"].encode())
+        return await respond(send, 200, b"stale send accepted")
     if path == "/raise":
         if "suspend" in query:
             await asyncio.sleep(0)

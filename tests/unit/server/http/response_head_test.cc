@@ -160,5 +160,15 @@ TEST(ResponseHead, ContentLengthIsDroppedOn204AndKeptOn304) {
   EXPECT_EQ(h.framing(), ResponseHead::Framing::kNone);
 }
 
+TEST(ResponseHead, ContentLengthIsDigitsOnly) {
+  // Found by the response_head fuzzer: "-0" parsed as 0 and went out as "content-length: -0".
+  const char* reason = nullptr;
+  ResponseHead h;
+  for (const char* bad : {"-0", "+5", " 5", "5 ", "0x5", "", "-", "99999999999999999999"}) {
+    h.Begin(200);
+    EXPECT_FALSE(h.Add("content-length", bad, &reason)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace esg::http

@@ -83,7 +83,11 @@ void Validate(std::string_view out, const esg::http::ResponseHead& h, int status
   }
   Check((te_lines == 1) == (h.framing() == Framing::kChunked));
   if (h.framing() == Framing::kLength) {
-    Check(cl_lines == 1 && cl_value == std::to_string(h.content_length()));
+    // 1*DIGIT whose value is content_length() (leading zeros are valid and kept as the app wrote them).
+    Check(cl_lines == 1 && !cl_value.empty());
+    for (char c : cl_value) Check(c >= '0' && c <= '9');
+    while (cl_value.size() > 1 && cl_value.front() == '0') cl_value.remove_prefix(1);
+    Check(cl_value == std::to_string(h.content_length()));
   }
   // A close-delimited body ends the connection; a HEAD response has no body to delimit.
   if (h.framing() == Framing::kClose && !head_request) Check(!h.keep_alive());

@@ -52,4 +52,8 @@ void SetLevel(spdlog::level::level_enum level);
 // or send escape sequences to a terminal.
 std::string Escape(std::string_view text);
 
+// For multi-line text such as a Python traceback: replaces control characters other than newline and
+// tab (ESC, NUL, CR...) by \xNN; keeps UTF-8 and backslashes as they are.
+std::string EscapeControls(std::string_view text);
+
 }  // namespace esg::log

@@ -15,10 +15,16 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Parses an IPv4 or IPv6 literal into 16 bytes; returns the family (4/6) or 0.
+// Parses an IPv4 or IPv6 literal into 16 bytes; returns the family (4/6) or 0. Only hex digits, '.'
+// and ':' are looked at: inet_pton stops at a NUL, so "127.0.0.1\0junk" must not reach it.
 int ParseIp(std::string_view text, std::array<uint8_t, 16>* out) {
-  std::string s(text);
   out->fill(0);
+  if (text.empty() || text.size() > 45) return 0;  // INET6_ADDRSTRLEN - 1
+  for (char c : text) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+    if (!ok) return 0;
+  }
+  std::string s(text);
   if (inet_pton(AF_INET, s.c_str(), out->data()) == 1) return 4;
   if (inet_pton(AF_INET6, s.c_str(), out->data()) == 1) {
     // An IPv4-mapped IPv6 address is the IPv4 address (dual-stack sockets report peers that way).
@@ -103,6 +109,44 @@ bool ForwardedPolicy::Trusts(std::string_view ip) const {
   return false;
 }
 
+namespace {
+
+// One X-Forwarded-For entry: "ip", "ip:port" (IPv4), "[ipv6]", "[ipv6]:port" or a bare IPv6 address.
+// Nothing when the address is not an IP literal (a name, "unknown", garbage bytes); a port that is not
+// 1..65535 in plain decimal is dropped (0), the address kept.
+std::optional<ForwardedPolicy::Client> ParseHop(std::string_view hop) {
+  std::string_view host = hop;
+  std::string_view port;
+  if (hop.front() == '[') {
+    size_t close = hop.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = hop.substr(1, close - 1);
+    std::string_view rest = hop.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(hop.begin(), hop.end(), ':') == 1) {
+    size_t colon = hop.find(':');
+    host = hop.substr(0, colon);
+    port = hop.substr(colon + 1);
+  }
+  std::array<uint8_t, 16> bytes;
+  int family = ParseIp(host, &bytes);
+  if (family == 0 || (hop.front() == '[' && host.find(':') == std::string_view::npos)) return std::nullopt;
+  ForwardedPolicy::Client c;
+  c.host = std::string(host);
+  if (!port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    int v = 0;
+    std::from_chars(port.data(), port.data() + port.size(), v);
+    if (v >= 1 && v <= 65535) c.port = v;
+  }
+  return c;
+}
+
+}  // namespace
+
 std::optional<ForwardedPolicy::Client> ForwardedPolicy::ClientFrom(std::string_view forwarded_for) const {
   std::vector<std::string_view> hops;
   while (true) {
@@ -113,44 +157,30 @@ std::optional<ForwardedPolicy::Client> ForwardedPolicy::ClientFrom(std::string_v
     forwarded_for = forwarded_for.substr(comma + 1);
   }
   if (hops.empty()) return std::nullopt;
-  // Each hop is "ip", "ip:port" (IPv4) or "[ipv6]:port" / "[ipv6]" / a bare IPv6 address.
-  auto split = [](std::string_view hop) {
-    Client c;
-    if (hop.front() == '[') {
-      size_t close = hop.find(']');
-      c.host = std::string(hop.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
-      if (close != std::string_view::npos && close + 1 < hop.size() && hop[close + 1] == ':') {
-        std::string_view p = hop.substr(close + 2);
-        std::from_chars(p.data(), p.data() + p.size(), c.port);
-      }
-    } else if (std::count(hop.begin(), hop.end(), ':') == 1) {
-      size_t colon = hop.find(':');
-      c.host = std::string(hop.substr(0, colon));
-      std::string_view p = hop.substr(colon + 1);
-      std::from_chars(p.data(), p.data() + p.size(), c.port);
-    } else {
-      c.host = std::string(hop);
-    }
-    return c;
-  };
+  // The first untrusted hop from the right is the client. When that hop is unusable the headers name no
+  // client we can report: the peer stays the client (skipping it would let the next, client-written,
+  // entry through).
   for (size_t i = hops.size(); i-- > 0;) {
-    Client c = split(hops[i]);
-    if (!Trusts(c.host)) return c;
+    std::optional<Client> c = ParseHop(hops[i]);
+    if (!c || !Trusts(c->host)) return c;
   }
-  return split(hops.front());
+  return ParseHop(hops.front());
 }
 
-std::string_view ForwardedPolicy::Proto(std::string_view value) {
+std::string_view ForwardedPolicy::Scheme(std::string_view value, bool websocket) {
   value = Trim(value);
   size_t comma = value.rfind(',');  // the proxy closest to us appended last
   if (comma != std::string_view::npos) value = Trim(value.substr(comma + 1));
-  static const std::string_view kAllowed[] = {"http", "https", "ws", "wss"};
-  for (std::string_view allowed : kAllowed) {
-    if (value.size() == allowed.size() &&
-        std::equal(value.begin(), value.end(), allowed.begin(), [](char a, char b) { return (a | 0x20) == b; })) {
-      return allowed;
-    }
-  }
+  auto is = [value](std::string_view lower) {
+    return value.size() == lower.size() &&
+           std::equal(value.begin(), value.end(), lower.begin(), [](char a, char b) { return (a | 0x20) == b; });
+  };
+  // An HTTP request is http or https whatever the proxy says; ws/wss describe a WebSocket (and the
+  // proxy's http/https a WebSocket's transport, hence ws/wss).
+  if (is("https")) return websocket ? "wss" : "https";
+  if (is("http")) return websocket ? "ws" : "http";
+  if (websocket && is("wss")) return "wss";
+  if (websocket && is("ws")) return "ws";
   return {};
 }
 

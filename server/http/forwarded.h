@@ -5,7 +5,9 @@
 // UNIX-socket peer with that identity, by SO_PEERCRED: server/engine/peer_cred.h). Only a trusted peer's
 // headers are used; the client
 // is the first untrusted address walking X-Forwarded-For from right to left (or the leftmost one when the
-// whole chain is trusted); X-Forwarded-Proto counts only when it is http, https, ws or wss.
+// whole chain is trusted); an entry that is not an IP literal names no client (the peer stays the
+// client). X-Forwarded-Proto counts only when it is http or https (HTTP requests), or http, https, ws or
+// wss (WebSocket requests, mapped to ws/wss).
 #pragma once
 
 #include <array>
@@ -37,11 +39,14 @@ class ForwardedPolicy {
     std::string host;
     int port = 0;
   };
-  // The client named by an X-Forwarded-For value, or nothing when it names none.
+  // The client named by an X-Forwarded-For value, or nothing when it names none usable. `host` is
+  // always a valid IPv4/IPv6 literal (ASCII); `port` is 1..65535, or 0 when none (or an invalid one)
+  // was given.
   std::optional<Client> ClientFrom(std::string_view forwarded_for) const;
 
-  // "http"/"https"/"ws"/"wss" (lowercased) when X-Forwarded-Proto is one of them, else empty.
-  static std::string_view Proto(std::string_view forwarded_proto);
+  // The scope scheme an X-Forwarded-Proto value asks for, or empty when it is not usable: "http"/"https"
+  // for an HTTP request; "ws"/"wss" for a WebSocket (from ws/wss, or http/https mapped to them).
+  static std::string_view Scheme(std::string_view forwarded_proto, bool websocket);
 
  private:
   struct Network {

@@ -50,7 +50,8 @@ void AppendInt(Out& out, int64_t v) {
 }  // namespace
 
 bool ResponseHead::Begin(int status) {
-  if (status < 100 || status > 999) return false;
+  // RFC 9110 §15: three digits, first 1-5. Anything else is not a status a client can interpret.
+  if (status < 100 || status > 599) return false;
   status_ = status;
   content_length_ = -1;
   app_chunked_ = app_close_ = has_server_ = has_date_ = false;
@@ -82,20 +83,36 @@ bool ResponseHead::Add(std::string_view name, std::string_view value, const char
   switch (name.size()) {
     case 14:
       if (EqualsLower(name, "content-length")) {
+        // 1*DIGIT (RFC 9110 §8.6): from_chars alone would take "-0".
         int64_t v = -1;
         auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-        if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || v < 0 ||
+        if (value.empty() || value.front() < '0' || value.front() > '9' || ec != std::errc() ||
+            ptr != value.data() + value.size() || v < 0 ||
             (content_length_ >= 0 && v != content_length_)) {
           *reason = "invalid Content-Length";
           return false;
         }
+        if (app_chunked_) {
+          // Two framings: which one the app meant is unknowable, and a proxy may pick the other
+          // (RFC 9112 §6.3 calls it a possible smuggling attempt). Refuse, the app gets a 500.
+          *reason = "both Content-Length and Transfer-Encoding";
+          return false;
+        }
+        bool repeated = content_length_ >= 0;
         content_length_ = v;
+        // One line on the wire: a repeated (equal) value, and any value on a 1xx or 204, which must not
+        // carry Content-Length at all (RFC 9110 §8.6); 304 may (the selected representation's length).
+        if (repeated || status_ < 200 || status_ == 204) return true;
       }
       break;
     case 17:
       if (EqualsLower(name, "transfer-encoding")) {
         if (!ContainsTokenIgnoreCase(value, "chunked")) {
           *reason = "unsupported Transfer-Encoding (only chunked)";
+          return false;
+        }
+        if (content_length_ >= 0) {
+          *reason = "both Content-Length and Transfer-Encoding";
           return false;
         }
         app_chunked_ = true;
@@ -124,7 +141,6 @@ std::string_view ResponseHead::Finish(const DefaultHeaders& defaults, std::strin
                                         bool request_keep_alive) {
   keep_alive_ = request_keep_alive && !app_close_;
   body_allowed_ = !(status_ < 200 || status_ == 204 || status_ == 304);
-  if (app_chunked_ && content_length_ >= 0) content_length_ = -1;  // chunked wins (RFC 9112 §6.3)
   if (!body_allowed_) {
     framing_ = Framing::kNone;
   } else if (content_length_ >= 0) {

@@ -52,9 +52,12 @@ class ResponseHead {
  public:
   enum class Framing { kNone, kLength, kChunked, kClose };
 
-  // Starts a head. False when the status is not 100..999.
+  // Starts a head. False when the status is not 100..599.
   bool Begin(int status);
-  // Appends one header; false (with reason) when the name is not a token or the value has CR/LF/NUL.
+  // Appends one header; false (with reason) when the name is not a token, the value has CR/LF/NUL or
+  // another control character, or the framing headers contradict each other (Content-Length together
+  // with Transfer-Encoding, two different Content-Lengths, a Transfer-Encoding other than chunked). A
+  // repeated equal Content-Length is written once; a Content-Length on a 1xx or 204 is not written.
   bool Add(std::string_view name, std::string_view value, const char** reason);
 
   // Finishes the head once the first body bytes are known. `body_complete` says the whole body is

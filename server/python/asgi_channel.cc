@@ -52,28 +52,67 @@ bool SetSteal(PyObject* d, PyObject* key, PyObject* value) {
 
 }  // namespace
 
+namespace {
+
+// A logged traceback longer than this loses its middle (esg/_log.py MAX_TEXT, in bytes here).
+constexpr size_t kMaxLoggedText = 64 * 1024;
+
+// The text of `str` as UTF-8 for a log line: lone surrogates (os.fsdecode of a bad file name) are
+// written as \udcff escapes. Empty, with no Python error left, when even that fails.
+std::string Utf8ForLog(PyObject* str) {
+  PyObject* bytes = PyUnicode_AsEncodedString(str, "utf-8", "backslashreplace");
+  if (!bytes) {
+    PyErr_Clear();
+    return std::string();
+  }
+  std::string out(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
+  Py_DECREF(bytes);
+  return out;
+}
+
+// traceback.format_exception(type, value, tb) joined, or empty (no Python error left) when it fails:
+// the app's exception may have a __str__ that raises (traceback copes) or be broken in other ways.
+std::string FormatException(PyObject* type, PyObject* value, PyObject* tb) {
+  std::string out;
+  PyObject* mod = PyImport_ImportModule("traceback");
+  PyObject* lines = mod ? PyObject_CallMethod(mod, "format_exception", "OOO", type ? type : Py_None,
+                                              value ? value : Py_None, tb ? tb : Py_None)
+                        : nullptr;
+  PyObject* sep = lines ? PyUnicode_FromString("") : nullptr;
+  PyObject* joined = sep ? PyUnicode_Join(sep, lines) : nullptr;
+  if (joined) out = Utf8ForLog(joined);
+  Py_XDECREF(joined);
+  Py_XDECREF(sep);
+  Py_XDECREF(lines);
+  Py_XDECREF(mod);
+  PyErr_Clear();
+  return out;
+}
+
+}  // namespace
+
 void LogPythonError(const char* context) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
-  PyErr_NormalizeException(&type, &value, &tb);
   std::string text = context;
-  PyObject* mod = PyImport_ImportModule("traceback");
-  if (mod) {
-    PyObject* lines = PyObject_CallMethod(mod, "format_exception", "OOO", type ? type : Py_None,
-                                          value ? value : Py_None, tb ? tb : Py_None);
-    if (lines) {
-      PyObject* joined = PyUnicode_Join(PyUnicode_FromString(""), lines);
-      if (joined) {
-        text += "\n";
-        text += PyUnicode_AsUTF8(joined);
-        while (!text.empty() && text.back() == '\n') text.pop_back();
-        Py_DECREF(joined);
-      }
-      Py_DECREF(lines);
+  if (type) {
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyErr_Clear();  // normalising can fail (an exception class whose __init__ raises): log what we have
+    std::string trace = FormatException(type, value, tb);
+    if (trace.empty()) {
+      const char* name = PyType_Check(type) ? reinterpret_cast<PyTypeObject*>(type)->tp_name : "exception";
+      trace = std::string(name) + ": <the exception could not be formatted>";
     }
-    Py_DECREF(mod);
+    while (!trace.empty() && trace.back() == '\n') trace.pop_back();
+    if (trace.size() > kMaxLoggedText) {
+      size_t head = kMaxLoggedText * 3 / 4;
+      size_t tail = kMaxLoggedText / 4;
+      trace = trace.substr(0, head) + "\n... (" + std::to_string(trace.size() - head - tail) +
+              " bytes omitted) ...\n" + trace.substr(trace.size() - tail);
+    }
+    text += "\n";
+    text += log::EscapeControls(trace);
   }
-  PyErr_Clear();
   Py_XDECREF(type);
   Py_XDECREF(value);
   Py_XDECREF(tb);
@@ -131,24 +170,23 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   PyRef guard = PyRef::Steal(scope);
   if (head.version_minor != 1 && PyDict_SetItem(scope, k.http_version, k.v10) < 0) return nullptr;
   PyObject* client = nullptr;
-  bool https = listener->tls;
+  std::string_view scheme;  // from a trusted X-Forwarded-Proto, else the listener's
   if (forwarded_ && peer->forwarded_trust < 0) {
     peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnixPeer(peer->fd) : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
   }
   if (forwarded_ && peer->forwarded_trust == 1) {
     // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.
     std::string forwarded_for;
-    std::string_view proto;
     for (size_t i = 0; i < head.header_count; ++i) {
       const http::Header& h = head.headers[i];
       if (std::string_view(h.name) == "x-forwarded-for") {
         if (!forwarded_for.empty()) forwarded_for += ",";
         forwarded_for += h.value;
       } else if (std::string_view(h.name) == "x-forwarded-proto") {
-        proto = http::ForwardedPolicy::Proto(h.value);
+        std::string_view p = http::ForwardedPolicy::Scheme(h.value, websocket);
+        if (!p.empty()) scheme = p;
       }
     }
-    if (proto == "https" || proto == "wss") https = true;
     if (!forwarded_for.empty()) {
       if (auto c = forwarded_->ClientFrom(forwarded_for)) {
         client = Py_BuildValue("(si)", c->host.c_str(), c->port);
@@ -170,7 +208,11 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     PyTuple_SET_ITEM(client, 1, port);
   }
   if (client && !SetSteal(scope, k.client, client)) return nullptr;  // else the template's None
-  if (https && !listener->tls && PyDict_SetItem(scope, k.scheme, websocket ? k.wss : k.https) < 0) return nullptr;
+  // Only an upgrade to the secure scheme is taken: a TLS listener stays https/wss.
+  if ((scheme == "https" || scheme == "wss") && !listener->tls &&
+      PyDict_SetItem(scope, k.scheme, websocket ? k.wss : k.https) < 0) {
+    return nullptr;
+  }
   if (websocket) {
     PyObject* protocols = PyList_New(0);
     if (!SetSteal(scope, k.subprotocols, protocols)) return nullptr;

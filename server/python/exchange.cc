@@ -82,6 +82,7 @@ struct ExchangeObject {
   AsgiChannel* channel;
   PyObject* receive_waiter;  // pending future of receive(), owned
   PyObject* send_waiter;     // pending future of send(), owned
+  PyObject* more_send_waiters;  // list of futures of further send() calls made meanwhile (asyncio.gather), owned
   bool start_received;
   bool body_end_delivered;
   bool app_done;
@@ -156,6 +157,16 @@ void Observer::OnBodyReady() {
 void Observer::OnWritable() {
   ExchangeObject* ex = owner_;
   if (ex->send_waiter) Resolve(&ex->send_waiter, Py_None);
+  if (ex->more_send_waiters) {
+    // Every send() that got a future is woken, not just the last one (the first must not hang).
+    PyObject* list = ex->more_send_waiters;
+    ex->more_send_waiters = nullptr;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) {
+      PyObject* fut = Py_NewRef(PyList_GET_ITEM(list, i));
+      Resolve(&fut, Py_None);
+    }
+    Py_DECREF(list);
+  }
   // A receive() waiting for the disconnect learns about it here too.
   if (ex->receive_waiter && ex->stream->disconnected()) OnBodyReady();
 }
@@ -213,8 +224,10 @@ bool AddHeader(http::ResponseHead& head, PyObject* item) {
   std::string_view name, value;
   Py_buffer nb, vb;
   bool nrel = false, vrel = false;
-  bool ok = BytesView(PySequence_Fast_GET_ITEM(pair.get(), 0), &name, &nb, &nrel) &&
-            BytesView(PySequence_Fast_GET_ITEM(pair.get(), 1), &value, &vb, &vrel);
+  // Owned while their bytes are viewed: a buffer export may run Python code that empties `pair`.
+  PyRef name_obj = PyRef::Borrow(PySequence_Fast_GET_ITEM(pair.get(), 0));
+  PyRef value_obj = PyRef::Borrow(PySequence_Fast_GET_ITEM(pair.get(), 1));
+  bool ok = BytesView(name_obj.get(), &name, &nb, &nrel) && BytesView(value_obj.get(), &value, &vb, &vrel);
   const char* reason = nullptr;
   if (ok && !head.Add(name, value, &reason)) {
     std::string shown = log::Escape(name);
@@ -229,30 +242,56 @@ bool AddHeader(http::ResponseHead& head, PyObject* item) {
 PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
   const Interned& k = interned();
   engine::HttpStream& s = *ex->stream;
-  PyObject* status = PyDict_GetItemWithError(message, k.status);
+  PyRef status = PyRef::Borrow(PyDict_GetItemWithError(message, k.status));
   if (!status) {
     if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "'http.response.start' message without 'status'");
     return nullptr;
   }
-  long code = PyLong_Check(status) ? PyLong_AsLong(status) : -1;
-  if (code == -1 && PyErr_Occurred()) return nullptr;
-  http::ResponseHead& head = s.response();
-  if (!head.Begin(static_cast<int>(code))) {
-    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP status code %R in 'http.response.start'", status);
+  // An int (subclasses such as HTTPStatus included) from 200 to 599; a float with such an integral
+  // value too, as uvicorn's status-line lookup accepts it. Strings, bools (1 or 0), huge ints: refused.
+  long code = -1;
+  if (PyLong_Check(status.get())) {
+    int overflow = 0;
+    code = PyLong_AsLongAndOverflow(status.get(), &overflow);
+    if (code == -1 && PyErr_Occurred()) return nullptr;
+    if (overflow) code = -1;
+  } else if (PyFloat_Check(status.get())) {
+    double d = PyFloat_AS_DOUBLE(status.get());
+    if (d >= 200 && d <= 599 && d == static_cast<double>(static_cast<long>(d))) code = static_cast<long>(d);
+  }
+  if (code >= 100 && code <= 199) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "Invalid HTTP status code %ld in 'http.response.start': an informational (1xx) status "
+                 "cannot be the response",
+                 code);
     return nullptr;
   }
-  PyObject* headers = PyDict_GetItemWithError(message, k.headers);
+  http::ResponseHead& head = s.response();
+  if (code < 200 || code > 599 || !head.Begin(static_cast<int>(code))) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "Invalid HTTP status code %R in 'http.response.start' (an int from 200 to 599 is required)",
+                 status.get());
+    return nullptr;
+  }
+  // Owned: the header objects' own methods (a pair that is not a tuple) may run Python code that
+  // changes the message or the list.
+  PyRef headers = PyRef::Borrow(PyDict_GetItemWithError(message, k.headers));
   if (!headers && PyErr_Occurred()) return nullptr;
-  if (headers && headers != Py_None) {
-    if (PyList_CheckExact(headers) || PyTuple_CheckExact(headers)) {
-      // The usual shape, [(b"name", b"value"), ...]: read in place (no Python code runs meanwhile).
-      Py_ssize_t n = PySequence_Fast_GET_SIZE(headers);
-      PyObject** items = PySequence_Fast_ITEMS(headers);
+  if (headers && headers.get() != Py_None) {
+    if (PyList_CheckExact(headers.get())) {
+      // The usual shape, [(b"name", b"value"), ...]: read in place. The size is read again at each
+      // step and each item held while it is read, since a non-tuple pair can mutate the list.
+      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers.get()); ++i) {
+        PyRef item = PyRef::Borrow(PyList_GET_ITEM(headers.get(), i));
+        if (!AddHeader(head, item.get())) return nullptr;
+      }
+    } else if (PyTuple_CheckExact(headers.get())) {
+      Py_ssize_t n = PyTuple_GET_SIZE(headers.get());
       for (Py_ssize_t i = 0; i < n; ++i) {
-        if (!AddHeader(head, items[i])) return nullptr;
+        if (!AddHeader(head, PyTuple_GET_ITEM(headers.get(), i))) return nullptr;
       }
     } else {
-      PyObject* iter = PyObject_GetIter(headers);
+      PyObject* iter = PyObject_GetIter(headers.get());
       if (!iter) return nullptr;
       PyObject* item;
       while ((item = PyIter_Next(iter))) {
@@ -272,23 +311,35 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
 
 PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
   const Interned& k = interned();
-  PyObject* body = PyDict_GetItemWithError(message, k.body);
+  // Both owned: more_body's __bool__ may run Python code that changes the message.
+  PyRef body = PyRef::Borrow(PyDict_GetItemWithError(message, k.body));
   if (!body && PyErr_Occurred()) return nullptr;
-  PyObject* more = PyDict_GetItemWithError(message, k.more_body);
+  PyRef more = PyRef::Borrow(PyDict_GetItemWithError(message, k.more_body));
   if (!more && PyErr_Occurred()) return nullptr;
-  int more_body = more ? PyObject_IsTrue(more) : 0;
+  int more_body = more ? PyObject_IsTrue(more.get()) : 0;
   if (more_body < 0) return nullptr;
   std::string_view data;
   Py_buffer buffer;
   bool release = false;
-  if (body && !BytesView(body, &data, &buffer, &release)) return nullptr;
+  if (body && !BytesView(body.get(), &data, &buffer, &release)) return nullptr;
   engine::HttpStream::SendResult r = ex->stream->SendBody(data, more_body != 0);
   if (release) PyBuffer_Release(&buffer);
   switch (r) {
     case engine::HttpStream::SendResult::kWait: {
       PyObject* fut = ex->channel->NewFuture();
       if (!fut) return nullptr;
-      Py_XDECREF(ex->send_waiter);
+      if (ex->send_waiter) {
+        // Another send() is still waiting (sends from concurrent tasks): keep its future, wake both.
+        if (!ex->more_send_waiters && !(ex->more_send_waiters = PyList_New(0))) {
+          Py_DECREF(fut);
+          return nullptr;
+        }
+        if (PyList_Append(ex->more_send_waiters, fut) < 0) {
+          Py_DECREF(fut);
+          return nullptr;
+        }
+        return fut;
+      }
       Py_INCREF(fut);
       ex->send_waiter = fut;
       return fut;
@@ -380,10 +431,20 @@ void ExchangeDealloc(PyObject* self) {
   ExchangeObject* ex = AsExchange(self);
   if (ex->stream) {
     ex->stream->set_observer(nullptr);
-    if (!ex->app_done && !ex->stream->response_complete()) ex->stream->Fail();
+    if (!ex->app_done && !ex->stream->response_complete()) {
+      // Fail() completes the response, and the connection may start its next pipelined request from
+      // inside it (Python code, the next app's first step) — here, during a deallocation that can
+      // happen while an exception propagates. Keep that exception out of the next request's way.
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      ex->stream->Fail();
+      if (PyErr_Occurred()) LogPythonError("Error while failing an abandoned ASGI exchange");
+      PyErr_Restore(type, value, tb);
+    }
   }
   Py_XDECREF(ex->receive_waiter);
   Py_XDECREF(ex->send_waiter);
+  Py_XDECREF(ex->more_send_waiters);
   ex->stream.~shared_ptr();
   ex->observer.~Observer();
   Py_TYPE(self)->tp_free(self);
@@ -439,6 +500,7 @@ PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyO
   ex->channel = channel;
   ex->receive_waiter = nullptr;
   ex->send_waiter = nullptr;
+  ex->more_send_waiters = nullptr;
   ex->start_received = false;
   ex->body_end_delivered = false;
   ex->app_done = false;

@@ -83,10 +83,21 @@ void InitLog(py::module_& m) {
       py::arg("level"), py::arg("use_colors"), py::arg("access_log"));
   m.def(
       "log",
-      [](const std::string& level, const std::string& message) {
+      [](const std::string& level, py::handle message) {
         spdlog::level::level_enum parsed = spdlog::level::info;
         log::ParseLevel(level, &parsed);
-        log::Error().log(parsed, "{}", message);
+        // Any str, lone surrogates included (written as \udcff): logging an app's text never raises.
+        PyObject* bytes = PyUnicode_Check(message.ptr())
+                              ? PyUnicode_AsEncodedString(message.ptr(), "utf-8", "backslashreplace")
+                              : nullptr;
+        if (!bytes) {
+          PyErr_Clear();
+          log::Error().log(parsed, "<unprintable {} object>", Py_TYPE(message.ptr())->tp_name);
+          return;
+        }
+        std::string_view text(PyBytes_AS_STRING(bytes), static_cast<size_t>(PyBytes_GET_SIZE(bytes)));
+        log::Error().log(parsed, "{}", log::EscapeControls(text));
+        Py_DECREF(bytes);
       },
       py::arg("level"), py::arg("message"), "Log one message to esg.error at the named level.");
   m.def(

@@ -119,9 +119,15 @@ class WebSocketExchange final : public engine::StreamObserver {
   void OnBodyReady() override {
     if (!receive_waiter_) return;
     py::gil_scoped_acquire gil;
-    py::object msg = Next();
-    if (msg.is_none()) return;
-    Resolve(&receive_waiter_, msg);
+    // Called from the engine: a Python error must be logged here, never thrown through its frames.
+    try {
+      py::object msg = Next();
+      if (msg.is_none()) return;
+      Resolve(&receive_waiter_, msg);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      LogPythonError("Cannot build an ASGI websocket message");
+    }
   }
 
   void OnWritable() override {

@@ -124,3 +124,67 @@ def test_server_survives_many_failures(serve):
                 assert conn.read_response().status == 500
     _next_request_ok(server)
     assert server.alive()
+
+
+# ---------------------------------------------------------------------------- exceptions hard to log (#10)
+# An exception text with a lone surrogate (os.fsdecode of a bad file name) used to kill the worker with
+# SIGSEGV in the error logger; __str__ raising, huge texts and control characters must be logged safely
+# too, and the same worker must go on serving.
+
+
+def _pid(server) -> int:
+    resp = exchange(server, http_request("GET", "/pid"))
+    assert resp.status == 200, resp.raw
+    return int(resp.body)
+
+
+@pytest.mark.parametrize("kind", ["surrogate", "str-raises", "str-not-str", "surrogate-repr", "huge", "nul",
+                                  "bytes-arg"])
+@pytest.mark.parametrize("suspend", [False, True])
+def test_exception_hard_to_log_gives_500_and_the_worker_survives(serve, kind, suspend):
+    server = serve("app_hardening:app")
+    pid = _pid(server)
+    target = f"/raise?kind={kind}" + ("&suspend=1" if suspend else "")
+    for _ in range(3):
+        resp = exchange(server, http_request("GET", target))
+        assert resp.status == 500, resp.raw
+    server.wait_for_output(r"Exception in ASGI application", "stderr")
+    if kind == "surrogate":
+        server.wait_for_output(r"bad-\\udcff-name", "stderr")  # escaped, not dropped
+    assert _pid(server) == pid
+    assert "Segmentation" not in server.stderr()
+
+
+@pytest.mark.parametrize("kind", ["surrogate", "str-raises", "huge"])
+def test_wsgi_exception_hard_to_log_gives_500_and_the_worker_survives(esg_server, kind):
+    server = esg_server(["--interface", "wsgi"], app="app_hardening:wsgi_app")
+    pid = _pid(server)
+    for _ in range(3):
+        resp = exchange(server, http_request("GET", f"/raise?kind={kind}"))
+        assert resp.status == 500, resp.raw
+    assert _pid(server) == pid
+
+
+def test_wsgi_errors_with_a_surrogate_is_logged(esg_server):
+    server = esg_server(["--interface", "wsgi"], app="app_hardening:wsgi_app")
+    pid = _pid(server)
+    resp = exchange(server, http_request("GET", "/errors"))
+    assert (resp.status, resp.body) == (200, b"ok")
+    server.wait_for_output(r"wsgi.errors bad-\\udcff-name", "stderr")
+    assert _pid(server) == pid
+
+
+@pytest.mark.parametrize("kind", ["surrogate", "str-raises", "huge"])
+def test_lifespan_exception_hard_to_log_exits_3(run_esg, kind):
+    result = run_esg(["--port", "0", "--lifespan", "on", f"app_hardening:lifespan_raise_{kind.replace('-', '_')}"])
+    assert result.returncode == 3, result
+    assert "Exception in 'lifespan' protocol" in result.stderr
+    assert "Application startup failed" in result.stderr
+    if kind == "surrogate":
+        assert r"bad-\udcff-name" in result.stderr
+
+
+def test_lifespan_failed_message_with_a_surrogate_exits_3(run_esg):
+    result = run_esg(["--port", "0", "--lifespan", "on", "app_hardening:lifespan_fail_message"])
+    assert result.returncode == 3, result
+    assert r"failed bad-\udcff-name" in result.stderr

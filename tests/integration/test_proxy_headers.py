@@ -258,3 +258,52 @@ def test_malformed_env_forwarded_allow_ips_is_an_error(run_esg):
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stderr[-3000:]}"
     assert "FORWARDED_ALLOW_IPS" in result.stderr or "--forwarded-allow-ips" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------ unusable values (#18)
+# From a trusted peer, an X-Forwarded-For entry that is not an IP (bytes that are not UTF-8, a name,
+# "unknown") names no client: the peer stays the client (it used to be a 500 with a traceback, or the
+# garbage itself as the client). A port outside 1..65535 or not decimal is dropped (0). HTTP scopes take
+# only http/https from X-Forwarded-Proto.
+
+
+@pytest.mark.parametrize("raw_xff", [b"\xff\xfe", b"203.0.113.7\xff", b"not-an-ip", b"unknown", b"example.com:80",
+                                     b"[203.0.113.7]", b"203.0.113.1, bogus"])
+def test_unusable_forwarded_for_keeps_the_peer(serve, raw_xff):
+    server = serve(APP)
+    seen = ask(server, extra=b"X-Forwarded-For: " + raw_xff + b"\r\n")
+    assert seen["client"] == ["127.0.0.1", seen["local_port"]]
+
+
+@pytest.mark.parametrize("xff,client", [
+    ("203.0.113.7:99999", ["203.0.113.7", 0]),
+    ("203.0.113.7:0", ["203.0.113.7", 0]),
+    ("203.0.113.7:12ab", ["203.0.113.7", 0]),
+    ("203.0.113.7:+80", ["203.0.113.7", 0]),
+    ("[2001:db8::1]:65536", ["2001:db8::1", 0]),
+    ("203.0.113.7:65535", ["203.0.113.7", 65535]),
+])
+def test_forwarded_ports_outside_1_65535_are_dropped(esg_server, xff, client):
+    server = esg_server([], app=APP)
+    assert ask(server, xff)["client"] == client
+
+
+@pytest.mark.parametrize("xfp", ["wss", "ws", "WSS"])
+def test_ws_schemes_do_not_apply_to_http_requests(esg_server, xfp):
+    server = esg_server([], app=APP)
+    assert ask(server, xfp=xfp)["scheme"] == "http"
+
+
+def _wsgi_ask(server, extra: bytes) -> str:
+    with server.connect() as conn:
+        conn.send(b"GET /client HTTP/1.1\r\nHost: esg.test\r\n" + extra + b"\r\n")
+        resp = conn.read_response()
+    assert resp.status == 200, resp.raw
+    return resp.body.decode()
+
+
+def test_wsgi_environ_with_unusable_forwarded_headers(esg_server):
+    server = esg_server(["--interface", "wsgi"], app="app_hardening:wsgi_app")
+    assert _wsgi_ask(server, b"X-Forwarded-For: \xff\xfe\r\nX-Forwarded-Proto: wss\r\n") == "127.0.0.1 http"
+    assert _wsgi_ask(server, b"X-Forwarded-For: 203.0.113.9:99999\r\nX-Forwarded-Proto: https\r\n") == \
+        "203.0.113.9 https"

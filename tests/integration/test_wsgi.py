@@ -306,3 +306,18 @@ def test_json_roundtrip_of_environ_keys_is_stable(esg_server):
     second = environ_of(server)
     assert set(first) == set(second)
     assert json.loads(json.dumps(first)) == first
+
+
+# What a WSGI app sends is validated like an ASGI app's (#11): a status outside 200..599 or both framing
+# headers give a 500 (nothing of the app's head on the wire), and the worker keeps serving.
+
+
+@pytest.mark.parametrize("target", ["/status?v=600%20Too%20High", "/status?v=101%20Switching%20Protocols",
+                                    "/status?v=099%20Low", "/cl-te"])
+def test_wsgi_invalid_response_head_is_a_500(esg_server, target):
+    server = esg_server(["--interface", "wsgi"], app="app_hardening:wsgi_app")
+    pid = exchange(server, http_request("GET", "/pid")).body
+    resp = exchange(server, http_request("GET", target))
+    assert resp.status == 500, resp.raw
+    assert not (resp.has("content-length") and resp.has("transfer-encoding")), resp.raw
+    assert exchange(server, http_request("GET", "/pid")).body == pid

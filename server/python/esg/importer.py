@@ -65,6 +65,11 @@ def as_asgi3(app: Any, interface: str) -> Any:
     if interface == "asgi2":
 
         async def asgi2_adapter(scope, receive, send):
+            # The app speaks ASGI 2: its scopes say so (uvicorn's asgi_version), in every scope type. The
+            # scope is the request's own dict; its "asgi" value is replaced, not mutated (the engine
+            # shares one dict between requests).
+            asgi = scope.get("asgi")
+            scope["asgi"] = {"version": "2.0", "spec_version": asgi.get("spec_version", "2.0") if asgi else "2.0"}
             instance = app(scope)
             await instance(receive, send)
 

@@ -66,7 +66,7 @@ class Lifespan:
                 _log.info("ASGI 'lifespan' protocol appears unsupported.")
             else:
                 _log.exception("Exception in 'lifespan' protocol", exc)
-                self.failure_message = str(exc)
+                self.failure_message = _log.text(exc)
         finally:
             self._startup_event.set()
             self._shutdown_event.set()
@@ -80,7 +80,7 @@ class Lifespan:
             self._startup_event.set()
         elif kind == "lifespan.startup.failed":
             self.startup_failed = True
-            self.failure_message = message.get("message", "")
+            self.failure_message = _log.text(message.get("message", ""))
             if self.failure_message:
                 _log.error(self.failure_message)
             self._startup_event.set()
@@ -88,7 +88,7 @@ class Lifespan:
             self._shutdown_event.set()
         elif kind == "lifespan.shutdown.failed":
             self._shutdown_failed = True
-            self.failure_message = message.get("message", "")
+            self.failure_message = _log.text(message.get("message", ""))
             if self.failure_message:
                 _log.error(self.failure_message)
             self._shutdown_event.set()

@@ -34,7 +34,6 @@ import os
 import random
 import signal
 import sys
-import traceback
 from typing import Any, Dict, Optional
 
 from esg import _esg, _log, logconfig
@@ -270,7 +269,7 @@ def main() -> None:
         logconfig.apply(config)  # --log-config: before the first line, so that every line follows the file
     except ConfigFileError as exc:
         _log.error(str(exc))
-        control.send("startup_failed", message=str(exc))
+        control.send("startup_failed", message=_log.text(exc))
         sys.exit(EXIT_APP_LOAD)
     _log.info(f"Started server process [{pid}]")
     try:
@@ -280,16 +279,15 @@ def main() -> None:
         app = prepare_app({**config, "env_file": ""})
     except ConfigFileError as exc:
         _log.error(str(exc))
-        control.send("startup_failed", message=str(exc))
+        control.send("startup_failed", message=_log.text(exc))
         sys.exit(EXIT_APP_LOAD)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
-        control.send("startup_failed", message=str(exc))
+        control.send("startup_failed", message=_log.text(exc))
         sys.exit(EXIT_APP_LOAD)
     except BaseException as exc:  # noqa: B902 - an import-time crash of the app is an app-load failure
         _log.exception("Error loading ASGI app.", exc)
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n")
-        control.send("startup_failed", message=text)
+        control.send("startup_failed", message=_log.format_exception(exc))
         sys.exit(EXIT_APP_LOAD)
     asyncio.set_event_loop(loop)
     worker = Worker(Serving(app, config, spec["listeners"]), control, config)

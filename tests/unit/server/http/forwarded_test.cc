@@ -51,12 +51,52 @@ TEST(ForwardedPolicy, ClientIsFirstUntrustedFromTheRight) {
   EXPECT_FALSE(p.ClientFrom(" , ").has_value());
 }
 
-TEST(ForwardedPolicy, ProtoOnlyAcceptsHttpHttpsWsWss) {
-  EXPECT_EQ(ForwardedPolicy::Proto("https"), "https");
-  EXPECT_EQ(ForwardedPolicy::Proto(" HTTPS "), "https");
-  EXPECT_EQ(ForwardedPolicy::Proto("wss"), "wss");
-  EXPECT_EQ(ForwardedPolicy::Proto("javascript"), "");
-  EXPECT_EQ(ForwardedPolicy::Proto("http, https"), "https");
+TEST(ForwardedPolicy, SchemeOfHttpRequestsIsHttpOrHttps) {
+  EXPECT_EQ(ForwardedPolicy::Scheme("https", false), "https");
+  EXPECT_EQ(ForwardedPolicy::Scheme(" HTTPS ", false), "https");
+  EXPECT_EQ(ForwardedPolicy::Scheme("http", false), "http");
+  EXPECT_EQ(ForwardedPolicy::Scheme("http, https", false), "https");
+  // ws/wss describe a WebSocket: an HTTP request ignores them (it used to become https).
+  EXPECT_EQ(ForwardedPolicy::Scheme("wss", false), "");
+  EXPECT_EQ(ForwardedPolicy::Scheme("ws", false), "");
+  EXPECT_EQ(ForwardedPolicy::Scheme("javascript", false), "");
+}
+
+TEST(ForwardedPolicy, SchemeOfWebSocketsMapsHttpToWs) {
+  EXPECT_EQ(ForwardedPolicy::Scheme("https", true), "wss");
+  EXPECT_EQ(ForwardedPolicy::Scheme("http", true), "ws");
+  EXPECT_EQ(ForwardedPolicy::Scheme("WSS", true), "wss");
+  EXPECT_EQ(ForwardedPolicy::Scheme("ws", true), "ws");
+  EXPECT_EQ(ForwardedPolicy::Scheme("ftp", true), "");
+}
+
+TEST(ForwardedPolicy, UnusableEntriesNameNoClient) {
+  ForwardedPolicy p = Policy("127.0.0.1, 10.0.0.0/8");
+  EXPECT_FALSE(p.ClientFrom("\xff\xfe").has_value());
+  EXPECT_FALSE(p.ClientFrom("unknown").has_value());
+  EXPECT_FALSE(p.ClientFrom("example.com").has_value());
+  EXPECT_FALSE(p.ClientFrom(std::string("127.0.0.1\0junk", 14)).has_value());
+  EXPECT_FALSE(p.ClientFrom("[1.2.3.4]").has_value());
+  EXPECT_FALSE(p.ClientFrom("[::1").has_value());
+  // The first untrusted hop from the right decides, even when it is garbage: the entry left of it was
+  // written by the client.
+  EXPECT_FALSE(p.ClientFrom("203.0.113.1, bogus, 10.0.0.3").has_value());
+  EXPECT_EQ(p.ClientFrom("bogus, 203.0.113.1, 10.0.0.3")->host, "203.0.113.1");
+  // A trusted address with NUL after it is not trusted: it is not an address at all.
+  EXPECT_FALSE(p.Trusts(std::string("127.0.0.1\0", 10)));
+}
+
+TEST(ForwardedPolicy, InvalidPortsAreDropped) {
+  ForwardedPolicy p = Policy("127.0.0.1");
+  for (const char* hop : {"203.0.113.1:0", "203.0.113.1:65536", "203.0.113.1:99999999999", "203.0.113.1:12ab",
+                          "203.0.113.1:+80", "203.0.113.1:-1", "203.0.113.1:", "[2001:db8::1]:70000"}) {
+    auto c = p.ClientFrom(hop);
+    ASSERT_TRUE(c.has_value()) << hop;
+    EXPECT_EQ(c->port, 0) << hop;
+  }
+  EXPECT_EQ(p.ClientFrom("203.0.113.1:65535")->port, 65535);
+  EXPECT_EQ(p.ClientFrom("203.0.113.1:1")->port, 1);
+  EXPECT_FALSE(p.ClientFrom("[2001:db8::1]x80").has_value());
 }
 
 }  // namespace

@@ -113,5 +113,62 @@ TEST(DateCache, FormatsImfFixdate) {
   EXPECT_EQ(d.substr(25), " GMT");
 }
 
+TEST(ResponseHead, StatusMustBe100To599) {
+  ResponseHead h;
+  EXPECT_FALSE(h.Begin(600));
+  EXPECT_FALSE(h.Begin(99));
+  EXPECT_FALSE(h.Begin(999));
+  EXPECT_FALSE(h.Begin(-200));
+  EXPECT_TRUE(h.Begin(599));
+  EXPECT_TRUE(h.Begin(100));
+}
+
+TEST(ResponseHead, RefusesContentLengthWithTransferEncoding) {
+  // Both framings on the wire are ambiguous (RFC 9112 §6.3): refused in either order.
+  const char* reason = nullptr;
+  ResponseHead h;
+  h.Begin(200);
+  ASSERT_TRUE(h.Add("content-length", "5", &reason));
+  EXPECT_FALSE(h.Add("Transfer-Encoding", "chunked", &reason));
+  EXPECT_STREQ(reason, "both Content-Length and Transfer-Encoding");
+  h.Begin(200);
+  ASSERT_TRUE(h.Add("transfer-encoding", "chunked", &reason));
+  EXPECT_FALSE(h.Add("Content-Length", "5", &reason));
+}
+
+TEST(ResponseHead, RepeatedContentLengthIsWrittenOnce) {
+  const char* reason = nullptr;
+  ResponseHead h;
+  h.Begin(200);
+  ASSERT_TRUE(h.Add("content-length", "5", &reason));
+  ASSERT_TRUE(h.Add("Content-Length", "5", &reason));
+  EXPECT_FALSE(h.Add("Content-Length", "6", &reason));
+  EXPECT_EQ(h.Finish(kNoDefaults, "", 1, false, true, 5, true), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n");
+}
+
+TEST(ResponseHead, ContentLengthIsDroppedOn204AndKeptOn304) {
+  // RFC 9110 §8.6: never on 204 (nor 1xx); on 304 it may tell the selected representation's length.
+  const char* reason = nullptr;
+  ResponseHead h;
+  h.Begin(204);
+  ASSERT_TRUE(h.Add("content-length", "10", &reason));
+  EXPECT_EQ(h.Finish(kNoDefaults, "", 1, false, true, 0, true), "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_FALSE(h.body_allowed());
+  h.Begin(304);
+  ASSERT_TRUE(h.Add("content-length", "10", &reason));
+  EXPECT_EQ(h.Finish(kNoDefaults, "", 1, false, true, 0, true), "HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n");
+  EXPECT_EQ(h.framing(), ResponseHead::Framing::kNone);
+}
+
+TEST(ResponseHead, ContentLengthIsDigitsOnly) {
+  // Found by the response_head fuzzer: "-0" parsed as 0 and went out as "content-length: -0".
+  const char* reason = nullptr;
+  ResponseHead h;
+  for (const char* bad : {"-0", "+5", " 5", "5 ", "0x5", "", "-", "99999999999999999999"}) {
+    h.Begin(200);
+    EXPECT_FALSE(h.Add("content-length", bad, &reason)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace esg::http

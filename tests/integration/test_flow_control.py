@@ -189,8 +189,6 @@ def test_slow_reader_of_a_streamed_answer_makes_send_wait(esg_server, markers):
     assert rss(pid) - base < RSS_GROWTH_BOUND
 
 
-@pytest.mark.xfail(strict=True, reason="server/python/exchange.cc (the app helper's): a send() made while "
-                   "another send()'s backpressure future is pending replaces that future without resolving it")
 def test_a_second_send_while_one_waits_does_not_hang_the_first(esg_server, markers):
     # --timeout-graceful-shutdown: an app left hanging by the defect does not hold the teardown.
     server = esg_server(["--timeout-graceful-shutdown", "2"], app="flow_app:app")

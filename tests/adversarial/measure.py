@@ -20,6 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from esgtest import children  # noqa: F401  (the shared harness's; tests import it from here)
+
 SLOWDOWN = float(os.environ.get("ESG_ADV_SLOWDOWN", "1"))
 
 # -- the named bounds
@@ -101,21 +103,6 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def children(pid: int) -> list[int]:
-    """Live (non-zombie) processes whose parent is `pid`: the master's workers."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data[data.rindex(b")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != b"Z":
-            found.append(int(entry))
-    return sorted(found)
 
 
 def wait_until(predicate, timeout: float, what: str):

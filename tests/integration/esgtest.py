@@ -35,6 +35,24 @@ UNIX_RE = re.compile(r"^unix socket (?P<path>.+)$")
 # --------------------------------------------------------------------------------------------- process control
 
 
+def children(pid: int) -> list[int]:
+    """Live (non-zombie) processes whose parent is `pid` (from /proc): a master's workers."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may hold spaces and parentheses
+        fields = data[data.rindex(b")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != b"Z":
+            found.append(int(entry))
+    return sorted(found)
+
+
 def esg_bin() -> str:
     """The esg executable from $ESG_BIN; fails the calling test (never skips) when it is not usable."""
     path = os.environ.get("ESG_BIN")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from esgtest import IO_TIMEOUT
+from esgtest import IO_TIMEOUT, children
 
 WAIT = 30.0  # seconds any supervision change may take (no timing is asserted)
 
@@ -33,24 +33,6 @@ def wait_until(predicate, timeout: float = WAIT, what: str = "condition", server
             pytest.fail(f"{what} not reached within {timeout}s" + (f"\n{server.describe()}" if server else ""),
                         pytrace=False)
         time.sleep(0.05)
-
-
-def children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (from /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...; comm may hold spaces and parentheses
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != b"Z":
-            out.append(int(entry))
-    return sorted(out)
 
 
 def worker_pids(server) -> list[int]:

@@ -572,7 +572,11 @@ def main(argv=None):
         rows = summarize(records, servers, a.workloads, baseline)
     cg_rows = []
     if a.callgrind:
-        workdir = os.path.join(outdir, "callgrind") if a.keep_callgrind else tempfile.mkdtemp(prefix="esg-cg-")
+        if a.keep_callgrind:
+            workdir = os.path.join(outdir, "callgrind")
+            os.makedirs(workdir, exist_ok=True)
+        else:
+            workdir = tempfile.mkdtemp(prefix="esg-cg-")
         os.chmod(workdir, 0o755)  # workers that drop privileges (nginx) write their callgrind.out here
         for wl in a.callgrind_workloads:
             for name in servers:

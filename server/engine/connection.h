@@ -101,8 +101,6 @@ class Connection final : public EventHandler, public StreamConnection, private h
   double Now() const { return clock_->Now(); }
   void DoRead();
   void ReadLoop();
-  void ReadAndDrop();  // lingering: input is dropped until the peer's end
-  void OnPeerEnd();    // read() returned 0
   void ParseBuffered();
   void Flush();
   void FailRequest(int status, const std::string& reason);
@@ -117,6 +115,7 @@ class Connection final : public EventHandler, public StreamConnection, private h
   void SetCloseAfterWrite() {
     if (phase_ == Phase::kOpen) phase_ = Phase::kCloseAfterWrite;
   }
+  // Closing (connection_close.cc).
   void CloseGracefully();
   // WebSocket upgrade (websocket_upgrade.cc).
   bool StartWebSocket(http::RequestHead& head);

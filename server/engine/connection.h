@@ -9,6 +9,13 @@
 // back on the client. Flush() resumes the parser once the queue falls to half the mark. So one
 // connection holds at most its read buffer, the mark plus the last response's unsent bytes, and the
 // request in flight. An idle keep-alive connection holds no read buffer and no Python object.
+//
+// What it needs from outside comes through interfaces, so a test runs one on a socketpair: the server
+// behind ConnectionHost (connection_host.h; its clock gives every deadline), the app behind AppChannel, the
+// socket behind Transport. Its state is two enums (Phase: open → close-after-write → lingering → closed;
+// Request: where the current message is) plus a few orthogonal facts (peer's end seen, draining, a sender
+// waiting, re-entry guards). Files: connection.cc (HTTP/1), connection_close.cc (deadlines and closing),
+// websocket_upgrade.cc (the WebSocket side).
 #pragma once
 
 #include <sys/uio.h>

@@ -9,6 +9,13 @@
 // back on the client. Flush() resumes the parser once the queue falls to half the mark. So one
 // connection holds at most its read buffer, the mark plus the last response's unsent bytes, and the
 // request in flight. An idle keep-alive connection holds no read buffer and no Python object.
+//
+// What it needs from outside comes through interfaces, so a test runs one on a socketpair: the server
+// behind ConnectionHost (connection_host.h; its clock gives every deadline), the app behind AppChannel, the
+// socket behind Transport. Its state is two enums (Phase: open → close-after-write → lingering → closed;
+// Request: where the current message is) plus a few orthogonal facts (peer's end seen, draining, a sender
+// waiting, re-entry guards). Files: connection.cc (HTTP/1), connection_close.cc (deadlines and closing),
+// websocket_upgrade.cc (the WebSocket side).
 #pragma once
 
 #include <sys/uio.h>
@@ -17,72 +24,88 @@
 #include <string>
 #include <string_view>
 
+#include "server/engine/connection_host.h"
+#include "server/engine/peer_info.h"
 #include "server/engine/reactor.h"
 #include "server/engine/stream.h"
+#include "server/engine/stream_connection.h"
 #include "server/engine/transport.h"
 #include "server/engine/websocket_stream.h"
 #include "server/http/parser.h"
 
 namespace esg::engine {
 
-class Server;
 struct Listener;
 
-struct PeerInfo {
-  std::string client_host;  // empty for UNIX-socket peers
-  int client_port = 0;
-  std::string client_text;  // "127.0.0.1:51234" for the access log
-  int fd = -1;              // the connection's socket (SO_PEERCRED for unix:USER proxy trust)
-  // Per-connection answer of the app channel's proxy-trust check (-1: not asked yet), so it is
-  // computed once per connection rather than once per request.
-  mutable int8_t forwarded_trust = -1;
-};
-
-class Connection final : public EventHandler, private http::RequestHandler {
+class Connection final : public EventHandler, public StreamConnection, private http::RequestHandler {
  public:
-  Connection(Server* server, int fd, const Listener* listener, PeerInfo peer);
+  // `listener` is only handed to the app channel (through the streams): it may be null in tests.
+  // `transport` moves the bytes of `fd` (plain or TLS); the connection owns both.
+  Connection(ConnectionHost* host, int fd, const Listener* listener, PeerInfo peer,
+             std::unique_ptr<Transport> transport);
   ~Connection() override;
 
+  // Registers the descriptor with the host's reactor and reads what already arrived.
   void Start();
   void OnEvents(uint32_t events) override;
 
-  // Called by HttpStream.
-  HttpStream::SendResult Write(const struct iovec* iov, int count, size_t total);
-  void ResponseComplete(HttpStream* stream);
-  void Abort();
-  void SendContinue();
-  void ResumeReading() { DoRead(); }
-  // The app asked for the request body: the body deadline counts from now at the earliest.
-  void BodyWanted();
+  // StreamConnection (called by HttpStream, WebSocketStream and WebSocketSession).
+  SendResult Write(const struct iovec* iov, int count, size_t total) override;
+  void SendContinue() override;
+  void ResumeReading() override { DoRead(); }
+  void BodyWanted() override;
+  void ResponseComplete(HttpStream* stream) override;
+  void Abort() override;
+  bool draining() const override { return draining_; }
+  const http::DefaultHeaders& defaults() const override { return config_.defaults; }
+  std::string_view date() override { return host_->Date(); }
+  const Listener* listener() const override { return listener_; }
+  const PeerInfo& peer() const override { return peer_; }
+  void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head) override;
+  void RejectWebSocket(int status) override;
+  WebSocketSession* websocket() override { return ws_.get(); }
+  void CloseAfterWrite() override;
+  void Close() override;
 
-  // WebSocket (called by WebSocketStream/Session).
-  void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head);
-  void RejectWebSocket(int status);
-  void CloseAfterWrite();
-  void CloseGracefully();
-  WebSocketSession* websocket() { return ws_.get(); }
-  const http::DefaultHeaders& defaults() const;
-  std::string_view date();
-
-  // Called by Server.
+  // Called by the host (Server).
   bool idle() const { return !stream_ && !buffer_len_; }
-  bool lingering() const { return lingering_; }
-  bool fresh() const { return requests_ == 0 && !closed_ && !lingering_; }  // accepted, no request head yet
-  bool draining() const { return draining_; }
-  bool closed() const { return closed_; }
-  void Close();
+  bool lingering() const { return phase_ == Phase::kLingering; }
+  // Accepted, no request head yet (and not closing).
+  bool fresh() const { return requests_ == 0 && phase_ < Phase::kLingering; }
+  bool closed() const { return phase_ == Phase::kClosed; }
+  // Closes the connection if one of its deadlines (request head, request body, send, keep-alive, lingering
+  // close, WebSocket ping and close) is past `now` (a reading of the host's clock).
   void CheckDeadline(double now);
   void BeginDrain();
   void CloseWebSocket(int code);
-  const Listener* listener() const { return listener_; }
-  const PeerInfo& peer() const { return peer_; }
 
  private:
+  // Where the connection is in its life. Only moves forward; steps may be skipped.
+  enum class Phase : uint8_t {
+    kOpen,             // reading and answering requests (or WebSocket frames)
+    kCloseAfterWrite,  // the last answer is written or queued: close (lingering) once it is all sent
+    kLingering,        // our side is shut; input is read and dropped until the peer closes (CloseGracefully)
+    kClosed,           // the descriptor is closed; the host deletes the connection after this event batch
+  };
+  // Where the current HTTP message is. The parser pauses itself after each message, and resumes on the
+  // next one only once this one's response is complete: pipelined requests are answered in order.
+  enum class Request : uint8_t {
+    kReceiving,         // the parser reads this message (its head or its body)
+    kAnsweredEarly,     // answered inside the parse step, before the parser reached the message end
+    kDiscarding,        // answered before its body was all in: the rest of the body is read and dropped
+    kAwaitingResponse,  // parsed (the parser is paused); its response is not complete yet
+    kAnswered,          // parsed and answered: the parser resumes on the next request
+    kOutputBlocked,     // parsed and answered, but more than write_high_water is queued: Flush() resumes
+  };
+  bool parser_paused() const { return request_ >= Request::kAwaitingResponse; }
+  bool response_done() const { return request_ != Request::kReceiving && request_ != Request::kAwaitingResponse; }
+
   // RequestHandler (parser callbacks).
   void OnRequestHead(http::RequestHead& head) override;
   void OnRequestBody(std::string_view chunk) override;
   void OnRequestComplete() override;
 
+  double Now() const { return clock_->Now(); }
   void DoRead();
   void ReadLoop();
   void ParseBuffered();
@@ -91,15 +114,24 @@ class Connection final : public EventHandler, private http::RequestHandler {
   void StartDeferred();  // starts the app of a deferred request (see deferred_head_)
   void ReleaseBuffer();
   void FinishDiscard();
-  bool StartWebSocket(http::RequestHead& head);
-  void EndWebSocket(int code);
   bool ReadPaused() const;
   size_t unsent() const { return out_.size() - out_sent_; }
-  bool OutputOverMark() const;
+  bool OutputOverMark() const { return unsent() > config_.write_high_water; }
   void ResumeAfterResponse();  // goes on with the next pipelined request, if any is buffered
   void CloseAtEof();           // the peer closed and nothing is left to answer: close after the write
+  void SetCloseAfterWrite() {
+    if (phase_ == Phase::kOpen) phase_ = Phase::kCloseAfterWrite;
+  }
+  // Closing (connection_close.cc).
+  void CloseGracefully();
+  // WebSocket upgrade (websocket_upgrade.cc).
+  bool StartWebSocket(http::RequestHead& head);
+  void EndWebSocket(int code);
 
-  Server* server_;
+  ConnectionHost* host_;
+  const EngineConfig& config_;
+  AppChannel* channel_;
+  const Clock* clock_;
   int fd_;
   const Listener* listener_;
   PeerInfo peer_;
@@ -117,25 +149,20 @@ class Connection final : public EventHandler, private http::RequestHandler {
   std::string out_;            // bytes writev could not send yet
   size_t out_sent_ = 0;
   double deadline_ = 0;        // close when now passes it (0: none)
+  double last_read_ = 0;       // when bytes last arrived (request-body deadline)
+  double last_write_ = 0;      // when queued response bytes last moved (send deadline)
+  uint64_t requests_ = 0;      // request heads received on this connection
+  int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
+  Phase phase_ = Phase::kOpen;
+  Request request_ = Request::kReceiving;
   bool readable_ = false;      // edge seen, socket not yet drained
-  bool paused_ = false;        // parser paused after a complete message
-  bool eof_ = false;           // the peer closed its side
-  bool closed_ = false;
-  bool close_after_write_ = false;
-  bool draining_ = false;
-  bool waiting_writable_ = false;
-  bool reading_ = false;
-  bool parsing_ = false;        // inside ParseBuffered's loop (an eager app may answer from within it)
-  bool response_done_ = false;  // the current message's response is complete; resume after its end
-  bool output_blocked_ = false; // the next request waits until Flush() brings out_ under the mark
-  bool discarding_ = false;     // dropping the rest of a body the app did not read
-  uint64_t requests_ = 0;       // request heads received on this connection
-  double last_read_ = 0;        // when bytes last arrived (request-body deadline)
-  double last_write_ = 0;       // when queued response bytes last moved (send deadline)
-  bool lingering_ = false;      // our side is closed; dropping input until the peer closes (CloseGracefully)
+  bool eof_ = false;           // the peer closed its side (it may still read: a half-close)
+  bool draining_ = false;      // the worker is stopping: close after the current response
+  bool waiting_writable_ = false;  // a send() returned kWait: wake the stream at the low-water mark
+  bool reading_ = false;       // inside DoRead (re-entry guard)
+  bool parsing_ = false;       // inside ParseBuffered's loop (an eager app may answer from within it)
   static constexpr double kLingerSeconds = 2.0;
   static constexpr int64_t kMaxDiscard = 1 << 20;
-  int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
 };
 
 }  // namespace esg::engine

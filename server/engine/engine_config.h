@@ -4,7 +4,7 @@
 #include <string>
 
 #include "server/engine/websocket_stream.h"
-#include "server/http/parser.h"
+#include "server/http/parser_limits.h"
 #include "server/http/response_head.h"
 
 namespace esg::engine {

@@ -12,19 +12,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 
 #include "server/common/log.h"
 
 namespace esg::engine {
 
-double Server::Now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-}
-
-Server::Server(EngineConfig config, AppChannel* channel) : config_(std::move(config)), channel_(channel) {
+Server::Server(EngineConfig config, AppChannel* channel, const Clock& clock)
+    : config_(std::move(config)), channel_(channel), clock_(clock) {
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (timer_fd_ >= 0) {
     // Deadlines (keep-alive, request head) are checked four times a second.
@@ -125,7 +119,8 @@ void Server::Accept(Listener* listener) {
     } else {
       peer.client_text = "unix:" + listener->host;
     }
-    auto* connection = new Connection(this, fd, listener, std::move(peer));
+    auto* connection = new Connection(this, fd, listener, std::move(peer),
+                                      listener->make_transport ? listener->make_transport(fd) : MakePlainTransport(fd));
     connections_.push_back(connection);
     connection->Start();
   }

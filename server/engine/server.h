@@ -19,12 +19,16 @@
 #include <string>
 #include <vector>
 
+#include "server/engine/clock.h"
 #include "server/engine/connection.h"
+#include "server/engine/connection_host.h"
 #include "server/engine/engine_config.h"
 #include "server/engine/reactor.h"
 #include "server/http/response_head.h"
 
 namespace esg::engine {
+
+class Server;
 
 struct Listener final : public EventHandler {
   Server* server = nullptr;
@@ -37,10 +41,11 @@ struct Listener final : public EventHandler {
   void OnEvents(uint32_t events) override;
 };
 
-class Server {
+class Server final : public ConnectionHost {
  public:
-  Server(EngineConfig config, AppChannel* channel);
-  ~Server();
+  // `channel` and `clock` must outlive the server.
+  Server(EngineConfig config, AppChannel* channel, const Clock& clock = MonotonicClock());
+  ~Server() override;
 
   // Adopts a listening socket (made non-blocking here). False with errno set on failure.
   bool AddListener(int fd, bool unix_socket, const std::string& host, int port);
@@ -53,30 +58,31 @@ class Server {
   void StopAccepting();
   void BeginDrain();
   void CloseAll();
-  size_t active_requests() const { return active_requests_; }
+  size_t active_requests() const override { return active_requests_; }
   size_t connection_count() const { return connections_.size(); }
   size_t fresh_connections() const;
   uint64_t requests_served() const { return requests_served_; }
 
-  // For connections.
-  const EngineConfig& config() const { return config_; }
-  AppChannel* channel() const { return channel_; }
-  Reactor& reactor() { return reactor_; }
-  std::string_view Date() { return date_.Get(); }
-  char* AcquireBuffer();
-  void ReleaseBuffer(char* buffer);
-  static constexpr size_t kBufferSize = 16 * 1024;
-  void Accept(Listener* listener);
-  void Retire(Connection* connection);
-  void RequestStarted() { ++active_requests_; }
-  void WebSocketOpened() { ++active_websockets_; }
-  void WebSocketClosed() { --active_websockets_; }
   size_t active_websockets() const { return active_websockets_; }
   // Sends every open WebSocket a close frame with `code` (1001 when the worker goes away).
   void CloseWebSockets(int code);
-  void RequestFinished() { --active_requests_; ++requests_served_; }
   bool draining() const { return draining_; }
-  static double Now();
+  // Accepts the pending connections of `listener` (its reactor callback).
+  void Accept(Listener* listener);
+
+  // ConnectionHost (for connections).
+  const EngineConfig& config() const override { return config_; }
+  AppChannel* channel() const override { return channel_; }
+  const Clock& clock() const override { return clock_; }
+  Reactor& reactor() override { return reactor_; }
+  std::string_view Date() override { return date_.Get(); }
+  char* AcquireBuffer() override;
+  void ReleaseBuffer(char* buffer) override;
+  void RequestStarted() override { ++active_requests_; }
+  void RequestFinished() override { --active_requests_; ++requests_served_; }
+  void WebSocketOpened() override { ++active_websockets_; }
+  void WebSocketClosed() override { --active_websockets_; }
+  void Retire(Connection* connection) override;
 
  private:
   class Timer final : public EventHandler {
@@ -97,8 +103,11 @@ class Server {
   static constexpr double kAcceptBackoff = 0.5;       // seconds the listeners stay unwatched
   static constexpr double kAcceptLogInterval = 5.0;   // at most one log line per this many seconds
 
+  double Now() const { return clock_.Now(); }
+
   EngineConfig config_;
   AppChannel* channel_;
+  const Clock& clock_;
   Reactor reactor_;
   Timer timer_{this};
   int timer_fd_ = -1;

@@ -5,7 +5,6 @@
 
 #include <charconv>
 
-#include "server/engine/connection.h"
 
 namespace esg::engine {
 

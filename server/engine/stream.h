@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/engine/stream_connection.h"
 #include "server/http/request_head.h"
 #include "server/http/response_head.h"
 
@@ -35,9 +36,9 @@ class StreamObserver {
 
 class HttpStream {
  public:
-  enum class SendResult { kOk, kWait, kClosed, kError };
+  using SendResult = engine::SendResult;
 
-  explicit HttpStream(Connection* connection) : connection_(connection) {}
+  explicit HttpStream(StreamConnection* connection) : connection_(connection) {}
 
   void set_observer(StreamObserver* observer) { observer_ = observer; }
   // The connection's listener and peer; null once the connection is gone.
@@ -105,7 +106,7 @@ class HttpStream {
     if (observer_) observer_->OnBodyReady();
   }
 
-  Connection* connection_;
+  StreamConnection* connection_;
   StreamObserver* observer_ = nullptr;
   std::string body_;
   bool body_complete_ = false;
@@ -118,15 +119,5 @@ class HttpStream {
 };
 
 using StreamPtr = std::shared_ptr<HttpStream>;
-
-// Where the engine hands requests to the app (implemented by the Python binding).
-class AppChannel {
- public:
-  virtual ~AppChannel() = default;
-  // A request head is complete. `head` is valid only during the call.
-  virtual void OnRequest(const StreamPtr& stream, const http::RequestHead& head) = 0;
-  // A WebSocket opening handshake is complete and valid. `head` is valid only during the call.
-  virtual void OnWebSocket(const std::shared_ptr<class WebSocketStream>& stream, const http::RequestHead& head) = 0;
-};
 
 }  // namespace esg::engine

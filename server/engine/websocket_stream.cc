@@ -4,8 +4,7 @@
 #include <algorithm>
 
 #include "server/common/log.h"
-#include "server/engine/connection.h"
-#include "server/http/response_head.h"
+#include "server/http/websocket_handshake.h"
 
 namespace esg::engine {
 
@@ -56,32 +55,11 @@ WebSocketStream::SendResult WebSocketStream::Accept(std::string_view subprotocol
                                                     const std::vector<std::pair<std::string, std::string>>& headers,
                                                     std::string* error) {
   if (!connection_ || disconnect_code_) return SendResult::kClosed;
-  std::string head = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n";
-  head += "sec-websocket-accept: " + http::WebSocketAccept(key) + "\r\n";
-  if (!subprotocol.empty()) {
-    for (unsigned char c : subprotocol) {
-      if (!http::IsTokenChar(c)) {
-        *error = "invalid subprotocol";
-        return SendResult::kError;
-      }
-    }
-    head += "sec-websocket-protocol: " + std::string(subprotocol) + "\r\n";
+  std::string head;
+  if (!http::BuildWebSocketAccept(key, subprotocol, deflate ? std::string_view(deflate->response) : std::string_view(),
+                                  headers, connection_->defaults(), connection_->date(), &head, error)) {
+    return SendResult::kError;
   }
-  if (deflate) head += "sec-websocket-extensions: " + deflate->response + "\r\n";
-  for (const auto& [name, value] : headers) {
-    http::ResponseHead check;
-    check.Begin(200);
-    const char* reason = nullptr;
-    if (!check.Add(name, value, &reason)) {
-      *error = std::string("invalid header in websocket.accept: ") + reason;
-      return SendResult::kError;
-    }
-    head += name + ": " + value + "\r\n";
-  }
-  const http::DefaultHeaders& defaults = connection_->defaults();
-  if (defaults.server) head += "server: esg\r\n";
-  if (defaults.date) head += "date: " + std::string(connection_->date()) + "\r\n";
-  head += "\r\n";
   accepted_ = true;
   connection_->AcceptWebSocket(this, head);
   return connection_ ? SendResult::kOk : SendResult::kClosed;
@@ -115,7 +93,7 @@ void WebSocketStream::Fail() {
 
 // ----------------------------------------------------------------------------------------- session
 
-WebSocketSession::WebSocketSession(Connection* connection, WsStreamPtr stream, const WebSocketLimits& limits,
+WebSocketSession::WebSocketSession(StreamConnection* connection, WsStreamPtr stream, const WebSocketLimits& limits,
                                    double now)
     : connection_(connection),
       stream_(std::move(stream)),

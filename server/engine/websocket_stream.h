@@ -27,9 +27,7 @@
 
 namespace esg::engine {
 
-class Connection;
 struct Listener;
-struct PeerInfo;
 
 class WebSocketStream {
  public:
@@ -39,7 +37,7 @@ class WebSocketStream {
     std::string data;
   };
 
-  explicit WebSocketStream(Connection* connection) : connection_(connection) {}
+  explicit WebSocketStream(StreamConnection* connection) : connection_(connection) {}
 
   void set_observer(StreamObserver* observer) { observer_ = observer; }
   const Listener* listener() const;
@@ -79,7 +77,7 @@ class WebSocketStream {
     if (observer_) observer_->OnBodyReady();
   }
 
-  Connection* connection_;
+  StreamConnection* connection_;
   StreamObserver* observer_ = nullptr;
   std::deque<Message> queue_;
   size_t queued_bytes_ = 0;
@@ -102,7 +100,7 @@ struct WebSocketLimits {
 class WebSocketSession final : private http::WsFrameHandler {
  public:
   using SendResult = HttpStream::SendResult;
-  WebSocketSession(Connection* connection, WsStreamPtr stream, const WebSocketLimits& limits, double now);
+  WebSocketSession(StreamConnection* connection, WsStreamPtr stream, const WebSocketLimits& limits, double now);
 
   // Consumes bytes from the wire (unmasking them in place); all of them once the connection is closing.
   size_t Feed(char* data, size_t len);
@@ -125,7 +123,7 @@ class WebSocketSession final : private http::WsFrameHandler {
   bool Inflate(std::string_view data, bool last);
   SendResult Track(SendResult result);
 
-  Connection* connection_;
+  StreamConnection* connection_;
   WsStreamPtr stream_;
   WebSocketLimits limits_;
   http::WsFrameParser parser_;

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "server/engine/app_channel.h"
 #include "server/engine/stream.h"
 #include "server/engine/websocket_stream.h"
 #include "server/http/forwarded.h"

@@ -1,0 +1,64 @@
+// StreamConnection: what an HttpStream, a WebSocketStream and a WebSocketSession need from the connection
+// they belong to. Connection (connection.h) implements it; the interface lets the streams and the
+// connection live in separate targets, and lets a test drive a stream against a stand-in connection.
+// Every call happens on the reactor's thread. A stream holds a raw pointer and drops it when the
+// connection detaches it (HttpStream::Detach, WebSocketStream::Detach): after that it never calls here.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <string>
+#include <string_view>
+
+#include "server/engine/peer_info.h"
+#include "server/http/response_head.h"
+
+namespace esg::engine {
+
+class HttpStream;
+class WebSocketStream;
+class WebSocketSession;
+struct Listener;
+
+// The outcome of a send. kWait: accepted, but more than the write high-water mark is queued: wait for
+// the observer's OnWritable() before sending more. kClosed: the connection is gone. kError: the data
+// contradicts the response's framing (the connection was aborted) or the app's arguments are invalid.
+enum class SendResult { kOk, kWait, kClosed, kError };
+
+class StreamConnection {
+ public:
+  virtual ~StreamConnection() = default;
+
+  // Writes `total` bytes from `iov` (queues what the socket does not take). Never re-enters the stream.
+  virtual SendResult Write(const struct iovec* iov, int count, size_t total) = 0;
+  // Writes "HTTP/1.1 100 Continue" (the app asked for a body the client is waiting to send).
+  virtual void SendContinue() = 0;
+  // The app took buffered input (body bytes, WebSocket messages): reading may resume. May parse and
+  // dispatch the next input, and so call back into the stream.
+  virtual void ResumeReading() = 0;
+  // The app asked for the request body: the body deadline counts from now at the earliest.
+  virtual void BodyWanted() = 0;
+  // The stream's response is complete: the connection goes on with the next request, or closes.
+  virtual void ResponseComplete(HttpStream* stream) = 0;
+  // Ends the connection with a reset (a response that cannot be completed). Detaches the stream.
+  virtual void Abort() = 0;
+
+  // The worker is going away: responses say `connection: close`.
+  virtual bool draining() const = 0;
+  virtual const http::DefaultHeaders& defaults() const = 0;
+  virtual std::string_view date() = 0;
+  virtual const Listener* listener() const = 0;
+  virtual const PeerInfo& peer() const = 0;
+
+  // WebSocket: the app accepted (`response_head` is the 101 to write) or refused with `status`.
+  virtual void AcceptWebSocket(WebSocketStream* stream, const std::string& response_head) = 0;
+  virtual void RejectWebSocket(int status) = 0;
+  // The session once accepted (null before).
+  virtual WebSocketSession* websocket() = 0;
+  // Close (lingering) once what is queued is written.
+  virtual void CloseAfterWrite() = 0;
+  // Close now.
+  virtual void Close() = 0;
+};
+
+}  // namespace esg::engine

@@ -23,7 +23,8 @@ struct ParsedArgs {
 bool ParseArgs(const Words& words, const std::vector<std::string>& with_value,
                const std::vector<std::string>& switches, ParsedArgs* out, std::string* error);
 
-// A base-10 integer in [min, max], nothing else in `text`. False (and `out` untouched) otherwise.
+// A base-10 integer in [min, max] (strtol's syntax: leading blanks and a sign allowed), nothing after it.
+// False (and `out` untouched) otherwise.
 bool ParseInt(const std::string& text, long min, long max, long* out);
 
 // A finite number of seconds > 0 ("1.5", "30"). False (and `out` untouched) otherwise.

@@ -80,9 +80,14 @@ std::string StatusCodeName(grpc::StatusCode code) {
 }
 
 std::string AlignedColumns(const std::vector<std::pair<std::string, std::string>>& rows) {
-  constexpr int kHeadWidth = 36;
+  // The column follows the longest head, so adding a command with a long usage cannot run into its text
+  // (a fixed width did: `reload [--release PATH] [--timeout S]` is 37 characters).
+  size_t width = 0;
+  for (const auto& row : rows) width = std::max(width, row.first.size());
   std::ostringstream out;
-  for (const auto& [head, text] : rows) out << "  " << std::left << std::setw(kHeadWidth) << head << text << "\n";
+  for (const auto& [head, text] : rows) {
+    out << "  " << std::left << std::setw(static_cast<int>(width + 2)) << head << text << "\n";
+  }
   return out.str();
 }
 

@@ -34,7 +34,8 @@ std::string JsonString(const std::string& text);
 // The canonical name of a gRPC status code ("FAILED_PRECONDITION"); "UNKNOWN" when out of range.
 std::string StatusCodeName(grpc::StatusCode code);
 
-// A two-column list: each row "  <head><padding><text>", the text column at a fixed 38. Used for `help`.
+// A two-column list: each row "  <head><padding><text>", the text column starting two spaces after the
+// longest head, so no head runs into its text. Used for `help`.
 std::string AlignedColumns(const std::vector<std::pair<std::string, std::string>>& rows);
 
 // Errors. A usage error is always human ("esgctl: <message>"), even with --json: it is a mistake in the

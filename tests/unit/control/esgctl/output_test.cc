@@ -50,6 +50,14 @@ TEST(OutputTest, StatusCodeNames) {
   EXPECT_EQ(StatusCodeName(static_cast<grpc::StatusCode>(99)), "UNKNOWN");
 }
 
+TEST(OutputTest, ColumnsAlignTwoSpacesAfterTheLongestHead) {
+  EXPECT_EQ(AlignedColumns({{"a", "first"}, {"longer head", "second"}, {"b", ""}}),
+            "  a            first\n"
+            "  longer head  second\n"
+            "  b            \n");
+  EXPECT_EQ(AlignedColumns({}), "");
+}
+
 TEST(OutputTest, UsageErrorsAreHumanEvenForJson) {
   std::ostringstream err;
   WriteUsageError(err, "scale takes N");

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "control/control_server.h"
+#include "control/server/control_server.h"
 #include "server/common/log.h"
 #include "server/http/forwarded.h"
 #include "server/master/cli.h"

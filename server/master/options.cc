@@ -214,7 +214,7 @@ std::vector<OptionSpec> MakeTable() {
        "directory inside --app-dir when there is one.",
        "", kNone, false, true, "", [](Config* c, const Value& v) { c->venv = v.text; }});
 
-  // Control plane (control/control_server.h).
+  // Control plane (control/server/control_server.h).
   add({"--control-socket", "", T::kText, "PATH",
        "UNIX socket of the gRPC control plane (esgctl), mode 0600, peers checked by uid. 'none': no socket. "
        "Default: $ESG_CONTROL_SOCKET, else /run/esg/control.sock as root, $XDG_RUNTIME_DIR/esg/control.sock "

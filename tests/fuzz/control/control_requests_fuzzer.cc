@@ -1,4 +1,4 @@
-// Fuzzes the control plane's request handlers (control/control_service.h) with arbitrary requests.
+// Fuzzes the control plane's request handlers (control/server/control_service.h) with arbitrary requests.
 //
 // Input: byte 0 picks the RPC (low bits) and what the fake AdminApi answers (high bits); the rest is
 // parsed as that RPC's serialized request message (protobuf, what a gRPC client can put on the wire); an
@@ -22,7 +22,7 @@
 #include <string>
 
 #include "control/admin_api.h"
-#include "control/control_service.h"
+#include "control/server/control_service.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Control and Health services over AdminApi (see control_service.h).
-#include "control/control_service.h"
+#include "control/server/control_service.h"
 
 #include <cmath>
 #include <condition_variable>

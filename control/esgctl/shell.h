@@ -3,7 +3,7 @@
 // no echo, one command per line (blank lines and `#` comments skipped), so scripts and tests can drive it.
 #pragma once
 
-#include "control/esgctl_commands.h"
+#include "control/esgctl/commands.h"
 
 namespace esg::esgctl {
 

@@ -1,5 +1,5 @@
 // Binding the control socket and checking peers (see unix_listener.h).
-#include "control/unix_listener.h"
+#include "control/server/unix_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>

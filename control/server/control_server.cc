@@ -6,7 +6,7 @@
 // to the real server when the peer is allowed, to a second server whose only (generic) service answers
 // every call with PERMISSION_DENIED and a sentence otherwise. A refused client thus sees a proper
 // status instead of a dropped connection, and an allowed connection is never re-checked per call.
-#include "control/control_server.h"
+#include "control/server/control_server.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -25,9 +25,9 @@
 #include <sstream>
 #include <thread>
 
-#include "control/control_service.h"
+#include "control/server/control_service.h"
 #include "control/socket_path.h"
-#include "control/unix_listener.h"
+#include "control/server/unix_listener.h"
 #include "server/common/log.h"
 
 namespace esg::control {

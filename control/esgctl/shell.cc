@@ -1,5 +1,5 @@
-// esgctl's interactive shell (see esgctl_shell.h).
-#include "control/esgctl_shell.h"
+// esgctl's interactive shell (see shell.h).
+#include "control/esgctl/shell.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +10,8 @@
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "control/esgctl/args.h"
 
 // editline's GNU-readline-compatible API (Debian libedit-dev).
 #include <editline/readline.h>
@@ -111,7 +113,7 @@ int RunShell(Session& session) {
     if (words.empty() || words[0][0] == '#') continue;
     if (words[0] == "quit" || words[0] == "exit") break;
     if (words[0] == "help") {
-      std::cout << CommandHelp() << "  " << std::left << "quit" << std::string(32, ' ') << "leave the shell\n";
+      std::cout << CommandHelp(/*in_shell=*/true);
       continue;
     }
     g_interrupted = false;

@@ -16,8 +16,8 @@
 #include <future>
 #include <thread>
 
-#include "control/control_server.h"
-#include "control/unix_listener.h"
+#include "control/server/control_server.h"
+#include "control/server/unix_listener.h"
 #include "esg/control/v1/control.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/unit/control/fake_admin_api.h"

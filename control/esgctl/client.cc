@@ -1,5 +1,5 @@
-// esgctl's connection to a master (see esgctl_client.h).
-#include "control/esgctl_client.h"
+// esgctl's connection to a master (see client.h).
+#include "control/esgctl/client.h"
 
 #include <errno.h>
 #include <sys/socket.h>

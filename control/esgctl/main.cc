@@ -1,6 +1,6 @@
 // esgctl: drive a running esg master over its gRPC control plane.
 //
-//   esgctl status                      one-shot (exit code: esgctl_commands.h)
+//   esgctl status                      one-shot (exit codes: session.h)
 //   esgctl --json reload --release /srv/app/releases/42
 //   esgctl                             interactive `(esgctl)` shell; or commands piped on stdin
 #include <signal.h>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "control/esgctl_client.h"
-#include "control/esgctl_commands.h"
-#include "control/esgctl_shell.h"
+#include "control/esgctl/client.h"
+#include "control/esgctl/commands.h"
+#include "control/esgctl/shell.h"
 #include "control/socket_path.h"
 
 int main(int argc, char** argv) {

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <istream>
-#include <nlohmann/json.hpp>
 
 #include "server/common/log.h"
 #include "server/common/version.h"
@@ -355,7 +354,7 @@ void Supervisor::ReadControl(const WorkerPtr& worker) {
       });
 }
 
-// Newline-delimited JSON events from the worker (see esg/worker.py and worker_message.h): ready,
+// Newline-delimited JSON events from the worker (see WORKER_PROTOCOL.md): ready,
 // heartbeat, max_requests, startup_failed; anything else is ignored (newer workers).
 void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
   WorkerMessage message = ParseWorkerMessage(line);
@@ -561,8 +560,9 @@ void Supervisor::OnExit(pid_t pid, int status) {
   ScheduleReconcile(Seconds(backoff_seconds_));
 }
 
-void Supervisor::Send(const WorkerPtr& worker, const std::string& json_line) {
+void Supervisor::Send(const WorkerPtr& worker, const WorkerCommand& command) {
   if (!worker->control || !worker->control->is_open()) return;
+  const std::string json_line = EncodeWorkerCommand(command);
   // Never blocks: a worker too busy to read its socket for this long is caught by the heartbeat check.
   ::send(worker->control->native_handle(), json_line.data(), json_line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
@@ -577,7 +577,7 @@ void Supervisor::DrainWorker(const WorkerPtr& worker, const char* why) {
     return;
   }
   worker->state = WState::kDraining;
-  Send(worker, "{\"cmd\": \"drain\"}\n");
+  Send(worker, WorkerCommand::Drain());
   if (options_.config.timeout_graceful_shutdown) {
     KillLater(worker, Seconds(*options_.config.timeout_graceful_shutdown) + kKillGrace);
   }
@@ -1058,14 +1058,13 @@ Result Supervisor::SetLogLevel(const std::string& level) {
   current_release_.config.log_level = level;
   if (reload_) reload_->release.config.log_level = level;
   log::Init({level, options_.config.use_colors, options_.config.access_log});
-  nlohmann::json command = {{"cmd", "set_log_level"}, {"level", level}};
-  for (const auto& [pid, w] : workers_) Send(w, command.dump() + "\n");
+  for (const auto& [pid, w] : workers_) Send(w, WorkerCommand::SetLogLevel(level));
   return Result::Ok();
 }
 
 Result Supervisor::ReopenLogs() {
   log::Error().info("Reopening log files (ESG logs to stdout and stderr: nothing to reopen in the master).");
-  for (const auto& [pid, w] : workers_) Send(w, "{\"cmd\": \"reopen_logs\"}\n");
+  for (const auto& [pid, w] : workers_) Send(w, WorkerCommand::ReopenLogs());
   return Result::Ok();
 }
 

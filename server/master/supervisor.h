@@ -40,7 +40,7 @@
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
 #include "server/master/listeners.h"
-#include "server/master/worker_message.h"
+#include "server/master/worker_protocol.h"
 
 namespace esg {
 
@@ -140,7 +140,7 @@ class Supervisor {
   void EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line);
   void OnReady(const WorkerPtr& worker);
   void OnExit(pid_t pid, int status);
-  void Send(const WorkerPtr& worker, const std::string& json_line);
+  void Send(const WorkerPtr& worker, const WorkerCommand& command);
   void DrainWorker(const WorkerPtr& worker, const char* why);
   void KillLater(const WorkerPtr& worker, Clock::duration after);
   void Reconcile();

@@ -40,11 +40,6 @@ constexpr int kMaxBootFailures = 5;
 constexpr double kMaxBackoffSeconds = 10;
 // A worker that lived at least this long before dying resets the respawn backoff.
 constexpr std::chrono::seconds kStableUptime{10};
-// What a failure report (esgctl reload's worker_output) keeps of a worker's stderr: the last lines, within
-// these bounds, so a worker printing huge lines cannot grow the master.
-constexpr size_t kRecentOutputLines = 60;
-constexpr size_t kRecentOutputBytes = 64 * 1024;
-constexpr size_t kRecentOutputLineBytes = 8 * 1024;
 
 std::string SignalName(int signal_number) {
   const char* abbrev = sigabbrev_np(signal_number);
@@ -314,50 +309,38 @@ Supervisor::WorkerPtr Supervisor::Spawn(uint64_t generation, const Release& rele
   worker->generation = generation;
   worker->spawned = worker->last_heartbeat = Clock::now();
   worker->ready_deadline = worker->spawned + ready_timeout;
-  boost::system::error_code ec;
-  worker->control = std::make_unique<asio::local::stream_protocol::socket>(io_);
-  worker->control->assign(asio::local::stream_protocol(), spawned.control_fd, ec);
-  if (spawned.stdout_fd >= 0) {
-    worker->out = std::make_unique<asio::posix::stream_descriptor>(io_, spawned.stdout_fd);
-  }
-  if (spawned.stderr_fd >= 0) {
-    worker->err = std::make_unique<asio::posix::stream_descriptor>(io_, spawned.stderr_fd);
-  }
   workers_[worker->pid] = worker;
   log::Error().debug("Started worker process [{}] (generation {}) with {}", worker->pid, generation,
                      release.python);
   Emit("worker_spawned", worker->pid, generation, release.describe);
-  if (!ec) ReadControl(worker);
-  if (worker->out) ReadOutput(worker, false);
-  if (worker->err) ReadOutput(worker, true);
+  // The handlers find the worker by pid: a channel outlives its worker while the output pipes drain.
+  const pid_t pid = worker->pid;
+  WorkerChannel::Handlers handlers;
+  handlers.on_message = [this, pid](const WorkerMessage& message, std::string_view line) {
+    auto it = workers_.find(pid);
+    if (it != workers_.end()) OnControlMessage(it->second, message, line);
+  };
+  handlers.on_overflow = [this, pid] {
+    auto it = workers_.find(pid);
+    if (it != workers_.end()) OnControlOverflow(it->second);
+  };
+  worker->channel = WorkerChannel::Open(io_, pid, spawned.control_fd, spawned.stdout_fd, spawned.stderr_fd,
+                                        std::move(handlers));
   return worker;
 }
 
-void Supervisor::ReadControl(const WorkerPtr& worker) {
-  worker->control->async_read_some(
-      asio::buffer(worker->control_read_buffer), [this, worker](const boost::system::error_code& ec, size_t n) {
-        if (ec) return;  // EOF: the worker is gone or going; SIGCHLD follows
-        bool ok = worker->control_reader.Feed(std::string_view(worker->control_read_buffer.data(), n),
-                                              [this, &worker](std::string_view line) { OnControlLine(worker, line); });
-        if (!ok) {
-          // A broken (or hostile) worker: the channel carries small JSON lines only. Stop reading, kill
-          // it; OnExit starts a replacement as for any worker that died.
-          log::Error().error("Worker [{}] sent a control message longer than {} bytes; killing it.", worker->pid,
-                             worker->control_reader.max_line());
-          if (worker->kill_reason.empty()) worker->kill_reason = "control message too long";
-          boost::system::error_code ignored;
-          worker->control->close(ignored);
-          kill(worker->pid, SIGKILL);
-          return;
-        }
-        if (worker->control && worker->control->is_open()) ReadControl(worker);
-      });
+void Supervisor::OnControlOverflow(const WorkerPtr& worker) {
+  // A broken (or hostile) worker: the channel carries small JSON lines only. The channel stopped reading;
+  // kill it, and OnExit starts a replacement as for any worker that died.
+  log::Error().error("Worker [{}] sent a control message longer than {} bytes; killing it.", worker->pid,
+                     worker->channel->max_line());
+  if (worker->kill_reason.empty()) worker->kill_reason = "control message too long";
+  kill(worker->pid, SIGKILL);
 }
 
 // Newline-delimited JSON events from the worker (see WORKER_PROTOCOL.md): ready,
 // heartbeat, max_requests, startup_failed; anything else is ignored (newer workers).
-void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
-  WorkerMessage message = ParseWorkerMessage(line);
+void Supervisor::OnControlMessage(const WorkerPtr& worker, const WorkerMessage& message, std::string_view line) {
   if (message.kind == WorkerMessage::Kind::kMalformed) {
     log::Error().debug("Ignoring a malformed control message from worker [{}]: {}", worker->pid,
                        log::Escape(std::string(line.substr(0, 200))));
@@ -375,7 +358,7 @@ void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
       OnReady(worker);
       break;
     case WorkerMessage::Kind::kStartupFailed:
-      worker->failure = std::move(message.message);
+      worker->failure = message.message;
       break;
     case WorkerMessage::Kind::kMaxRequests:
       worker->requests = message.requests;
@@ -388,49 +371,6 @@ void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
       break;
     default:
       break;
-  }
-}
-
-void Supervisor::ReadOutput(const WorkerPtr& worker, bool is_err) {
-  auto& stream = is_err ? worker->err : worker->out;
-  auto buffer = std::make_shared<std::array<char, 8192>>();
-  stream->async_read_some(
-      asio::buffer(*buffer), [this, worker, is_err, buffer](const boost::system::error_code& ec, size_t n) {
-        std::string& partial = is_err ? worker->err_partial : worker->out_partial;
-        auto& stream = is_err ? worker->err : worker->out;
-        if (ec) {
-          if (!partial.empty()) EmitOutput(worker, is_err, partial);
-          partial.clear();
-          boost::system::error_code ignored;
-          if (stream) stream->close(ignored);
-          return;
-        }
-        partial.append(buffer->data(), n);
-        size_t start = 0;
-        for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-          EmitOutput(worker, is_err, partial.substr(start, nl - start));
-        }
-        partial.erase(0, start);
-        if (partial.size() > 65536) {  // a runaway line without newline
-          EmitOutput(worker, is_err, partial);
-          partial.clear();
-        }
-        ReadOutput(worker, is_err);
-      });
-}
-
-void Supervisor::EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line) {
-  FILE* stream = is_err ? stderr : stdout;
-  std::fprintf(stream, "[%d] %s\n", static_cast<int>(worker->pid), line.c_str());
-  std::fflush(stream);
-  if (is_err) {
-    std::string kept = line.size() > kRecentOutputLineBytes ? line.substr(0, kRecentOutputLineBytes) + "..." : line;
-    worker->recent_output_bytes += kept.size();
-    worker->recent_output.push_back(std::move(kept));
-    while (worker->recent_output.size() > kRecentOutputLines || worker->recent_output_bytes > kRecentOutputBytes) {
-      worker->recent_output_bytes -= worker->recent_output.front().size();
-      worker->recent_output.pop_front();
-    }
   }
 }
 
@@ -488,8 +428,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
   WorkerPtr w = it->second;
   workers_.erase(it);
   if (w->kill_timer) w->kill_timer->cancel();
-  boost::system::error_code ignored;
-  if (w->control) w->control->close(ignored);
+  w->channel->CloseControl();
   const std::string text = ExitText(w, status);
   Emit("worker_exited", pid, w->generation, text);
 
@@ -505,7 +444,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
   }
   std::string output = w->failure;
   if (output.empty()) {
-    for (const std::string& line : w->recent_output) output += line + "\n";
+    output = w->channel->RecentOutput();
   }
   if (reload_ && w->generation == reload_->generation) {
     FailReload("worker [" + std::to_string(pid) + "] of generation " + std::to_string(w->generation) +
@@ -560,12 +499,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
   ScheduleReconcile(Seconds(backoff_seconds_));
 }
 
-void Supervisor::Send(const WorkerPtr& worker, const WorkerCommand& command) {
-  if (!worker->control || !worker->control->is_open()) return;
-  const std::string json_line = EncodeWorkerCommand(command);
-  // Never blocks: a worker too busy to read its socket for this long is caught by the heartbeat check.
-  ::send(worker->control->native_handle(), json_line.data(), json_line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
+void Supervisor::Send(const WorkerPtr& worker, const WorkerCommand& command) { worker->channel->Send(command); }
 
 void Supervisor::DrainWorker(const WorkerPtr& worker, const char* why) {
   if (worker->state == WState::kDraining || worker->state == WState::kStopping) return;

@@ -40,6 +40,7 @@
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
 #include "server/master/listeners.h"
+#include "server/master/worker_channel.h"
 #include "server/master/worker_protocol.h"
 
 namespace esg {
@@ -98,15 +99,8 @@ class Supervisor {
     bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
     std::string failure;          // startup_failed message
     std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
-    // Last lines of its stderr, for failure reports: at most kRecentOutputLines lines and
-    // kRecentOutputBytes bytes (recent_output_bytes counts them).
-    std::deque<std::string> recent_output;
-    size_t recent_output_bytes = 0;
-    std::unique_ptr<boost::asio::local::stream_protocol::socket> control;
-    WorkerMessageReader control_reader;  // bounded: a longer line gets the worker killed
-    std::array<char, 16384> control_read_buffer;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> out, err;
-    std::string out_partial, err_partial;
+    // Its pipes: control socket, output relay, recent stderr lines.
+    std::shared_ptr<WorkerChannel> channel;
     std::unique_ptr<boost::asio::steady_timer> kill_timer;
   };
   using WorkerPtr = std::shared_ptr<Worker>;
@@ -134,10 +128,8 @@ class Supervisor {
   // Workers.
   bool BuildRelease(const Config& base, Release* release, std::string* error) const;
   WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
-  void ReadControl(const WorkerPtr& worker);
-  void OnControlLine(const WorkerPtr& worker, std::string_view line);
-  void ReadOutput(const WorkerPtr& worker, bool is_err);
-  void EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line);
+  void OnControlMessage(const WorkerPtr& worker, const WorkerMessage& message, std::string_view line);
+  void OnControlOverflow(const WorkerPtr& worker);
   void OnReady(const WorkerPtr& worker);
   void OnExit(pid_t pid, int status);
   void Send(const WorkerPtr& worker, const WorkerCommand& command);

@@ -19,7 +19,6 @@
 
 #include "server/common/log.h"
 #include "server/common/version.h"
-#include "server/master/env_file.h"
 #include "server/master/master.h"
 #include "server/master/sd_notify.h"
 #include "server/master/worker_process.h"
@@ -53,8 +52,6 @@ Supervisor::Clock::duration Seconds(double s) {
 double SecondsSince(Supervisor::Clock::time_point t) {
   return std::chrono::duration<double>(Supervisor::Clock::now() - t).count();
 }
-
-bool IsExecutable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
 
 bool RealPath(const std::string& path, std::string* out) {
   char buffer[PATH_MAX];
@@ -152,7 +149,7 @@ bool Supervisor::Start() {
   }
 
   std::string error;
-  if (!BuildRelease(config, &current_release_, &error)) {
+  if (!BuildRelease(config, options_.python, &current_release_, &error)) {
     log::Error().error("{}", error);
     Finish(1);
     return false;
@@ -186,45 +183,6 @@ bool Supervisor::Start() {
   CheckHealth();
   Reconcile();
   return !finished_;
-}
-
-bool Supervisor::BuildRelease(const Config& base, Release* release, std::string* error) const {
-  Release r;
-  r.config = base;
-  if (!RealPath(base.app_dir, &r.config.app_dir)) {
-    *error = "--app-dir " + base.app_dir + ": " + std::strerror(errno);
-    return false;
-  }
-  struct stat st;
-  if (stat(r.config.app_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    *error = "--app-dir " + base.app_dir + " is not a directory.";
-    return false;
-  }
-  if (!base.env_file.empty()) {
-    std::vector<std::pair<std::string, std::string>> entries;
-    if (!ReadEnvFile(base.env_file, &entries, error)) return false;
-    for (const auto& [name, value] : entries) r.extra_env.push_back(name + "=" + value);
-  }
-  std::string venv;
-  if (!base.venv.empty()) {
-    if (!RealPath(base.venv, &venv) || !IsExecutable(venv + "/bin/python")) {
-      *error = "--venv " + base.venv + " is not a virtualenv (no executable bin/python in it).";
-      return false;
-    }
-  } else if (IsExecutable(r.config.app_dir + "/.venv/bin/python")) {
-    venv = r.config.app_dir + "/.venv";
-  }
-  if (!venv.empty()) {
-    r.python = venv + "/bin/python";
-    r.extra_env.push_back("VIRTUAL_ENV=" + venv);
-    const char* path = std::getenv("PATH");
-    r.extra_env.push_back("PATH=" + venv + "/bin" + (path != nullptr && *path ? std::string(":") + path : ""));
-  } else {
-    r.python = options_.python;
-  }
-  r.describe = "app_dir " + r.config.app_dir + ", python " + r.python;
-  *release = std::move(r);
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------- signals
@@ -642,7 +600,7 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
   if (!release_path.empty()) base.app_dir = release_path;
   Release release;
   std::string error;
-  if (!BuildRelease(base, &release, &error)) {
+  if (!BuildRelease(base, options_.python, &release, &error)) {
     log::Error().error("Reload failed: {}; generation {} keeps serving.", error, generation_);
     Emit("reload_finished", 0, generation_, "rolled back: " + error);
     if (done) {
@@ -869,20 +827,8 @@ control::ServerStatus Supervisor::Status() const {
   s.state = drained_ ? control::ServerState::kDraining : state_;
   s.generation = generation_;
   for (const Listener& l : options_.listeners) s.listeners.push_back(l.spec.Url(false));
-  const Config& c = current_release_.config;
-  s.config_summary = {
-      {"app", c.app},
-      {"app_dir", c.app_dir},
-      {"python", current_release_.python},
-      {"workers", std::to_string(target_)},
-      {"reload", c.reload ? "on" : "off"},
-      {"timeout_worker_healthcheck", std::to_string(c.timeout_worker_healthcheck)},
-      {"timeout_graceful_shutdown",
-       c.timeout_graceful_shutdown ? std::to_string(static_cast<int>(*c.timeout_graceful_shutdown)) : "unset"},
-      {"limit_max_requests", c.limit_max_requests ? std::to_string(*c.limit_max_requests) : "unset"},
-      {"user", c.user.empty() ? std::to_string(geteuid()) : c.user},
-      {"log_level", options_.config.log_level},
-  };
+  s.config_summary = ConfigSummary(current_release_, target_, options_.config.log_level);
+
   for (const auto& [pid, w] : workers_) {
     control::WorkerStatus ws;
     ws.pid = pid;

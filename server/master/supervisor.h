@@ -40,21 +40,13 @@
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
 #include "server/master/listeners.h"
+#include "server/master/release.h"
 #include "server/master/worker_channel.h"
 #include "server/master/worker_protocol.h"
 
 namespace esg {
 
 struct MasterOptions;
-
-// What a generation of workers runs: the configuration as re-read for it, the interpreter and the
-// environment additions.
-struct Release {
-  Config config;                       // app_dir resolved to a real path
-  std::string python;                  // the worker interpreter (release venv or the default)
-  std::vector<std::string> extra_env;  // --env-file entries, VIRTUAL_ENV, PATH
-  std::string describe;                // "app_dir=/srv/app/releases/42 python=/.../bin/python"
-};
 
 class Supervisor {
  public:
@@ -126,7 +118,6 @@ class Supervisor {
   void ReapChildren();
 
   // Workers.
-  bool BuildRelease(const Config& base, Release* release, std::string* error) const;
   WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
   void OnControlMessage(const WorkerPtr& worker, const WorkerMessage& message, std::string_view line);
   void OnControlOverflow(const WorkerPtr& worker);

@@ -1,9 +1,7 @@
 // The master's supervisor (see supervisor.h).
 #include "server/master/supervisor.h"
 
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include <istream>
 
 #include "server/common/log.h"
+#include "server/common/unix_user.h"
 #include "server/common/version.h"
 #include "server/master/master.h"
 #include "server/master/sd_notify.h"
@@ -81,31 +80,6 @@ control::WorkerState ToApi(int state) {
   }
 }
 
-// Resolves --user/--group to ids. Numeric values are accepted as ids.
-bool LookupUser(const std::string& name, uid_t* uid, gid_t* gid) {
-  struct passwd* pw = getpwnam(name.c_str());
-  if (pw == nullptr && !name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    pw = getpwuid(static_cast<uid_t>(std::stoul(name)));
-  }
-  if (pw == nullptr) return false;
-  *uid = pw->pw_uid;
-  *gid = pw->pw_gid;
-  return true;
-}
-
-bool LookupGroup(const std::string& name, gid_t* gid) {
-  struct group* gr = getgrnam(name.c_str());
-  if (gr != nullptr) {
-    *gid = gr->gr_gid;
-    return true;
-  }
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    *gid = static_cast<gid_t>(std::stoul(name));
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, MasterOptions& options)
@@ -128,12 +102,12 @@ bool Supervisor::Start() {
   if (!config.user.empty() || !config.group.empty()) {
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    if (!config.user.empty() && !LookupUser(config.user, &uid, &gid)) {
+    if (!config.user.empty() && !LookUpUser(config.user, &uid, &gid)) {
       log::Error().error("--user {}: no such user.", config.user);
       Finish(1);
       return false;
     }
-    if (!config.group.empty() && !LookupGroup(config.group, &gid)) {
+    if (!config.group.empty() && !LookUpGroup(config.group, &gid)) {
       log::Error().error("--group {}: no such group.", config.group);
       Finish(1);
       return false;

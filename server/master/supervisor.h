@@ -1,4 +1,11 @@
-// The master's supervisor: generations of workers, their control channels, signals, reloads.
+// The master's supervisor: the policy that keeps generations of workers running — boot, replacement with
+// backoff, health checks, reload, scale, drain, stop. Policy only: it starts, signals and talks to workers
+// through an injected WorkerLauncher (worker_launcher.h; the real one spawns processes and owns their
+// pipes), reads time and sets timers through an injected Scheduler (scheduler.h), and learns what the
+// workers do through WorkerEvents, which it implements. RunMaster (master.cc) wires the real ones to the
+// io_context and its signal_set; supervisor_test.cc wires fakes. The methods are split over
+// supervisor.cc (start, signals, workers, reconcile, health) and supervisor_operations.cc (reload, stop
+// and the AdminApi operations).
 //
 // Single-threaded: every method runs on the master's io_context thread (MasterAdmin posts onto it).
 //
@@ -21,45 +28,71 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/admin_api.h"
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
-#include "server/master/listeners.h"
 #include "server/master/release.h"
-#include "server/master/worker_channel.h"
+#include "server/master/scheduler.h"
+#include "server/master/worker_launcher.h"
 #include "server/master/worker_protocol.h"
 
 namespace esg {
 
 struct MasterOptions;
 
-class Supervisor {
+// What the supervisor acts through besides the workers; the pointers must outlive it.
+struct SupervisorPorts {
+  WorkerLauncher* launcher = nullptr;
+  Scheduler* scheduler = nullptr;
+  // Makes the --reload file watcher (on the io_context). Unset: Start fails under --reload.
+  std::function<std::unique_ptr<FileWatcher>(WatchFilter filter, double delay_seconds, FileWatcher::Callback)>
+      make_watcher;
+  // Called once, when the supervisor has finished (every worker gone): stop the event loop.
+  std::function<void()> on_finished;
+};
+
+class Supervisor final : public WorkerEvents {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = Scheduler::Clock;
 
-  Supervisor(boost::asio::io_context& io, MasterOptions& options);
-  ~Supervisor();
+  // Extra time a stopping worker gets past --timeout-graceful-shutdown before the master kills it.
+  static constexpr std::chrono::seconds kKillGrace{10};
+  // A new worker has at least this long to become ready (or --timeout-worker-healthcheck if longer).
+  static constexpr int kMinReadySeconds = 60;
+  // Consecutive workers failing before ready, with none serving, before ESG gives up (exit 3).
+  static constexpr int kMaxBootFailures = 5;
+  // The respawn backoff doubles from 0.1 s up to this.
+  static constexpr double kMaxBackoffSeconds = 10;
+  // A worker that lived at least this long before dying resets the respawn backoff.
+  static constexpr std::chrono::seconds kStableUptime{10};
 
-  // Registers the signals, starts the first generation (and the --reload watcher). False with the
-  // exit status in exit_code() when nothing could start.
+  Supervisor(MasterOptions& options, SupervisorPorts ports);
+  ~Supervisor() override;
+
+  // Starts the first generation (and the --reload watcher). False with the exit status in exit_code()
+  // when nothing could start. The caller registers the signals first, so that none slips past.
   bool Start();
   bool finished() const { return finished_; }
   int exit_code() const { return exit_code_; }
+
+  // A signal the master received (not SIGCHLD: exits come through OnWorkerExit). SIGINT/SIGTERM stop
+  // (graceful; SIGINT again or SIGTERM a third time: at once), SIGHUP reloads, SIGTTIN/SIGTTOU scale by
+  // one, SIGUSR1 reopens the logs; others are ignored.
+  void OnSignal(int signal_number);
+
+  // WorkerEvents.
+  void OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::string_view line) override;
+  void OnWorkerOverflow(pid_t pid, size_t max_line) override;
+  void OnWorkerExit(pid_t pid, int status) override;
 
   // AdminApi operations; each completion runs exactly once, on the io thread (also when stopping).
   control::ServerStatus Status() const;
@@ -91,9 +124,7 @@ class Supervisor {
     bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
     std::string failure;          // startup_failed message
     std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
-    // Its pipes: control socket, output relay, recent stderr lines.
-    std::shared_ptr<WorkerChannel> channel;
-    std::unique_ptr<boost::asio::steady_timer> kill_timer;
+    Scheduler::TimerId kill_timer = 0;
   };
   using WorkerPtr = std::shared_ptr<Worker>;
 
@@ -112,47 +143,45 @@ class Supervisor {
     std::function<void(control::Result)> done;
   };
 
-  // Signals.
-  void WaitForSignal();
-  void OnSignal(int signal_number);
-  void ReapChildren();
+  static Clock::duration Seconds(double s);
+  Clock::time_point Now() const { return scheduler_->Now(); }
+  double SecondsSince(Clock::time_point t) const;
+  bool StartWatcher(std::string* error);
 
-  // Workers.
+  // Workers (supervisor.cc).
   WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
-  void OnControlMessage(const WorkerPtr& worker, const WorkerMessage& message, std::string_view line);
-  void OnControlOverflow(const WorkerPtr& worker);
   void OnReady(const WorkerPtr& worker);
-  void OnExit(pid_t pid, int status);
-  void Send(const WorkerPtr& worker, const WorkerCommand& command);
   void DrainWorker(const WorkerPtr& worker, const char* why);
   void KillLater(const WorkerPtr& worker, Clock::duration after);
   void Reconcile();
   void ScheduleReconcile(Clock::duration after);
+  void CancelReconcile();
   void CheckHealth();
-  void CompleteScaleWaiters(bool check_deadlines);
   std::vector<WorkerPtr> Current(bool include_retiring) const;
   std::string ExitText(const WorkerPtr& worker, int status) const;
 
-  // Reload.
+  // Reload (supervisor_operations.cc).
   void StartReload(const std::string& reason, const std::string& release_path, std::optional<double> ready_timeout,
                    std::function<void(control::ReloadResult)> done);
   void MaybeFinishReload();
   void FailReload(const std::string& why, const std::string& output);
   void OnFilesChanged(const std::vector<std::string>& changed);
+  void CompleteScaleWaiters(bool check_deadlines);
 
-  // Stop.
+  // Stop (supervisor_operations.cc).
   void Stop(bool graceful, const std::string& why);
   void Finish(int code);
   void Announce();
   void Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail);
 
-  boost::asio::io_context& io_;
   MasterOptions& options_;
-  boost::asio::signal_set signals_;
-  boost::asio::steady_timer health_timer_;
-  boost::asio::steady_timer respawn_timer_;
+  WorkerLauncher* launcher_;
+  Scheduler* scheduler_;
+  SupervisorPorts ports_;
   std::unique_ptr<FileWatcher> watcher_;
   Clock::time_point started_;
+  Scheduler::TimerId health_timer_ = 0;
+  Scheduler::TimerId respawn_timer_ = 0;  // set while a Reconcile is scheduled
 
   std::map<pid_t, WorkerPtr> workers_;
   Release current_release_;
@@ -165,7 +194,6 @@ class Supervisor {
   bool booted_ = false;           // some generation has been fully ready once
   bool drained_ = false;          // AdminApi::Drain: no workers until Resume
   bool waiting_for_change_ = false;  // --reload: the app failed to start; the next file change retries
-  bool respawn_scheduled_ = false;
   Clock::time_point respawn_not_before_;
   double backoff_seconds_ = 0;
   int boot_failures_ = 0;         // consecutive workers that died before ready

@@ -160,7 +160,7 @@ void Supervisor::OnSignal(int signal_number) {
         return;
       }
       log::Error().info("Received {}: {} -> {} workers.", SignalName(signal_number), before, target_);
-      Emit("scale", 0, generation_, std::to_string(target_));
+      Emit(control::EventKind::kScale, 0, generation_, std::to_string(target_));
       Reconcile();
       return;
     }
@@ -188,7 +188,7 @@ Supervisor::WorkerPtr Supervisor::Spawn(uint64_t generation, const Release& rele
   worker->ready_deadline = worker->spawned + ready_timeout;
   workers_[pid] = worker;
   log::Error().debug("Started worker process [{}] (generation {}) with {}", pid, generation, release.python);
-  Emit("worker_spawned", pid, generation, release.describe);
+  Emit(control::EventKind::kWorkerSpawned, pid, generation, release.describe);
   return worker;
 }
 
@@ -247,7 +247,7 @@ void Supervisor::OnReady(const WorkerPtr& worker) {
   worker->state = WState::kReady;
   worker->last_heartbeat = Now();
   boot_failures_ = 0;
-  Emit("worker_ready", worker->pid, worker->generation, "");
+  Emit(control::EventKind::kWorkerReady, worker->pid, worker->generation, "");
   if (reload_ && worker->generation == reload_->generation) {
     MaybeFinishReload();
     return;
@@ -300,7 +300,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   const std::string recent_output = launcher_->RecentOutput(pid);
   launcher_->Forget(pid);
   const std::string text = ExitText(w, status);
-  Emit("worker_exited", pid, w->generation, text);
+  Emit(control::EventKind::kWorkerExited, pid, w->generation, text);
 
   if (stopping_) {
     log::Error().debug("Worker [{}] stopped ({}).", pid, text);

@@ -172,7 +172,7 @@ class Supervisor final : public WorkerEvents {
   void Stop(bool graceful, const std::string& why);
   void Finish(int code);
   void Announce();
-  void Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail);
+  void Emit(control::EventKind kind, pid_t pid, uint64_t generation, const std::string& detail);
 
   MasterOptions& options_;
   WorkerLauncher* launcher_;

@@ -71,7 +71,7 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
   std::string error;
   if (!BuildRelease(base, options_.python, &release, &error)) {
     log::Error().error("Reload failed: {}; generation {} keeps serving.", error, generation_);
-    Emit("reload_finished", 0, generation_, "rolled back: " + error);
+    Emit(control::EventKind::kReloadFinished, 0, generation_, "rolled back: " + error);
     if (done) {
       control::ReloadResult r;
       r.result = Result{Code::kInvalidArgument, error};
@@ -94,7 +94,7 @@ void Supervisor::StartReload(const std::string& reason, const std::string& relea
   SdNotify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(now.tv_sec * 1000000LL + now.tv_nsec / 1000));
   log::Error().info("Reloading ({}): starting generation {} with {}.", reason, reload_->generation,
                     release.describe);
-  Emit("reload_started", 0, reload_->generation, reason);
+  Emit(control::EventKind::kReloadStarted, 0, reload_->generation, reason);
   // An explicit timeout is bounded (AdminApi refuses more) so that spawned + timeout cannot overflow the
   // clock; the default follows --timeout-worker-healthcheck (an int of seconds: no overflow either).
   const double timeout = ready_timeout ? std::min(control::kMaxReadyTimeoutSeconds, *ready_timeout)
@@ -140,7 +140,7 @@ void Supervisor::MaybeFinishReload() {
   state_ = control::ServerState::kServing;
   log::Error().info("Reload finished: generation {} serves with workers {}; generation {} drains {}.", generation_,
                     PidList(fresh), previous, PidList(old));
-  Emit("reload_finished", 0, generation_, "ok");
+  Emit(control::EventKind::kReloadFinished, 0, generation_, "ok");
   if (!booted_) {
     booted_ = true;
     Announce();
@@ -176,7 +176,7 @@ void Supervisor::FailReload(const std::string& why, const std::string& output) {
   } else {
     log::Error().error("Reload failed: {}; waiting for a file change.", why);
   }
-  Emit("reload_finished", 0, failed.generation, "rolled back: " + why);
+  Emit(control::EventKind::kReloadFinished, 0, failed.generation, "rolled back: " + why);
   for (auto& waiter : failed.waiters) {
     control::ReloadResult r;
     r.result = Result{Code::kFailedPrecondition, "Reload failed: " + why + "; generation " +
@@ -274,7 +274,7 @@ void Supervisor::Announce() {
   SdNotify("READY=1\nSTATUS=Serving\nMAINPID=" + std::to_string(getpid()));
 }
 
-void Supervisor::Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail) {
+void Supervisor::Emit(control::EventKind kind, pid_t pid, uint64_t generation, const std::string& detail) {
   if (!event_sink_) return;
   control::Event event;
   event.kind = kind;
@@ -328,7 +328,7 @@ void Supervisor::Scale(int count, std::function<void(control::Result)> done) {
   if (count != target_) {
     log::Error().info("Scaling: {} -> {} workers.", target_, count);
     target_ = count;
-    Emit("scale", 0, generation_, std::to_string(target_));
+    Emit(control::EventKind::kScale, 0, generation_, std::to_string(target_));
   }
   const double timeout = std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds);
   scale_waiters_.push_back({count, Now() + Seconds(timeout), std::move(done)});
@@ -373,7 +373,7 @@ Result Supervisor::Drain() {
   if (reload_) FailReload("ESG was drained", "");
   CancelReconcile();
   for (const auto& [pid, w] : workers_) DrainWorker(w, "drain requested");
-  Emit("drain", 0, generation_, "");
+  Emit(control::EventKind::kDrain, 0, generation_, "");
   return Result::Ok();
 }
 
@@ -384,7 +384,7 @@ Result Supervisor::Resume() {
   generation_ = next_generation_++;
   respawn_not_before_ = Now();
   log::Error().info("Resuming: starting generation {} with {} worker(s).", generation_, target_);
-  Emit("resume", 0, generation_, "");
+  Emit(control::EventKind::kResume, 0, generation_, "");
   Reconcile();
   return Result::Ok();
 }

@@ -130,7 +130,7 @@ class SupervisorTest : public ::testing::Test {
   void Killed(pid_t pid, int signal_number) { supervisor_->OnWorkerExit(pid, signal_number); }
   size_t Spawned() const { return launcher_.spawned.size(); }
   pid_t Last() const { return launcher_.spawned.back(); }
-  int Count(const std::string& kind) const { return static_cast<int>(std::count(events_.begin(), events_.end(), kind)); }
+  int Count(control::EventKind kind) const { return static_cast<int>(std::count(events_.begin(), events_.end(), kind)); }
   control::WorkerState StateOf(pid_t pid) const {
     for (const control::WorkerStatus& w : supervisor_->Status().workers) {
       if (w.pid == pid) return w.state;
@@ -143,7 +143,7 @@ class SupervisorTest : public ::testing::Test {
   FakeLauncher launcher_;
   FakeScheduler clock_;
   std::unique_ptr<Supervisor> supervisor_;
-  std::vector<std::string> events_;
+  std::vector<control::EventKind> events_;
   int finished_calls_ = 0;
 };
 
@@ -159,8 +159,8 @@ TEST_F(SupervisorTest, BootServesOnceEveryWorkerIsReady) {
   EXPECT_EQ(status.state, control::ServerState::kServing);
   EXPECT_EQ(status.generation, 1u);
   ASSERT_EQ(status.workers.size(), 2u);
-  EXPECT_EQ(Count("worker_spawned"), 2);
-  EXPECT_EQ(Count("worker_ready"), 2);
+  EXPECT_EQ(Count(control::EventKind::kWorkerSpawned), 2);
+  EXPECT_EQ(Count(control::EventKind::kWorkerReady), 2);
 }
 
 TEST_F(SupervisorTest, HeartbeatsUpdateTheCountersAndBadLinesAreIgnored) {
@@ -293,8 +293,8 @@ TEST_F(SupervisorTest, ReloadStartsTheNewGenerationBeforeDrainingTheOld) {
   Exit(101, 0);
   clock_.Advance(1s);
   EXPECT_EQ(Spawned(), 4u);
-  EXPECT_EQ(Count("reload_started"), 1);
-  EXPECT_EQ(Count("reload_finished"), 1);
+  EXPECT_EQ(Count(control::EventKind::kReloadStarted), 1);
+  EXPECT_EQ(Count(control::EventKind::kReloadFinished), 1);
 }
 
 TEST_F(SupervisorTest, AFailingNewGenerationIsRolledBack) {
@@ -349,7 +349,7 @@ TEST_F(SupervisorTest, AReloadWhileOneRunsIsBusyOrQueued) {
   EXPECT_EQ(Spawned(), 2u);
   Ready(101);
   EXPECT_EQ(Spawned(), 3u);
-  EXPECT_EQ(Count("reload_started"), 2);
+  EXPECT_EQ(Count(control::EventKind::kReloadStarted), 2);
 }
 
 TEST_F(SupervisorTest, ScaleUpAnswersOnceTheNewWorkersAreReadyAndScaleDownDrainsTheOldest) {
@@ -373,7 +373,7 @@ TEST_F(SupervisorTest, ScaleUpAnswersOnceTheNewWorkersAreReadyAndScaleDownDrains
   EXPECT_TRUE(launcher_.Drained(101));
   EXPECT_FALSE(launcher_.Drained(102));
   EXPECT_EQ(supervisor_->target_workers(), 1);
-  EXPECT_EQ(Count("scale"), 2);
+  EXPECT_EQ(Count(control::EventKind::kScale), 2);
 }
 
 TEST_F(SupervisorTest, ScaleRefusesCountsOutOfRangeAndSignalsScaleByOne) {

@@ -16,14 +16,14 @@ namespace {
 
 bool IsExecutable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
 
+}  // namespace
+
 bool RealPath(const std::string& path, std::string* out) {
   char buffer[PATH_MAX];
   if (realpath(path.c_str(), buffer) == nullptr) return false;
   *out = buffer;
   return true;
 }
-
-}  // namespace
 
 bool BuildRelease(const Config& base, const std::string& default_python, Release* release, std::string* error) {
   Release r;

@@ -28,6 +28,9 @@ struct Release {
 // directory, --venv is not a virtualenv, or --env-file cannot be read.
 bool BuildRelease(const Config& base, const std::string& default_python, Release* release, std::string* error);
 
+// realpath(3): `path` with every symlink, "." and ".." resolved. False (errno set) when it does not exist.
+bool RealPath(const std::string& path, std::string* out);
+
 // The effective settings for display (AdminApi's ServerStatus::config_summary), in a fixed order: app,
 // app_dir, python, workers (`workers`, the current target), reload, timeout_worker_healthcheck,
 // timeout_graceful_shutdown, limit_max_requests, user (the effective uid when --user is unset) and

@@ -22,13 +22,6 @@ std::string SignalName(int signal_number) {
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal_number);
 }
 
-bool RealPath(const std::string& path, std::string* out) {
-  char buffer[PATH_MAX];
-  if (realpath(path.c_str(), buffer) == nullptr) return false;
-  *out = buffer;
-  return true;
-}
-
 std::string Quoted(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) out += (i ? ", '" : "'") + items[i] + "'";

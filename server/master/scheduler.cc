@@ -8,8 +8,11 @@ Scheduler::TimerId AsioScheduler::RunAfter(Clock::duration after, std::function<
   auto timer = std::make_unique<boost::asio::steady_timer>(io_);
   timer->expires_after(after);
   timer->async_wait([this, id, callback = std::move(callback)](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: Cancel already dropped the timer
-    timers_.erase(id);
+    // Cancelled: either aborted, or Cancel came after the timer expired but before this ran (Asio then
+    // reports success); Cancel dropped the timer in both cases, and a cancelled callback never runs.
+    auto it = timers_.find(id);
+    if (ec || it == timers_.end()) return;
+    timers_.erase(it);  // destroys the timer running this handler: Asio allows it (the handler was moved out)
     callback();
   });
   timers_[id] = std::move(timer);
@@ -19,8 +22,7 @@ Scheduler::TimerId AsioScheduler::RunAfter(Clock::duration after, std::function<
 void AsioScheduler::Cancel(TimerId id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;
-  // The aborted handler runs later and must not touch a destroyed timer: cancel, then let the handler's
-  // own copy of the state go (the handler captures only `this` and the id).
+  // The aborted handler still runs later; it finds the id gone and returns.
   it->second->cancel();
   timers_.erase(it);
 }

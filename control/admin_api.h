@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace esg::control {
@@ -63,8 +64,37 @@ struct ReloadResult {
   std::string worker_output;  // the failing worker's error output, when rolled back
 };
 
+// What a supervisor event is about. The gRPC service maps each onto its proto EventKind (one table in
+// control_service.cc) and sends EventKindName as the event's kind_name.
+enum class EventKind {
+  kWorkerSpawned,   // detail: the release ("app_dir ..., python ...")
+  kWorkerReady,
+  kWorkerExited,    // detail: "exit code N" / "killed by SIGX", and why the master killed it
+  kReloadStarted,   // detail: why ("SIGHUP", "esgctl", "file change")
+  kReloadFinished,  // detail: "ok" or "rolled back: <why>"
+  kDrain,
+  kResume,
+  kScale,           // detail: the new worker count
+};
+
+// "worker_spawned", "worker_ready", "worker_exited", "reload_started", "reload_finished", "drain", "resume",
+// "scale"; "" for a value outside the enum.
+inline std::string_view EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kWorkerSpawned: return "worker_spawned";
+    case EventKind::kWorkerReady: return "worker_ready";
+    case EventKind::kWorkerExited: return "worker_exited";
+    case EventKind::kReloadStarted: return "reload_started";
+    case EventKind::kReloadFinished: return "reload_finished";
+    case EventKind::kDrain: return "drain";
+    case EventKind::kResume: return "resume";
+    case EventKind::kScale: return "scale";
+  }
+  return "";
+}
+
 struct Event {
-  std::string kind;  // worker_spawned, worker_ready, worker_exited, reload_started, reload_finished, drain, resume, scale
+  EventKind kind = EventKind::kWorkerSpawned;
   int pid = 0;
   uint64_t generation = 0;
   std::string detail;

@@ -46,15 +46,16 @@ v1::WorkerState ToProto(WorkerState state) {
   return v1::WORKER_STATE_UNSPECIFIED;
 }
 
-v1::EventKind KindFromName(const std::string& name) {
-  static const std::pair<const char*, v1::EventKind> kKinds[] = {
-      {"worker_spawned", v1::EVENT_KIND_WORKER_SPAWNED}, {"worker_ready", v1::EVENT_KIND_WORKER_READY},
-      {"worker_exited", v1::EVENT_KIND_WORKER_EXITED},   {"reload_started", v1::EVENT_KIND_RELOAD_STARTED},
-      {"reload_finished", v1::EVENT_KIND_RELOAD_FINISHED}, {"drain", v1::EVENT_KIND_DRAIN},
-      {"resume", v1::EVENT_KIND_RESUME},                 {"scale", v1::EVENT_KIND_SCALE},
-  };
-  for (const auto& [text, kind] : kKinds) {
-    if (name == text) return kind;
+v1::EventKind ToProto(EventKind kind) {
+  switch (kind) {
+    case EventKind::kWorkerSpawned: return v1::EVENT_KIND_WORKER_SPAWNED;
+    case EventKind::kWorkerReady: return v1::EVENT_KIND_WORKER_READY;
+    case EventKind::kWorkerExited: return v1::EVENT_KIND_WORKER_EXITED;
+    case EventKind::kReloadStarted: return v1::EVENT_KIND_RELOAD_STARTED;
+    case EventKind::kReloadFinished: return v1::EVENT_KIND_RELOAD_FINISHED;
+    case EventKind::kDrain: return v1::EVENT_KIND_DRAIN;
+    case EventKind::kResume: return v1::EVENT_KIND_RESUME;
+    case EventKind::kScale: return v1::EVENT_KIND_SCALE;
   }
   return v1::EVENT_KIND_UNSPECIFIED;
 }
@@ -308,9 +309,9 @@ Status ControlService::WatchEvents(grpc::ServerContext* context, const v1::Watch
     bool write_failed = false;
     for (const Event& e : batch) {
       v1::Event out;
-      out.set_kind(KindFromName(e.kind));
+      out.set_kind(ToProto(e.kind));
       if (!wanted.empty() && wanted.count(out.kind()) == 0) continue;
-      out.set_kind_name(e.kind);
+      out.set_kind_name(std::string(EventKindName(e.kind)));
       out.set_pid(e.pid);
       out.set_generation(e.generation);
       out.set_detail(e.detail);

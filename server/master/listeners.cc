@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,7 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+
+#include "server/common/unix_user.h"
 
 namespace esg {
 namespace {
@@ -279,15 +281,13 @@ bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::s
   *access = UnixSocketAccess{};
   if (!config.uds_group.empty()) {
     const std::string& name = config.uds_group;
-    struct group* found = getgrnam(name.c_str());
-    if (found != nullptr) {
-      access->gid = static_cast<int>(found->gr_gid);
-    } else if (name.size() <= 9 && name.find_first_not_of("0123456789") == std::string::npos) {
-      access->gid = std::stoi(name);
-    } else {
+    gid_t gid = 0;
+    // UnixSocketAccess::gid is an int (-1: unset): a gid beyond INT_MAX cannot be expressed there.
+    if (!LookUpGroup(name, &gid) || gid > static_cast<gid_t>(INT_MAX)) {
       *error = "Invalid value for '--uds-group': no such group '" + name + "'.";
       return false;
     }
+    access->gid = static_cast<int>(gid);
     access->mode = 0660;
   }
   if (config.uds_mode) access->mode = *config.uds_mode;

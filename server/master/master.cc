@@ -3,9 +3,16 @@
 
 #include <signal.h>
 
+#include <boost/asio/signal_set.hpp>
+#include <functional>
+#include <memory>
+
 #include "server/common/log.h"
 #include "server/master/admin.h"
+#include "server/master/file_watch.h"
+#include "server/master/scheduler.h"
 #include "server/master/supervisor.h"
+#include "server/master/worker_launcher.h"
 
 namespace esg {
 namespace {
@@ -37,7 +44,39 @@ int RunMaster(MasterOptions options) {
   // Writing to a control socket whose worker died must not kill the master.
   signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io;
-  Supervisor supervisor(io, options);
+  // Registered before any spawn so that no SIGCHLD or SIGTERM can slip past.
+  boost::asio::signal_set signals(io);
+  for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1}) signals.add(s);
+
+  AsioScheduler scheduler(io);
+  ProcessLauncher launcher(io, options.listeners, options.package_root);
+  SupervisorPorts ports;
+  ports.launcher = &launcher;
+  ports.scheduler = &scheduler;
+  ports.make_watcher = [&io](WatchFilter filter, double delay, FileWatcher::Callback callback) {
+    return std::make_unique<FileWatcher>(io, std::move(filter), delay, std::move(callback));
+  };
+  ports.on_finished = [&io, &signals] {
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    io.stop();
+  };
+  Supervisor supervisor(options, std::move(ports));
+  launcher.set_events(&supervisor);
+
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      if (signal_number == SIGCHLD) {
+        launcher.ReapChildren();
+      } else {
+        supervisor.OnSignal(signal_number);
+      }
+      if (!supervisor.finished()) wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
   MasterAdmin admin(io, supervisor);
   supervisor.set_event_sink([&admin](const control::Event& event) { admin.Publish(event); });
   StopControlServer stop_control;
@@ -46,6 +85,7 @@ int RunMaster(MasterOptions options) {
   if (started) io.run();
   admin.Close();
   if (stop_control) stop_control();
+  launcher.set_events(nullptr);
   return supervisor.exit_code();
 }
 

@@ -1,78 +1,25 @@
-// The master's supervisor (see supervisor.h).
+// The master's supervisor (see supervisor.h): start, signals, workers, reconcile and health checks.
 #include "server/master/supervisor.h"
 
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <istream>
-#include <nlohmann/json.hpp>
 
 #include "server/common/log.h"
-#include "server/common/version.h"
-#include "server/master/env_file.h"
+#include "server/common/unix_user.h"
 #include "server/master/master.h"
-#include "server/master/sd_notify.h"
-#include "server/master/worker_process.h"
 
 namespace esg {
 namespace {
 
-namespace asio = boost::asio;
-using control::Result;
-using Code = control::Result::Code;
-
-// Extra time a stopping worker gets past --timeout-graceful-shutdown before the master kills it.
-constexpr std::chrono::seconds kKillGrace{10};
-// A new worker has at least this long to become ready (or --timeout-worker-healthcheck if longer).
-constexpr int kMinReadySeconds = 60;
-// Consecutive workers failing before ready, with none serving, before ESG gives up (exit 3).
-constexpr int kMaxBootFailures = 5;
-constexpr double kMaxBackoffSeconds = 10;
-// A worker that lived at least this long before dying resets the respawn backoff.
-constexpr std::chrono::seconds kStableUptime{10};
-// What a failure report (esgctl reload's worker_output) keeps of a worker's stderr: the last lines, within
-// these bounds, so a worker printing huge lines cannot grow the master.
-constexpr size_t kRecentOutputLines = 60;
-constexpr size_t kRecentOutputBytes = 64 * 1024;
-constexpr size_t kRecentOutputLineBytes = 8 * 1024;
-
 std::string SignalName(int signal_number) {
   const char* abbrev = sigabbrev_np(signal_number);
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signal_number);
-}
-
-Supervisor::Clock::duration Seconds(double s) {
-  return std::chrono::duration_cast<Supervisor::Clock::duration>(std::chrono::duration<double>(s));
-}
-
-double SecondsSince(Supervisor::Clock::time_point t) {
-  return std::chrono::duration<double>(Supervisor::Clock::now() - t).count();
-}
-
-bool IsExecutable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
-bool RealPath(const std::string& path, std::string* out) {
-  char buffer[PATH_MAX];
-  if (realpath(path.c_str(), buffer) == nullptr) return false;
-  *out = buffer;
-  return true;
-}
-
-std::string PidList(const std::vector<pid_t>& pids) {
-  std::string out = "[";
-  for (size_t i = 0; i < pids.size(); ++i) out += (i ? ", " : "") + std::to_string(pids[i]);
-  return out + "]";
 }
 
 std::string Quoted(const std::vector<std::string>& items) {
@@ -81,68 +28,41 @@ std::string Quoted(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-control::WorkerState ToApi(int state) {
-  switch (state) {
-    case 0: return control::WorkerState::kStarting;
-    case 1: return control::WorkerState::kReady;
-    case 2: return control::WorkerState::kDraining;
-    default: return control::WorkerState::kStopping;
-  }
-}
-
-// Resolves --user/--group to ids. Numeric values are accepted as ids.
-bool LookupUser(const std::string& name, uid_t* uid, gid_t* gid) {
-  struct passwd* pw = getpwnam(name.c_str());
-  if (pw == nullptr && !name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    pw = getpwuid(static_cast<uid_t>(std::stoul(name)));
-  }
-  if (pw == nullptr) return false;
-  *uid = pw->pw_uid;
-  *gid = pw->pw_gid;
-  return true;
-}
-
-bool LookupGroup(const std::string& name, gid_t* gid) {
-  struct group* gr = getgrnam(name.c_str());
-  if (gr != nullptr) {
-    *gid = gr->gr_gid;
-    return true;
-  }
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-    *gid = static_cast<gid_t>(std::stoul(name));
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
-Supervisor::Supervisor(asio::io_context& io, MasterOptions& options)
-    : io_(io), options_(options), signals_(io), health_timer_(io), respawn_timer_(io) {
+Supervisor::Supervisor(MasterOptions& options, SupervisorPorts ports)
+    : options_(options), launcher_(ports.launcher), scheduler_(ports.scheduler), ports_(std::move(ports)) {
   target_ = std::max(1, options_.config.workers.value_or(1));
-  started_ = Clock::now();
+  started_ = Now();
 }
 
-Supervisor::~Supervisor() = default;
+Supervisor::~Supervisor() {
+  scheduler_->Cancel(health_timer_);
+  scheduler_->Cancel(respawn_timer_);
+  for (const auto& [pid, w] : workers_) scheduler_->Cancel(w->kill_timer);
+}
+
+Supervisor::Clock::duration Supervisor::Seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+double Supervisor::SecondsSince(Clock::time_point t) const { return std::chrono::duration<double>(Now() - t).count(); }
 
 // ------------------------------------------------------------------------------------------------ start
 
 bool Supervisor::Start() {
   log::Error().info("Started parent process [{}]", getpid());
-  // Registered before any spawn so that no SIGCHLD or SIGTERM can slip past.
-  for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1}) signals_.add(s);
-  WaitForSignal();
 
   const Config& config = options_.config;
   if (!config.user.empty() || !config.group.empty()) {
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    if (!config.user.empty() && !LookupUser(config.user, &uid, &gid)) {
+    if (!config.user.empty() && !LookUpUser(config.user, &uid, &gid)) {
       log::Error().error("--user {}: no such user.", config.user);
       Finish(1);
       return false;
     }
-    if (!config.group.empty() && !LookupGroup(config.group, &gid)) {
+    if (!config.group.empty() && !LookUpGroup(config.group, &gid)) {
       log::Error().error("--group {}: no such group.", config.group);
       Finish(1);
       return false;
@@ -158,7 +78,7 @@ bool Supervisor::Start() {
   }
 
   std::string error;
-  if (!BuildRelease(config, &current_release_, &error)) {
+  if (!BuildRelease(config, options_.python, &current_release_, &error)) {
     log::Error().error("{}", error);
     Finish(1);
     return false;
@@ -167,26 +87,10 @@ bool Supervisor::Start() {
     log::Error().info("Release: {}", current_release_.describe);
   }
 
-  if (config.reload) {
-    std::vector<std::string> dirs;
-    for (const std::string& d : config.reload_dirs) {
-      std::string real;
-      dirs.push_back(RealPath(d, &real) ? real : d);
-    }
-    if (dirs.empty()) {
-      char cwd[PATH_MAX];
-      dirs.push_back(getcwd(cwd, sizeof cwd) != nullptr ? cwd : ".");
-    }
-    watcher_ = std::make_unique<FileWatcher>(
-        io_, WatchFilter::Make(config.reload_includes, config.reload_excludes), config.reload_delay,
-        [this](const std::vector<std::string>& changed) { OnFilesChanged(changed); });
-    if (!watcher_->Start(dirs, &error)) {
-      log::Error().error("{}", error);
-      Finish(1);
-      return false;
-    }
-    log::Error().info("Will watch for changes in these directories: {}", Quoted(dirs));
-    log::Error().info("Started reloader process [{}] using inotify", getpid());
+  if (config.reload && !StartWatcher(&error)) {
+    log::Error().error("{}", error);
+    Finish(1);
+    return false;
   }
 
   CheckHealth();
@@ -194,60 +98,34 @@ bool Supervisor::Start() {
   return !finished_;
 }
 
-bool Supervisor::BuildRelease(const Config& base, Release* release, std::string* error) const {
-  Release r;
-  r.config = base;
-  if (!RealPath(base.app_dir, &r.config.app_dir)) {
-    *error = "--app-dir " + base.app_dir + ": " + std::strerror(errno);
+bool Supervisor::StartWatcher(std::string* error) {
+  const Config& config = options_.config;
+  std::vector<std::string> dirs;
+  for (const std::string& d : config.reload_dirs) {
+    std::string real;
+    dirs.push_back(RealPath(d, &real) ? real : d);
+  }
+  if (dirs.empty()) {
+    char cwd[PATH_MAX];
+    dirs.push_back(getcwd(cwd, sizeof cwd) != nullptr ? cwd : ".");
+  }
+  if (!ports_.make_watcher) {
+    *error = "--reload is not available here (no file watcher).";
     return false;
   }
-  struct stat st;
-  if (stat(r.config.app_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    *error = "--app-dir " + base.app_dir + " is not a directory.";
-    return false;
-  }
-  if (!base.env_file.empty()) {
-    std::vector<std::pair<std::string, std::string>> entries;
-    if (!ReadEnvFile(base.env_file, &entries, error)) return false;
-    for (const auto& [name, value] : entries) r.extra_env.push_back(name + "=" + value);
-  }
-  std::string venv;
-  if (!base.venv.empty()) {
-    if (!RealPath(base.venv, &venv) || !IsExecutable(venv + "/bin/python")) {
-      *error = "--venv " + base.venv + " is not a virtualenv (no executable bin/python in it).";
-      return false;
-    }
-  } else if (IsExecutable(r.config.app_dir + "/.venv/bin/python")) {
-    venv = r.config.app_dir + "/.venv";
-  }
-  if (!venv.empty()) {
-    r.python = venv + "/bin/python";
-    r.extra_env.push_back("VIRTUAL_ENV=" + venv);
-    const char* path = std::getenv("PATH");
-    r.extra_env.push_back("PATH=" + venv + "/bin" + (path != nullptr && *path ? std::string(":") + path : ""));
-  } else {
-    r.python = options_.python;
-  }
-  r.describe = "app_dir " + r.config.app_dir + ", python " + r.python;
-  *release = std::move(r);
+  watcher_ = ports_.make_watcher(WatchFilter::Make(config.reload_includes, config.reload_excludes),
+                                 config.reload_delay,
+                                 [this](const std::vector<std::string>& changed) { OnFilesChanged(changed); });
+  if (!watcher_->Start(dirs, error)) return false;
+  log::Error().info("Will watch for changes in these directories: {}", Quoted(dirs));
+  log::Error().info("Started reloader process [{}] using inotify", getpid());
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------- signals
 
-void Supervisor::WaitForSignal() {
-  signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
-    if (ec) return;
-    OnSignal(signal_number);
-    if (!finished_) WaitForSignal();
-  });
-}
-
 void Supervisor::OnSignal(int signal_number) {
   switch (signal_number) {
-    case SIGCHLD:
-      ReapChildren();
-      return;
     case SIGINT:
     case SIGTERM:
       ++stop_requests_;
@@ -275,7 +153,7 @@ void Supervisor::OnSignal(int signal_number) {
         return;
       }
       log::Error().info("Received {}: {} -> {} workers.", SignalName(signal_number), before, target_);
-      Emit("scale", 0, generation_, std::to_string(target_));
+      Emit(control::EventKind::kScale, 0, generation_, std::to_string(target_));
       Reconcile();
       return;
     }
@@ -287,84 +165,49 @@ void Supervisor::OnSignal(int signal_number) {
   }
 }
 
-void Supervisor::ReapChildren() {
-  int status = 0;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) OnExit(pid, status);
-}
-
 // ---------------------------------------------------------------------------------------------- workers
 
 Supervisor::WorkerPtr Supervisor::Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout) {
-  SpawnRequest request;
-  request.python = release.python;
-  request.package_root = options_.package_root;
-  request.config = release.config;
-  for (const Listener& l : options_.listeners) request.listeners.push_back(l.spec);
-  request.extra_env = release.extra_env;
-  request.drop_env = SystemdEnvNames();
-  request.capture_output = true;
-  SpawnedWorker spawned;
   std::string error;
-  if (!SpawnWorker(request, &spawned, &error)) {
+  const pid_t pid = launcher_->Spawn(release, &error);
+  if (pid < 0) {
     log::Error().error("{}", error);
     return nullptr;
   }
   auto worker = std::make_shared<Worker>();
-  worker->pid = spawned.pid;
+  worker->pid = pid;
   worker->generation = generation;
-  worker->spawned = worker->last_heartbeat = Clock::now();
+  worker->spawned = worker->last_heartbeat = Now();
   worker->ready_deadline = worker->spawned + ready_timeout;
-  boost::system::error_code ec;
-  worker->control = std::make_unique<asio::local::stream_protocol::socket>(io_);
-  worker->control->assign(asio::local::stream_protocol(), spawned.control_fd, ec);
-  if (spawned.stdout_fd >= 0) {
-    worker->out = std::make_unique<asio::posix::stream_descriptor>(io_, spawned.stdout_fd);
-  }
-  if (spawned.stderr_fd >= 0) {
-    worker->err = std::make_unique<asio::posix::stream_descriptor>(io_, spawned.stderr_fd);
-  }
-  workers_[worker->pid] = worker;
-  log::Error().debug("Started worker process [{}] (generation {}) with {}", worker->pid, generation,
-                     release.python);
-  Emit("worker_spawned", worker->pid, generation, release.describe);
-  if (!ec) ReadControl(worker);
-  if (worker->out) ReadOutput(worker, false);
-  if (worker->err) ReadOutput(worker, true);
+  workers_[pid] = worker;
+  log::Error().debug("Started worker process [{}] (generation {}) with {}", pid, generation, release.python);
+  Emit(control::EventKind::kWorkerSpawned, pid, generation, release.describe);
   return worker;
 }
 
-void Supervisor::ReadControl(const WorkerPtr& worker) {
-  worker->control->async_read_some(
-      asio::buffer(worker->control_read_buffer), [this, worker](const boost::system::error_code& ec, size_t n) {
-        if (ec) return;  // EOF: the worker is gone or going; SIGCHLD follows
-        bool ok = worker->control_reader.Feed(std::string_view(worker->control_read_buffer.data(), n),
-                                              [this, &worker](std::string_view line) { OnControlLine(worker, line); });
-        if (!ok) {
-          // A broken (or hostile) worker: the channel carries small JSON lines only. Stop reading, kill
-          // it; OnExit starts a replacement as for any worker that died.
-          log::Error().error("Worker [{}] sent a control message longer than {} bytes; killing it.", worker->pid,
-                             worker->control_reader.max_line());
-          if (worker->kill_reason.empty()) worker->kill_reason = "control message too long";
-          boost::system::error_code ignored;
-          worker->control->close(ignored);
-          kill(worker->pid, SIGKILL);
-          return;
-        }
-        if (worker->control && worker->control->is_open()) ReadControl(worker);
-      });
+void Supervisor::OnWorkerOverflow(pid_t pid, size_t max_line) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end()) return;
+  const WorkerPtr& worker = it->second;
+  // A broken (or hostile) worker: the channel carries small JSON lines only. The channel stopped reading;
+  // kill it, and OnWorkerExit starts a replacement as for any worker that died.
+  log::Error().error("Worker [{}] sent a control message longer than {} bytes; killing it.", pid, max_line);
+  if (worker->kill_reason.empty()) worker->kill_reason = "control message too long";
+  launcher_->Signal(worker->pid, SIGKILL);
 }
 
-// Newline-delimited JSON events from the worker (see esg/worker.py and worker_message.h): ready,
+// Newline-delimited JSON events from the worker (see WORKER_PROTOCOL.md): ready,
 // heartbeat, max_requests, startup_failed; anything else is ignored (newer workers).
-void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
-  WorkerMessage message = ParseWorkerMessage(line);
+void Supervisor::OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::string_view line) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end()) return;
+  const WorkerPtr worker = it->second;
   if (message.kind == WorkerMessage::Kind::kMalformed) {
     log::Error().debug("Ignoring a malformed control message from worker [{}]: {}", worker->pid,
                        log::Escape(std::string(line.substr(0, 200))));
     return;
   }
-  worker->last_heartbeat = Clock::now();
+  worker->last_heartbeat = Now();
   switch (message.kind) {
     case WorkerMessage::Kind::kHeartbeat:
       worker->requests = message.requests;
@@ -376,7 +219,7 @@ void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
       OnReady(worker);
       break;
     case WorkerMessage::Kind::kStartupFailed:
-      worker->failure = std::move(message.message);
+      worker->failure = message.message;
       break;
     case WorkerMessage::Kind::kMaxRequests:
       worker->requests = message.requests;
@@ -392,55 +235,12 @@ void Supervisor::OnControlLine(const WorkerPtr& worker, std::string_view line) {
   }
 }
 
-void Supervisor::ReadOutput(const WorkerPtr& worker, bool is_err) {
-  auto& stream = is_err ? worker->err : worker->out;
-  auto buffer = std::make_shared<std::array<char, 8192>>();
-  stream->async_read_some(
-      asio::buffer(*buffer), [this, worker, is_err, buffer](const boost::system::error_code& ec, size_t n) {
-        std::string& partial = is_err ? worker->err_partial : worker->out_partial;
-        auto& stream = is_err ? worker->err : worker->out;
-        if (ec) {
-          if (!partial.empty()) EmitOutput(worker, is_err, partial);
-          partial.clear();
-          boost::system::error_code ignored;
-          if (stream) stream->close(ignored);
-          return;
-        }
-        partial.append(buffer->data(), n);
-        size_t start = 0;
-        for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-          EmitOutput(worker, is_err, partial.substr(start, nl - start));
-        }
-        partial.erase(0, start);
-        if (partial.size() > 65536) {  // a runaway line without newline
-          EmitOutput(worker, is_err, partial);
-          partial.clear();
-        }
-        ReadOutput(worker, is_err);
-      });
-}
-
-void Supervisor::EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line) {
-  FILE* stream = is_err ? stderr : stdout;
-  std::fprintf(stream, "[%d] %s\n", static_cast<int>(worker->pid), line.c_str());
-  std::fflush(stream);
-  if (is_err) {
-    std::string kept = line.size() > kRecentOutputLineBytes ? line.substr(0, kRecentOutputLineBytes) + "..." : line;
-    worker->recent_output_bytes += kept.size();
-    worker->recent_output.push_back(std::move(kept));
-    while (worker->recent_output.size() > kRecentOutputLines || worker->recent_output_bytes > kRecentOutputBytes) {
-      worker->recent_output_bytes -= worker->recent_output.front().size();
-      worker->recent_output.pop_front();
-    }
-  }
-}
-
 void Supervisor::OnReady(const WorkerPtr& worker) {
   if (worker->state != WState::kStarting) return;
   worker->state = WState::kReady;
-  worker->last_heartbeat = Clock::now();
+  worker->last_heartbeat = Now();
   boot_failures_ = 0;
-  Emit("worker_ready", worker->pid, worker->generation, "");
+  Emit(control::EventKind::kWorkerReady, worker->pid, worker->generation, "");
   if (reload_ && worker->generation == reload_->generation) {
     MaybeFinishReload();
     return;
@@ -483,16 +283,17 @@ std::string Supervisor::ExitText(const WorkerPtr& worker, int status) const {
   return text;
 }
 
-void Supervisor::OnExit(pid_t pid, int status) {
+void Supervisor::OnWorkerExit(pid_t pid, int status) {
   auto it = workers_.find(pid);
   if (it == workers_.end()) return;
   WorkerPtr w = it->second;
   workers_.erase(it);
-  if (w->kill_timer) w->kill_timer->cancel();
-  boost::system::error_code ignored;
-  if (w->control) w->control->close(ignored);
+  scheduler_->Cancel(w->kill_timer);
+  w->kill_timer = 0;
+  const std::string recent_output = launcher_->RecentOutput(pid);
+  launcher_->Forget(pid);
   const std::string text = ExitText(w, status);
-  Emit("worker_exited", pid, w->generation, text);
+  Emit(control::EventKind::kWorkerExited, pid, w->generation, text);
 
   if (stopping_) {
     log::Error().debug("Worker [{}] stopped ({}).", pid, text);
@@ -506,7 +307,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
   }
   std::string output = w->failure;
   if (output.empty()) {
-    for (const std::string& line : w->recent_output) output += line + "\n";
+    output = recent_output;
   }
   if (reload_ && w->generation == reload_->generation) {
     FailReload("worker [" + std::to_string(pid) + "] of generation " + std::to_string(w->generation) +
@@ -548,7 +349,7 @@ void Supervisor::OnExit(pid_t pid, int status) {
     ScheduleReconcile(Seconds(backoff_seconds_));
     return;
   }
-  if (Clock::now() - w->spawned >= kStableUptime) {
+  if (Now() - w->spawned >= kStableUptime) {
     backoff_seconds_ = 0;
   } else {
     backoff_seconds_ = std::min(kMaxBackoffSeconds, std::max(0.1, backoff_seconds_ * 2));
@@ -561,36 +362,30 @@ void Supervisor::OnExit(pid_t pid, int status) {
   ScheduleReconcile(Seconds(backoff_seconds_));
 }
 
-void Supervisor::Send(const WorkerPtr& worker, const std::string& json_line) {
-  if (!worker->control || !worker->control->is_open()) return;
-  // Never blocks: a worker too busy to read its socket for this long is caught by the heartbeat check.
-  ::send(worker->control->native_handle(), json_line.data(), json_line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 void Supervisor::DrainWorker(const WorkerPtr& worker, const char* why) {
   if (worker->state == WState::kDraining || worker->state == WState::kStopping) return;
   log::Error().info("Draining worker [{}] (generation {}): {}.", worker->pid, worker->generation, why);
   if (worker->state == WState::kStarting) {
     worker->state = WState::kStopping;
-    kill(worker->pid, SIGTERM);
+    launcher_->Signal(worker->pid, SIGTERM);
     KillLater(worker, kKillGrace);
     return;
   }
   worker->state = WState::kDraining;
-  Send(worker, "{\"cmd\": \"drain\"}\n");
+  launcher_->Send(worker->pid, WorkerCommand::Drain());
   if (options_.config.timeout_graceful_shutdown) {
     KillLater(worker, Seconds(*options_.config.timeout_graceful_shutdown) + kKillGrace);
   }
 }
 
 void Supervisor::KillLater(const WorkerPtr& worker, Clock::duration after) {
-  if (!worker->kill_timer) worker->kill_timer = std::make_unique<asio::steady_timer>(io_);
-  worker->kill_timer->expires_after(after);
-  worker->kill_timer->async_wait([this, worker](const boost::system::error_code& ec) {
-    if (ec || workers_.count(worker->pid) == 0) return;
+  scheduler_->Cancel(worker->kill_timer);
+  worker->kill_timer = scheduler_->RunAfter(after, [this, worker] {
+    worker->kill_timer = 0;
+    if (workers_.count(worker->pid) == 0) return;
     log::Error().warn("Worker [{}] did not stop in time; killing it.", worker->pid);
     worker->kill_reason = "did not stop in time";
-    kill(worker->pid, SIGKILL);
+    launcher_->Signal(worker->pid, SIGKILL);
   });
 }
 
@@ -609,8 +404,8 @@ std::vector<Supervisor::WorkerPtr> Supervisor::Current(bool include_retiring) co
 // Keeps the serving generation at target_ workers (spawning after the backoff, draining extras).
 void Supervisor::Reconcile() {
   if (stopping_ || drained_ || waiting_for_change_ || finished_) return;
-  if (Clock::now() < respawn_not_before_) {
-    ScheduleReconcile(respawn_not_before_ - Clock::now());
+  if (Now() < respawn_not_before_) {
+    ScheduleReconcile(respawn_not_before_ - Now());
     return;
   }
   std::vector<WorkerPtr> live = Current(false);
@@ -638,20 +433,22 @@ void Supervisor::Reconcile() {
 }
 
 void Supervisor::ScheduleReconcile(Clock::duration after) {
-  respawn_not_before_ = Clock::now() + after;
-  if (respawn_scheduled_) return;
-  respawn_scheduled_ = true;
-  respawn_timer_.expires_after(after);
-  respawn_timer_.async_wait([this](const boost::system::error_code& ec) {
-    respawn_scheduled_ = false;
-    if (ec) return;
+  respawn_not_before_ = Now() + after;
+  if (respawn_timer_ != 0) return;
+  respawn_timer_ = scheduler_->RunAfter(after, [this] {
+    respawn_timer_ = 0;
     Reconcile();
   });
 }
 
+void Supervisor::CancelReconcile() {
+  scheduler_->Cancel(respawn_timer_);
+  respawn_timer_ = 0;
+}
+
 // Once a second: workers silent for --timeout-worker-healthcheck, workers not ready in time.
 void Supervisor::CheckHealth() {
-  const auto now = Clock::now();
+  const auto now = Now();
   const auto silent_limit = Seconds(options_.config.timeout_worker_healthcheck);
   for (const auto& [pid, w] : workers_) {
     if (!w->kill_reason.empty()) continue;
@@ -659,416 +456,21 @@ void Supervisor::CheckHealth() {
       w->kill_reason = "not ready within " +
                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(w->ready_deadline - w->spawned).count()) + "s";
       log::Error().error("Worker [{}] did not become ready in time; killing it.", pid);
-      kill(pid, SIGKILL);
+      launcher_->Signal(pid, SIGKILL);
     } else if ((w->state == WState::kReady || w->state == WState::kDraining) && now - w->last_heartbeat > silent_limit) {
       w->kill_reason = "no heartbeat for " + std::to_string(options_.config.timeout_worker_healthcheck) + "s";
       log::Error().error("Worker [{}] sent no heartbeat for {}s; killing it{}.", pid,
                          options_.config.timeout_worker_healthcheck,
                          w->state == WState::kReady ? " and starting a replacement" : "");
-      kill(pid, SIGKILL);
+      launcher_->Signal(pid, SIGKILL);
     }
   }
   CompleteScaleWaiters(true);
-  health_timer_.expires_after(std::chrono::seconds(1));
-  health_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !finished_) CheckHealth();
+  health_timer_ = scheduler_->RunAfter(std::chrono::seconds(1), [this] {
+    health_timer_ = 0;
+    if (!finished_) CheckHealth();
   });
 }
 
-// ----------------------------------------------------------------------------------------------- reload
-
-void Supervisor::StartReload(const std::string& reason, const std::string& release_path,
-                             std::optional<double> ready_timeout, std::function<void(control::ReloadResult)> done) {
-  auto reply = [&done](Code code, const std::string& message, uint64_t generation) {
-    if (!done) return;
-    control::ReloadResult r;
-    r.result = Result{code, message};
-    r.generation = generation;
-    done(r);
-  };
-  if (stopping_) return reply(Code::kFailedPrecondition, "ESG is stopping.", generation_);
-  if (drained_) return reply(Code::kFailedPrecondition, "ESG is drained; resume it before reloading.", generation_);
-  if (reload_) {
-    if (!done) {
-      reload_again_ = true;  // SIGHUP or a file change during a reload: one more once it is over
-      return;
-    }
-    return reply(Code::kBusy, "A reload is already running (generation " + std::to_string(reload_->generation) + ").",
-                 generation_);
-  }
-  if (!release_path.empty()) {
-    // Refused outright (INVALID_ARGUMENT, nothing started): it would otherwise be recorded as --app-dir.
-    // (A path that does not exist keeps its old answer: BuildRelease fails and the reload is rolled back.)
-    struct stat st;
-    if (stat(release_path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-      return reply(Code::kInvalidArgument, "The release path " + release_path + " is not a directory.", generation_);
-    }
-  }
-  Config base = options_.config;
-  if (!release_path.empty()) base.app_dir = release_path;
-  Release release;
-  std::string error;
-  if (!BuildRelease(base, &release, &error)) {
-    log::Error().error("Reload failed: {}; generation {} keeps serving.", error, generation_);
-    Emit("reload_finished", 0, generation_, "rolled back: " + error);
-    if (done) {
-      control::ReloadResult r;
-      r.result = Result{Code::kInvalidArgument, error};
-      r.rolled_back = true;
-      r.generation = generation_;
-      done(r);
-    }
-    return;
-  }
-  PendingReload pending;
-  pending.generation = next_generation_++;
-  pending.release = release;
-  pending.release_path = release_path;
-  pending.reason = reason;
-  if (done) pending.waiters.push_back(std::move(done));
-  reload_ = std::move(pending);
-  state_ = control::ServerState::kReloading;
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  SdNotify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(now.tv_sec * 1000000LL + now.tv_nsec / 1000));
-  log::Error().info("Reloading ({}): starting generation {} with {}.", reason, reload_->generation,
-                    release.describe);
-  Emit("reload_started", 0, reload_->generation, reason);
-  // An explicit timeout is bounded (AdminApi refuses more) so that spawned + timeout cannot overflow the
-  // clock; the default follows --timeout-worker-healthcheck (an int of seconds: no overflow either).
-  const double timeout = ready_timeout ? std::min(control::kMaxReadyTimeoutSeconds, *ready_timeout)
-                                       : std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds);
-  const uint64_t generation = reload_->generation;
-  for (int i = 0; i < target_; ++i) {
-    WorkerPtr w = Spawn(generation, release, Seconds(timeout));
-    if (!reload_ || reload_->generation != generation) return;  // failed meanwhile
-    if (!w) {
-      FailReload("a worker of generation " + std::to_string(generation) + " could not be started", "");
-      return;
-    }
-    ++reload_->spawned;
-  }
-}
-
-void Supervisor::MaybeFinishReload() {
-  if (!reload_) return;
-  std::vector<pid_t> fresh;
-  for (const auto& [pid, w] : workers_) {
-    if (w->generation != reload_->generation) continue;
-    if (w->state != WState::kReady) return;
-    fresh.push_back(pid);
-  }
-  if (static_cast<int>(fresh.size()) < reload_->spawned) return;
-  PendingReload done = std::move(*reload_);
-  reload_.reset();
-  std::vector<pid_t> old;
-  for (const auto& [pid, w] : workers_) {
-    if (w->generation != done.generation && (w->state == WState::kStarting || w->state == WState::kReady)) {
-      old.push_back(pid);
-      DrainWorker(w, "reload");
-    }
-  }
-  const uint64_t previous = generation_;
-  generation_ = done.generation;
-  current_release_ = done.release;
-  if (!done.release_path.empty()) options_.config.app_dir = done.release_path;
-  waiting_for_change_ = false;
-  boot_failures_ = 0;
-  backoff_seconds_ = 0;
-  respawn_not_before_ = Clock::now();
-  state_ = control::ServerState::kServing;
-  log::Error().info("Reload finished: generation {} serves with workers {}; generation {} drains {}.", generation_,
-                    PidList(fresh), previous, PidList(old));
-  Emit("reload_finished", 0, generation_, "ok");
-  if (!booted_) {
-    booted_ = true;
-    Announce();
-  } else {
-    SdNotify("READY=1");
-  }
-  for (auto& waiter : done.waiters) {
-    control::ReloadResult r;
-    r.generation = generation_;
-    waiter(r);
-  }
-  Reconcile();
-  if (reload_again_) {
-    reload_again_ = false;
-    StartReload("SIGHUP", "", std::nullopt, nullptr);
-  }
-}
-
-void Supervisor::FailReload(const std::string& why, const std::string& output) {
-  if (!reload_) return;
-  PendingReload failed = std::move(*reload_);
-  reload_.reset();
-  for (const auto& [pid, w] : workers_) {
-    if (w->generation != failed.generation || w->state == WState::kStopping) continue;
-    w->state = WState::kStopping;
-    kill(pid, SIGTERM);
-    KillLater(w, kKillGrace);
-  }
-  state_ = booted_ ? control::ServerState::kServing : control::ServerState::kStarting;
-  if (booted_) {
-    log::Error().error("Reload failed: {}; generation {} keeps serving.", why, generation_);
-    SdNotify("READY=1");
-  } else {
-    log::Error().error("Reload failed: {}; waiting for a file change.", why);
-  }
-  Emit("reload_finished", 0, failed.generation, "rolled back: " + why);
-  for (auto& waiter : failed.waiters) {
-    control::ReloadResult r;
-    r.result = Result{Code::kFailedPrecondition, "Reload failed: " + why + "; generation " +
-                                                     std::to_string(generation_) + " keeps serving."};
-    r.rolled_back = true;
-    r.generation = generation_;
-    r.worker_output = output;
-    waiter(r);
-  }
-  if (reload_again_) {
-    reload_again_ = false;
-    StartReload("SIGHUP", "", std::nullopt, nullptr);
-  }
-}
-
-void Supervisor::OnFilesChanged(const std::vector<std::string>& changed) {
-  if (stopping_) return;
-  std::vector<std::string> names;
-  for (const std::string& path : changed) {
-    size_t slash = path.rfind('/');
-    names.push_back(slash == std::string::npos ? path : path.substr(slash + 1));
-    if (names.size() == 5) break;
-  }
-  std::string list;
-  for (size_t i = 0; i < names.size(); ++i) list += (i ? ", '" : "'") + names[i] + "'";
-  log::Error().warn("Detected changes in {}. Reloading...", list);
-  StartReload("file change", "", std::nullopt, nullptr);
-}
-
-// ------------------------------------------------------------------------------------------------- stop
-
-void Supervisor::Stop(bool graceful, const std::string& why) {
-  if (finished_) return;
-  if (!stopping_) {
-    stopping_ = true;
-    state_ = control::ServerState::kStopping;
-    SdNotify("STOPPING=1");
-    if (!why.empty()) log::Error().debug("{}: stopping {} worker(s).", why, workers_.size());
-    if (watcher_) watcher_->Stop();
-    respawn_timer_.cancel();
-    if (reload_) {
-      for (auto& waiter : reload_->waiters) {
-        control::ReloadResult r;
-        r.result = Result{Code::kFailedPrecondition, "ESG is stopping."};
-        r.rolled_back = true;
-        r.generation = generation_;
-        waiter(r);
-      }
-      reload_.reset();
-    }
-    CompleteScaleWaiters(true);
-  }
-  for (const auto& [pid, w] : workers_) {
-    if (!graceful) {
-      kill(pid, SIGKILL);
-      continue;
-    }
-    if (w->state == WState::kStopping) continue;
-    // SIGTERM, not the drain command: a worker still importing the app has no handler yet and just ends.
-    w->state = WState::kStopping;
-    kill(pid, SIGTERM);
-    if (options_.config.timeout_graceful_shutdown) {
-      KillLater(w, Seconds(*options_.config.timeout_graceful_shutdown) + kKillGrace);
-    }
-  }
-  if (!listeners_stopped_) {
-    // New connections are refused from now on (not queued, then reset when the last worker exits); the
-    // in-flight ones finish. After the SIGTERMs, so that the workers are already closing their copies
-    // (a worker still watching a shut-down TCP listener sees accept() fail with EINVAL until it does).
-    // Sockets passed to us (--fd, LISTEN_FDS) stay with their owner.
-    listeners_stopped_ = true;
-    for (Listener& listener : options_.listeners) {
-      if (StopListening(&listener)) log::Error().debug("Stopped listening on {}.", listener.spec.Url(false));
-    }
-  }
-  if (workers_.empty()) Finish(exit_code_);
-}
-
-void Supervisor::Finish(int code) {
-  if (finished_) return;
-  exit_code_ = code;
-  finished_ = true;
-  for (Listener& listener : options_.listeners) CloseListener(&listener);
-  log::Error().info("Stopping parent process [{}]", getpid());
-  boost::system::error_code ignored;
-  signals_.cancel(ignored);
-  health_timer_.cancel();
-  respawn_timer_.cancel();
-  if (watcher_) watcher_->Stop();
-  CompleteScaleWaiters(true);
-  io_.stop();
-}
-
-void Supervisor::Announce() {
-  for (const Listener& l : options_.listeners) log::Error().info("{}", RunningMessage(options_.config, l.spec));
-  SdNotify("READY=1\nSTATUS=Serving\nMAINPID=" + std::to_string(getpid()));
-}
-
-void Supervisor::Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail) {
-  if (!event_sink_) return;
-  control::Event event;
-  event.kind = kind;
-  event.pid = pid;
-  event.generation = generation;
-  event.detail = detail;
-  event.timestamp = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  event_sink_(event);
-}
-
-// ------------------------------------------------------------------------------------------- admin ops
-
-control::ServerStatus Supervisor::Status() const {
-  control::ServerStatus s;
-  s.version = kVersion;
-  s.master_pid = getpid();
-  s.uptime_seconds = SecondsSince(started_);
-  s.state = drained_ ? control::ServerState::kDraining : state_;
-  s.generation = generation_;
-  for (const Listener& l : options_.listeners) s.listeners.push_back(l.spec.Url(false));
-  const Config& c = current_release_.config;
-  s.config_summary = {
-      {"app", c.app},
-      {"app_dir", c.app_dir},
-      {"python", current_release_.python},
-      {"workers", std::to_string(target_)},
-      {"reload", c.reload ? "on" : "off"},
-      {"timeout_worker_healthcheck", std::to_string(c.timeout_worker_healthcheck)},
-      {"timeout_graceful_shutdown",
-       c.timeout_graceful_shutdown ? std::to_string(static_cast<int>(*c.timeout_graceful_shutdown)) : "unset"},
-      {"limit_max_requests", c.limit_max_requests ? std::to_string(*c.limit_max_requests) : "unset"},
-      {"user", c.user.empty() ? std::to_string(geteuid()) : c.user},
-      {"log_level", options_.config.log_level},
-  };
-  for (const auto& [pid, w] : workers_) {
-    control::WorkerStatus ws;
-    ws.pid = pid;
-    ws.generation = w->generation;
-    ws.state = ToApi(static_cast<int>(w->state));
-    ws.uptime_seconds = SecondsSince(w->spawned);
-    ws.requests = w->requests;
-    ws.in_flight = w->in_flight;
-    ws.connections = w->connections;
-    ws.rss_bytes = w->rss;
-    ws.seconds_since_heartbeat = SecondsSince(w->last_heartbeat);
-    s.workers.push_back(ws);
-  }
-  return s;
-}
-
-void Supervisor::Reload(const std::string& release_path, std::optional<double> ready_timeout,
-                        std::function<void(control::ReloadResult)> done) {
-  StartReload("esgctl", release_path, ready_timeout, std::move(done));
-}
-
-void Supervisor::Scale(int count, std::function<void(control::Result)> done) {
-  if (stopping_) return done(Result{Code::kFailedPrecondition, "ESG is stopping."});
-  if (count < 1 || count > control::kMaxWorkers) {
-    return done(Result{Code::kInvalidArgument, "The number of workers must be between 1 and " +
-                                                   std::to_string(control::kMaxWorkers) + " (asked for " +
-                                                   std::to_string(count) + ")."});
-  }
-  if (count != target_) {
-    log::Error().info("Scaling: {} -> {} workers.", target_, count);
-    target_ = count;
-    Emit("scale", 0, generation_, std::to_string(target_));
-  }
-  const double timeout = std::max(options_.config.timeout_worker_healthcheck, kMinReadySeconds);
-  scale_waiters_.push_back({count, Clock::now() + Seconds(timeout), std::move(done)});
-  Reconcile();
-  CompleteScaleWaiters(false);
-}
-
-void Supervisor::CompleteScaleWaiters(bool check_deadlines) {
-  if (scale_waiters_.empty()) return;
-  int ready = 0;
-  int live = 0;
-  for (const WorkerPtr& w : Current(false)) {
-    ++live;
-    if (w->state == WState::kReady) ++ready;
-  }
-  std::vector<ScaleWaiter> keep;
-  std::vector<ScaleWaiter> complete;
-  for (ScaleWaiter& waiter : scale_waiters_) {
-    if (finished_ || stopping_) {
-      waiter.done(Result{Code::kFailedPrecondition, "ESG is stopping."});
-    } else if (waiter.count != target_) {
-      waiter.done(Result{Code::kFailedPrecondition, "Superseded by another scale request (now " +
-                                                        std::to_string(target_) + " workers)."});
-    } else if (drained_ || (ready == target_ && live == target_)) {
-      waiter.done(Result::Ok());
-    } else if (check_deadlines && Clock::now() > waiter.deadline) {
-      waiter.done(Result{Code::kDeadlineExceeded, std::to_string(ready) + " of " + std::to_string(target_) +
-                                                      " workers are ready; the others did not start in time."});
-    } else {
-      keep.push_back(std::move(waiter));
-    }
-  }
-  scale_waiters_ = std::move(keep);
-}
-
-Result Supervisor::Drain() {
-  if (stopping_) return Result{Code::kFailedPrecondition, "ESG is stopping."};
-  if (drained_) return Result::Ok();
-  drained_ = true;
-  log::Error().info("Draining: the workers stop accepting, finish in-flight requests and exit; ESG stays up "
-                    "until resumed.");
-  if (reload_) FailReload("ESG was drained", "");
-  respawn_timer_.cancel();
-  for (const auto& [pid, w] : workers_) DrainWorker(w, "drain requested");
-  Emit("drain", 0, generation_, "");
-  return Result::Ok();
-}
-
-Result Supervisor::Resume() {
-  if (stopping_) return Result{Code::kFailedPrecondition, "ESG is stopping."};
-  if (!drained_) return Result::Ok();
-  drained_ = false;
-  generation_ = next_generation_++;
-  respawn_not_before_ = Clock::now();
-  log::Error().info("Resuming: starting generation {} with {} worker(s).", generation_, target_);
-  Emit("resume", 0, generation_, "");
-  Reconcile();
-  return Result::Ok();
-}
-
-Result Supervisor::Shutdown(bool graceful) {
-  if (finished_) return Result::Ok();
-  ++stop_requests_;
-  Stop(graceful, "Shutdown requested");
-  return Result::Ok();
-}
-
-Result Supervisor::SetLogLevel(const std::string& level) {
-  spdlog::level::level_enum parsed;
-  if (!log::ParseLevel(level, &parsed)) {
-    return Result{Code::kInvalidArgument,
-                  "Unknown log level '" + level + "'; use critical, error, warning, info, debug or trace."};
-  }
-  options_.config.log_level = level;
-  current_release_.config.log_level = level;
-  if (reload_) reload_->release.config.log_level = level;
-  log::Init({level, options_.config.use_colors, options_.config.access_log});
-  nlohmann::json command = {{"cmd", "set_log_level"}, {"level", level}};
-  for (const auto& [pid, w] : workers_) Send(w, command.dump() + "\n");
-  return Result::Ok();
-}
-
-Result Supervisor::ReopenLogs() {
-  log::Error().info("Reopening log files (ESG logs to stdout and stderr: nothing to reopen in the master).");
-  for (const auto& [pid, w] : workers_) Send(w, "{\"cmd\": \"reopen_logs\"}\n");
-  return Result::Ok();
-}
-
-bool Supervisor::serving() const { return !drained_ && !stopping_ && booted_; }
 
 }  // namespace esg

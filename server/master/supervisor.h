@@ -1,4 +1,11 @@
-// The master's supervisor: generations of workers, their control channels, signals, reloads.
+// The master's supervisor: the policy that keeps generations of workers running — boot, replacement with
+// backoff, health checks, reload, scale, drain, stop. Policy only: it starts, signals and talks to workers
+// through an injected WorkerLauncher (worker_launcher.h; the real one spawns processes and owns their
+// pipes), reads time and sets timers through an injected Scheduler (scheduler.h), and learns what the
+// workers do through WorkerEvents, which it implements. RunMaster (master.cc) wires the real ones to the
+// io_context and its signal_set; supervisor_test.cc wires fakes. The methods are split over
+// supervisor.cc (start, signals, workers, reconcile, health) and supervisor_operations.cc (reload, stop
+// and the AdminApi operations).
 //
 // Single-threaded: every method runs on the master's io_context thread (MasterAdmin posts onto it).
 //
@@ -21,52 +28,71 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/admin_api.h"
 #include "server/common/config.h"
 #include "server/master/file_watch.h"
-#include "server/master/listeners.h"
-#include "server/master/worker_message.h"
+#include "server/master/release.h"
+#include "server/master/scheduler.h"
+#include "server/master/worker_launcher.h"
+#include "server/master/worker_protocol.h"
 
 namespace esg {
 
 struct MasterOptions;
 
-// What a generation of workers runs: the configuration as re-read for it, the interpreter and the
-// environment additions.
-struct Release {
-  Config config;                       // app_dir resolved to a real path
-  std::string python;                  // the worker interpreter (release venv or the default)
-  std::vector<std::string> extra_env;  // --env-file entries, VIRTUAL_ENV, PATH
-  std::string describe;                // "app_dir=/srv/app/releases/42 python=/.../bin/python"
+// What the supervisor acts through besides the workers; the pointers must outlive it.
+struct SupervisorPorts {
+  WorkerLauncher* launcher = nullptr;
+  Scheduler* scheduler = nullptr;
+  // Makes the --reload file watcher (on the io_context). Unset: Start fails under --reload.
+  std::function<std::unique_ptr<FileWatcher>(WatchFilter filter, double delay_seconds, FileWatcher::Callback)>
+      make_watcher;
+  // Called once, when the supervisor has finished (every worker gone): stop the event loop.
+  std::function<void()> on_finished;
 };
 
-class Supervisor {
+class Supervisor final : public WorkerEvents {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = Scheduler::Clock;
 
-  Supervisor(boost::asio::io_context& io, MasterOptions& options);
-  ~Supervisor();
+  // Extra time a stopping worker gets past --timeout-graceful-shutdown before the master kills it.
+  static constexpr std::chrono::seconds kKillGrace{10};
+  // A new worker has at least this long to become ready (or --timeout-worker-healthcheck if longer).
+  static constexpr int kMinReadySeconds = 60;
+  // Consecutive workers failing before ready, with none serving, before ESG gives up (exit 3).
+  static constexpr int kMaxBootFailures = 5;
+  // The respawn backoff doubles from 0.1 s up to this.
+  static constexpr double kMaxBackoffSeconds = 10;
+  // A worker that lived at least this long before dying resets the respawn backoff.
+  static constexpr std::chrono::seconds kStableUptime{10};
 
-  // Registers the signals, starts the first generation (and the --reload watcher). False with the
-  // exit status in exit_code() when nothing could start.
+  Supervisor(MasterOptions& options, SupervisorPorts ports);
+  ~Supervisor() override;
+
+  // Starts the first generation (and the --reload watcher). False with the exit status in exit_code()
+  // when nothing could start. The caller registers the signals first, so that none slips past.
   bool Start();
   bool finished() const { return finished_; }
   int exit_code() const { return exit_code_; }
+
+  // A signal the master received (not SIGCHLD: exits come through OnWorkerExit). SIGINT/SIGTERM stop
+  // (graceful; SIGINT again or SIGTERM a third time: at once), SIGHUP reloads, SIGTTIN/SIGTTOU scale by
+  // one, SIGUSR1 reopens the logs; others are ignored.
+  void OnSignal(int signal_number);
+
+  // WorkerEvents.
+  void OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::string_view line) override;
+  void OnWorkerOverflow(pid_t pid, size_t max_line) override;
+  void OnWorkerExit(pid_t pid, int status) override;
 
   // AdminApi operations; each completion runs exactly once, on the io thread (also when stopping).
   control::ServerStatus Status() const;
@@ -98,16 +124,7 @@ class Supervisor {
     bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
     std::string failure;          // startup_failed message
     std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
-    // Last lines of its stderr, for failure reports: at most kRecentOutputLines lines and
-    // kRecentOutputBytes bytes (recent_output_bytes counts them).
-    std::deque<std::string> recent_output;
-    size_t recent_output_bytes = 0;
-    std::unique_ptr<boost::asio::local::stream_protocol::socket> control;
-    WorkerMessageReader control_reader;  // bounded: a longer line gets the worker killed
-    std::array<char, 16384> control_read_buffer;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> out, err;
-    std::string out_partial, err_partial;
-    std::unique_ptr<boost::asio::steady_timer> kill_timer;
+    Scheduler::TimerId kill_timer = 0;
   };
   using WorkerPtr = std::shared_ptr<Worker>;
 
@@ -126,50 +143,45 @@ class Supervisor {
     std::function<void(control::Result)> done;
   };
 
-  // Signals.
-  void WaitForSignal();
-  void OnSignal(int signal_number);
-  void ReapChildren();
+  static Clock::duration Seconds(double s);
+  Clock::time_point Now() const { return scheduler_->Now(); }
+  double SecondsSince(Clock::time_point t) const;
+  bool StartWatcher(std::string* error);
 
-  // Workers.
-  bool BuildRelease(const Config& base, Release* release, std::string* error) const;
+  // Workers (supervisor.cc).
   WorkerPtr Spawn(uint64_t generation, const Release& release, Clock::duration ready_timeout);
-  void ReadControl(const WorkerPtr& worker);
-  void OnControlLine(const WorkerPtr& worker, std::string_view line);
-  void ReadOutput(const WorkerPtr& worker, bool is_err);
-  void EmitOutput(const WorkerPtr& worker, bool is_err, const std::string& line);
   void OnReady(const WorkerPtr& worker);
-  void OnExit(pid_t pid, int status);
-  void Send(const WorkerPtr& worker, const std::string& json_line);
   void DrainWorker(const WorkerPtr& worker, const char* why);
   void KillLater(const WorkerPtr& worker, Clock::duration after);
   void Reconcile();
   void ScheduleReconcile(Clock::duration after);
+  void CancelReconcile();
   void CheckHealth();
-  void CompleteScaleWaiters(bool check_deadlines);
   std::vector<WorkerPtr> Current(bool include_retiring) const;
   std::string ExitText(const WorkerPtr& worker, int status) const;
 
-  // Reload.
+  // Reload (supervisor_operations.cc).
   void StartReload(const std::string& reason, const std::string& release_path, std::optional<double> ready_timeout,
                    std::function<void(control::ReloadResult)> done);
   void MaybeFinishReload();
   void FailReload(const std::string& why, const std::string& output);
   void OnFilesChanged(const std::vector<std::string>& changed);
+  void CompleteScaleWaiters(bool check_deadlines);
 
-  // Stop.
+  // Stop (supervisor_operations.cc).
   void Stop(bool graceful, const std::string& why);
   void Finish(int code);
   void Announce();
-  void Emit(const std::string& kind, pid_t pid, uint64_t generation, const std::string& detail);
+  void Emit(control::EventKind kind, pid_t pid, uint64_t generation, const std::string& detail);
 
-  boost::asio::io_context& io_;
   MasterOptions& options_;
-  boost::asio::signal_set signals_;
-  boost::asio::steady_timer health_timer_;
-  boost::asio::steady_timer respawn_timer_;
+  WorkerLauncher* launcher_;
+  Scheduler* scheduler_;
+  SupervisorPorts ports_;
   std::unique_ptr<FileWatcher> watcher_;
   Clock::time_point started_;
+  Scheduler::TimerId health_timer_ = 0;
+  Scheduler::TimerId respawn_timer_ = 0;  // set while a Reconcile is scheduled
 
   std::map<pid_t, WorkerPtr> workers_;
   Release current_release_;
@@ -182,7 +194,6 @@ class Supervisor {
   bool booted_ = false;           // some generation has been fully ready once
   bool drained_ = false;          // AdminApi::Drain: no workers until Resume
   bool waiting_for_change_ = false;  // --reload: the app failed to start; the next file change retries
-  bool respawn_scheduled_ = false;
   Clock::time_point respawn_not_before_;
   double backoff_seconds_ = 0;
   int boot_failures_ = 0;         // consecutive workers that died before ready

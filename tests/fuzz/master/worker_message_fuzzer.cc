@@ -1,4 +1,4 @@
-// Fuzzes the master's reader of the worker -> master channel (server/master/worker_message.h).
+// Fuzzes the master's reader of the worker -> master channel (server/master/worker_protocol.h).
 //
 // Input: byte 0 picks a line cap (small caps reach the overflow path quickly; 0 means the real
 // kMaxWorkerMessageBytes), bytes 1-2 seed the split points, the rest is the stream a worker wrote. Checked:
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/master/worker_message.h"
+#include "server/master/worker_protocol.h"
 
 namespace {
 

@@ -1,19 +1,21 @@
-// The master's side of the worker -> master channel, as pure functions: splitting the byte stream into
-// newline-delimited messages with a size cap (WorkerMessageReader) and reading one message
-// (ParseWorkerMessage). No I/O here, so the fuzz target (tests/fuzz/master) and the unit tests drive
-// exactly what the supervisor runs.
+// The master <-> worker protocol, typed: the events a worker sends (WorkerMessage, read by
+// WorkerMessageReader + ParseWorkerMessage) and the commands the master sends (WorkerCommand, written by
+// EncodeWorkerCommand). Pure functions, no I/O: the fuzz target (tests/fuzz/master), the unit tests and the
+// supervisor run exactly the same code. The wire format is written down in WORKER_PROTOCOL.md beside this
+// file; the Python side is esg/worker.py (class Control, Worker.on_command).
 //
-// The channel is a socketpair the worker inherits (esg/worker.py, class Control); each message is one JSON
-// object on one line. The legitimate messages are small (the largest is startup_failed, whose text the
-// worker trims to 64 KiB), so a line longer than kMaxWorkerMessageBytes means a broken or hostile worker:
-// the supervisor logs it, kills the worker and starts a replacement. The reader therefore never holds more
-// than kMaxWorkerMessageBytes + one read of buffered bytes.
+// The channel is a socketpair the worker inherits; each message is one JSON object on one line. The
+// legitimate messages are small (the largest is startup_failed, whose text the worker trims to 64 KiB), so
+// a line longer than kMaxWorkerMessageBytes means a broken or hostile worker: the supervisor logs it, kills
+// the worker and starts a replacement. The reader therefore never holds more than kMaxWorkerMessageBytes +
+// one read of buffered bytes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace esg {
 
@@ -68,6 +70,8 @@ class WorkerMessageReader {
   bool overflowed_ = false;
 };
 
+// ------------------------------------------------------------------------------ worker -> master events
+
 // One message from a worker, as far as the master understands it.
 struct WorkerMessage {
   enum class Kind { kMalformed, kUnknown, kReady, kHeartbeat, kStartupFailed, kMaxRequests };
@@ -80,5 +84,28 @@ struct WorkerMessage {
 // Parses one line: a JSON object with a string "event". kMalformed for anything else (not JSON, not an
 // object, no event); kUnknown for an event this master does not know (a newer worker's).
 WorkerMessage ParseWorkerMessage(std::string_view line);
+
+// The event's name on the wire ("ready", "heartbeat", ...); "" for kMalformed and kUnknown.
+std::string_view WorkerMessageName(WorkerMessage::Kind kind);
+
+// ---------------------------------------------------------------------------- master -> worker commands
+
+// One command to a worker. A worker ignores a line it cannot parse and a command it does not know.
+struct WorkerCommand {
+  enum class Kind {
+    kDrain,        // stop accepting, finish in-flight requests, lifespan shutdown, exit 0
+    kReopenLogs,   // acknowledged in the worker's debug log (ESG logs to stdout/stderr)
+    kSetLogLevel,  // `level`: critical, error, warning, info, debug or trace (checked by the master)
+  };
+  Kind kind = Kind::kDrain;
+  std::string level;  // kSetLogLevel only
+
+  static WorkerCommand Drain() { return {Kind::kDrain, {}}; }
+  static WorkerCommand ReopenLogs() { return {Kind::kReopenLogs, {}}; }
+  static WorkerCommand SetLogLevel(std::string level) { return {Kind::kSetLogLevel, std::move(level)}; }
+};
+
+// The command as one line, newline included, e.g. "{\"cmd\": \"drain\"}\n".
+std::string EncodeWorkerCommand(const WorkerCommand& command);
 
 }  // namespace esg

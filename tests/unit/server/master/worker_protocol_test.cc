@@ -1,5 +1,6 @@
-// WorkerMessageReader (bounded line splitting of the worker -> master channel) and ParseWorkerMessage.
-#include "server/master/worker_message.h"
+// WorkerMessageReader (bounded line splitting of the worker -> master channel), ParseWorkerMessage and
+// EncodeWorkerCommand (server/master/worker_protocol.h).
+#include "server/master/worker_protocol.h"
 
 #include <gtest/gtest.h>
 
@@ -96,6 +97,29 @@ TEST(ParseWorkerMessageTest, WrongTypesNeitherThrowNorCount) {
   for (const char* bad : {"", "null", "[]", "{", "{\"event\": 1}", "\"event\"", "{\"no\": \"event\"}", "\xff\xfe"}) {
     EXPECT_EQ(ParseWorkerMessage(bad).kind, WorkerMessage::Kind::kMalformed) << bad;
   }
+}
+
+TEST(WorkerMessageNameTest, NamesRoundTripThroughTheParser) {
+  for (auto kind : {WorkerMessage::Kind::kReady, WorkerMessage::Kind::kHeartbeat, WorkerMessage::Kind::kStartupFailed,
+                    WorkerMessage::Kind::kMaxRequests}) {
+    std::string line = "{\"event\": \"" + std::string(WorkerMessageName(kind)) + "\"}";
+    EXPECT_EQ(ParseWorkerMessage(line).kind, kind) << line;
+  }
+  EXPECT_EQ(WorkerMessageName(WorkerMessage::Kind::kUnknown), "");
+}
+
+TEST(EncodeWorkerCommandTest, TheBytesTheWorkerReads) {
+  // Byte for byte what the master has always sent (esg/worker.py parses each line as JSON).
+  EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::Drain()), "{\"cmd\": \"drain\"}\n");
+  EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::ReopenLogs()), "{\"cmd\": \"reopen_logs\"}\n");
+  EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::SetLogLevel("debug")),
+            "{\"cmd\":\"set_log_level\",\"level\":\"debug\"}\n");
+}
+
+TEST(EncodeWorkerCommandTest, ALevelIsJsonEscapedOnOneLine) {
+  std::string line = EncodeWorkerCommand(WorkerCommand::SetLogLevel("a\"b\nc"));
+  EXPECT_EQ(line, "{\"cmd\":\"set_log_level\",\"level\":\"a\\\"b\\nc\"}\n");
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
 }
 
 }  // namespace

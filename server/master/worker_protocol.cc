@@ -1,5 +1,6 @@
-// Reading the messages a worker sends the master (see worker_message.h).
-#include "server/master/worker_message.h"
+// The master <-> worker protocol: parsing events, encoding commands (see worker_protocol.h and
+// WORKER_PROTOCOL.md).
+#include "server/master/worker_protocol.h"
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,31 @@ WorkerMessage ParseWorkerMessage(std::string_view line) {
     out.kind = WorkerMessage::Kind::kUnknown;
   }
   return out;
+}
+
+std::string_view WorkerMessageName(WorkerMessage::Kind kind) {
+  switch (kind) {
+    case WorkerMessage::Kind::kReady: return "ready";
+    case WorkerMessage::Kind::kHeartbeat: return "heartbeat";
+    case WorkerMessage::Kind::kStartupFailed: return "startup_failed";
+    case WorkerMessage::Kind::kMaxRequests: return "max_requests";
+    case WorkerMessage::Kind::kMalformed:
+    case WorkerMessage::Kind::kUnknown: break;
+  }
+  return "";
+}
+
+std::string EncodeWorkerCommand(const WorkerCommand& command) {
+  switch (command.kind) {
+    case WorkerCommand::Kind::kDrain:
+      return "{\"cmd\": \"drain\"}\n";
+    case WorkerCommand::Kind::kReopenLogs:
+      return "{\"cmd\": \"reopen_logs\"}\n";
+    case WorkerCommand::Kind::kSetLogLevel:
+      // JSON-escaped: the level is checked by the master, but the encoder must not depend on that.
+      return nlohmann::json({{"cmd", "set_log_level"}, {"level", command.level}}).dump() + "\n";
+  }
+  return "";
 }
 
 }  // namespace esg

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "server/common/unix_user.h"
 
 namespace esg::control {
 namespace {
@@ -113,16 +114,7 @@ std::string PeerPolicy::Refusal(const std::string& who) const {
 }
 
 bool ResolveGroup(const std::string& name, gid_t* out, std::string* error) {
-  if (group* g = getgrnam(name.c_str())) {
-    *out = g->gr_gid;
-    return true;
-  }
-  char* end = nullptr;
-  long number = std::strtol(name.c_str(), &end, 10);
-  if (!name.empty() && end != nullptr && *end == '\0' && number >= 0) {
-    *out = static_cast<gid_t>(number);
-    return true;
-  }
+  if (LookUpGroup(name, out)) return true;
   *error = "Invalid value for '--control-group': no group named '" + name + "'";
   return false;
 }

@@ -217,17 +217,37 @@ def nginx_prefix(prefix: Path, site_text: str) -> Path:
     nginx/esg.conf or a Kubernetes ConfigMap's default.conf) and keeps pid, logs and temp files inside."""
     prefix.mkdir(parents=True, exist_ok=True)
     site = prefix / "site.conf"
-    site.write_text(site_text)
     # As root, nginx's workers would switch to www-data, which cannot reach sockets in the test's directories.
     user = "user root root;\n" if os.geteuid() == 0 else ""
     main = prefix / "nginx.conf"
-    main.write_text(NGINX_MAIN.format(user=user, prefix=prefix, site=site))
+    # Replaced atomically: a running nginx may be re-reading them (SIGHUP) at any moment.
+    for path, text in ((site, site_text), (main, NGINX_MAIN.format(user=user, prefix=prefix, site=site))):
+        tmp = path.with_suffix(".new")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return main
 
 
 def nginx_argv(prefix: Path, *extra: str) -> list[str]:
     return [need_program("/usr/sbin/nginx"), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
             "-e", str(prefix / "error.log"), *extra]
+
+
+def children(pid: int) -> set[int]:
+    """Direct children of a process (Linux /proc)."""
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def nginx_reload(proc: "Proc", timeout: float = 60.0) -> None:
+    """SIGHUP, then wait until the master started a worker with the new configuration (a failed reload never
+    does: the error log says why)."""
+    before = children(proc.pid)
+    proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: children(proc.pid) - before, timeout, what="nginx workers with the new configuration",
+               describe=proc.describe)
 
 
 def nginx_test(prefix: Path) -> None:

@@ -360,7 +360,8 @@ def test_rolling_update_behind_a_service_drops_nothing(tmp_path):
         old = [rollout.create(f"v1-{i + 1}", v1) for i in range(replicas)]
         for pod in old:
             rollout.wait_ready(pod)
-        assert rollout.members and len(rollout.members) == replicas
+        wait_until(lambda: rollout.members and len(rollout.members) == replicas, 60, interval=0.1,
+                   what=f"{replicas} pods in the Service", describe=rollout.timeline.text)
         with SteadyLoad(port=rollout.service_port, clients=4) as load:
             load.wait_requests(50)
             rollout.timeline(f"load running: {load.stats.summary()}")

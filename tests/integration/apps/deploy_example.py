@@ -18,15 +18,7 @@ VERSION = os.environ.get("APP_VERSION", _version)
 
 
 async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
+    if scope["type"] != "http":  # no lifespan: a self-contained file, as a user's first app would be
         return
     headers = [(b"content-type", b"text/plain"), (b"x-pid", str(os.getpid()).encode()),
                (b"x-version", VERSION.encode())]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ESG set-up for a fresh Debian 12 machine, idempotent: installs the missing Debian packages
 # (tools/debian-packages.txt) and creates/updates the project virtualenv (.venv) from the one chosen
-# interpreter (tools/python_interpreter, or $ESG_PYTHON) with the pinned requirements.txt, then unpacks the
-# pinned llhttp C sources (third_party/llhttp/dist, gitignored) that Bazel builds offline from then on.
-# Fails loudly, naming what could not be installed.
+# interpreter (tools/python_interpreter, or $ESG_PYTHON) with the pinned requirements.txt, and the deployment
+# tools virtualenv (.venv-tools: circus, kubernetes-validate from tools/requirements-tools.txt, which the
+# deployment tests run for real), then unpacks the pinned llhttp C sources (third_party/llhttp/dist,
+# gitignored) that Bazel builds offline from then on. Fails loudly, naming what could not be installed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,23 +36,36 @@ fi
 
 python=${ESG_PYTHON:-$(tr -d '[:space:]' < tools/python_interpreter)}
 [ -x "$python" ] || die "Python interpreter '$python' (tools/python_interpreter) is not executable"
-venv=${ESG_VENV:-$root/.venv}
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.esg-python" 2>/dev/null)" != "$python" ]; then
-  say "creating virtualenv $venv from $python"
-  rm -rf "$venv"
-  "$python" -m venv "$venv" || die "cannot create a virtualenv with $python (is python3-venv installed?)"
-  echo "$python" > "$venv/.esg-python"
-fi
-stamp="$venv/.esg-requirements"
-if ! cmp -s requirements.txt "$stamp"; then
-  say "installing pinned Python packages into $venv"
-  if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt >/tmp/esg-pip.log 2>&1; then
-    tail -20 /tmp/esg-pip.log >&2
-    bad=$(grep -oE "(No matching distribution found for|Could not find a version that satisfies the requirement) [^ ]+" /tmp/esg-pip.log | head -1 | awk '{print $NF}')
-    die "pip could not install ${bad:-the pinned requirements} (full log: /tmp/esg-pip.log)"
+# ensure_venv PYTHON DIR REQUIREMENTS LOG: DIR is a virtualenv of PYTHON with REQUIREMENTS installed (pip and
+# the package index as pip is configured on this machine). Cheap when the stamps say nothing changed.
+ensure_venv() {
+  local python=$1 dir=$2 requirements=$3 log=$4
+  if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.esg-python" 2>/dev/null)" != "$python" ]; then
+    say "creating virtualenv $dir from $python"
+    rm -rf "$dir"
+    "$python" -m venv "$dir" || die "cannot create a virtualenv with $python (is python3-venv installed?)"
+    echo "$python" > "$dir/.esg-python"
   fi
-  cp requirements.txt "$stamp"
-fi
+  local stamp="$dir/.esg-requirements"
+  if ! cmp -s "$requirements" "$stamp"; then
+    say "installing pinned Python packages ($requirements) into $dir"
+    if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements" >"$log" 2>&1; then
+      tail -20 "$log" >&2
+      local bad
+      bad=$(grep -oE "(No matching distribution found for|Could not find a version that satisfies the requirement) [^ ]+" "$log" | head -1 | awk '{print $NF}')
+      die "pip could not install ${bad:-the pinned requirements of $requirements} (full log: $log)"
+    fi
+    cp "$requirements" "$stamp"
+  fi
+}
+
+venv=${ESG_VENV:-$root/.venv}
+ensure_venv "$python" "$venv" requirements.txt /tmp/esg-pip.log
+
+# The deployment tools the tests run for real (circusd/circusctl, kubernetes-validate), in their own
+# virtualenv of Debian's Python 3: they are not ESG dependencies and must not change .venv. The tests look
+# for them at <repository>/.venv-tools/bin and fail, naming this script, when they are missing.
+ensure_venv /usr/bin/python3 "$root/.venv-tools" tools/requirements-tools.txt /tmp/esg-pip-tools.log
 
 # llhttp 9.4.3 (the request parser's engine): its generated C sources ship in the httptools 0.9.0 sdist,
 # fetched with the virtualenv's pip from the package index pip is configured with, pinned by checksum.
@@ -80,4 +94,4 @@ if [ "$(cat "$llhttp_dir/.esg-version" 2>/dev/null)" != "$llhttp_version $llhttp
   mv "$tmp/httptools-0.9.0/vendor/llhttp" "$llhttp_dir"
   echo "$llhttp_version $llhttp_sha256" > "$llhttp_dir/.esg-version"
 fi
-say "ready: $python, virtualenv $venv, llhttp $llhttp_version"
+say "ready: $python, virtualenv $venv, tools virtualenv $root/.venv-tools, llhttp $llhttp_version"

@@ -180,3 +180,86 @@ def make_cert(directory: Path) -> tuple[Path, Path]:
                     "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     return cert, key
+
+
+# ------------------------------------------------------------------ deployment tools (.venv-tools) and nginx
+
+def tools_bin(name: str) -> str:
+    """A program of the deployment tools virtualenv (circusd, circusctl, kubernetes-validate), which
+    tools/setup.sh creates at <repository>/.venv-tools ($ESG_TOOLS_VENV overrides). Missing: a failure."""
+    venv = Path(os.environ.get("ESG_TOOLS_VENV") or REPO / ".venv-tools")
+    path = venv / "bin" / name
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: run tools/setup.sh (it installs tools/requirements-tools.txt into "
+                    f"{venv})", pytrace=False)
+    return str(path)
+
+
+NGINX_MAIN = """\
+{user}worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    include {site};
+}}
+"""
+
+
+def nginx_prefix(prefix: Path, site_text: str) -> Path:
+    """An nginx prefix directory whose nginx.conf includes `site_text` (an http-context file such as
+    nginx/esg.conf or a Kubernetes ConfigMap's default.conf) and keeps pid, logs and temp files inside."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    site = prefix / "site.conf"
+    # As root, nginx's workers would switch to www-data, which cannot reach sockets in the test's directories.
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    main = prefix / "nginx.conf"
+    # Replaced atomically: a running nginx may be re-reading them (SIGHUP) at any moment.
+    for path, text in ((site, site_text), (main, NGINX_MAIN.format(user=user, prefix=prefix, site=site))):
+        tmp = path.with_suffix(".new")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return main
+
+
+def nginx_argv(prefix: Path, *extra: str) -> list[str]:
+    return [need_program("/usr/sbin/nginx"), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+            "-e", str(prefix / "error.log"), *extra]
+
+
+def children(pid: int) -> set[int]:
+    """Direct children of a process (Linux /proc)."""
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def nginx_reload(proc: "Proc", timeout: float = 60.0) -> None:
+    """SIGHUP, then wait until the master started a worker with the new configuration (a failed reload never
+    does: the error log says why)."""
+    before = children(proc.pid)
+    proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: children(proc.pid) - before, timeout, what="nginx workers with the new configuration",
+               describe=proc.describe)
+
+
+def nginx_test(prefix: Path) -> None:
+    proc = subprocess.run(nginx_argv(prefix, "-t"), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: "Proc | None" = None) -> None:
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up, timeout, what=f"127.0.0.1:{port} accepting", describe=proc.describe if proc else None)

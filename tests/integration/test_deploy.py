@@ -1,10 +1,10 @@
-"""deploy/: circus (its mechanism: a pre-bound socket handed over by fd), systemd units (systemd-analyze
-verify, READY=1 over $NOTIFY_SOCKET, socket activation), Kubernetes manifests (structural lint) and
-release.sh (per-release directory and virtualenv, switch, reload, health check, rollback)."""
+"""deploy/: systemd units (systemd-analyze verify, READY=1 over $NOTIFY_SOCKET, socket activation) and release.sh
+(per-release directory and virtualenv, switch, reload, health check, rollback). circus runs for real in
+test_circus.py; the Kubernetes manifests are validated in test_kubernetes.py and run as a pod in
+test_pod_rollout.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -21,32 +21,6 @@ from deploy_support import (APPS, REPO, env_for, esg_bin, free_port, get, need_p
                             try_get, wait_until)
 
 DEPLOY = REPO / "deploy"
-
-
-# ------------------------------------------------------------------------------------------------------ circus
-
-
-def test_circus_mechanism_prebound_socket_shared_by_fd(procs, tmp_path):
-    """What circus does for `--fd $(circus.sockets.web)`: bind once, start N esg processes with the fd."""
-    ini = (DEPLOY / "circus" / "circus.ini").read_text()
-    assert "--fd $(circus.sockets.web)" in ini and "use_sockets = True" in ini
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port, fd = listener.getsockname()[1], listener.fileno()
-    os.set_inheritable(fd, True)
-    processes = [procs([esg_bin(), "--fd", str(fd), "--app-dir", APPS, "dep_app:app"], name=f"esg{i}",
-                       env=env_for(), pass_fds=[fd]) for i in range(2)]
-    listener.close()  # like circusd after the spawn: the processes own the socket now
-    for p in processes:
-        p.wait_output("ESG running on socket ('127.0.0.1'")
-    seen: set[int] = set()
-    wait_until(lambda: seen.add(int(get(f"http://127.0.0.1:{port}/pid").text)) or len(seen) >= 2, 20,
-               what="both processes answering on the shared fd")
-    processes[0].stop()
-    for _ in range(5):
-        assert get(f"http://127.0.0.1:{port}/").text == "hello", "the other process keeps serving"
 
 
 # ----------------------------------------------------------------------------------------------------- systemd
@@ -112,64 +86,6 @@ def test_systemd_socket_activation(procs, tmp_path):
                describe=p.describe)
     r = get(f"http://127.0.0.1:{port}/", timeout=20)  # the first connection starts esg
     assert r.text == "hello", p.describe()
-
-
-# -------------------------------------------------------------------------------------------------- kubernetes
-
-
-def load_yaml(path: Path) -> list:
-    """YAML documents as Python objects, parsed by Debian's python3-yaml (PyYAML is not a venv dependency)."""
-    code = "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))"
-    proc = subprocess.run(["/usr/bin/python3", "-c", code, str(path)], capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0 and "No module named 'yaml'" in proc.stderr:
-        pytest.fail("python3-yaml is missing (apt-get install python3-yaml)", pytrace=False)
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in json.loads(proc.stdout) if d]
-
-
-def test_kubernetes_manifests_lint(tmp_path):
-    k8s = DEPLOY / "kubernetes"
-    docs = {d["kind"]: d for f in sorted(k8s.glob("*.yaml")) for d in load_yaml(f)}
-    assert {"Deployment", "Service", "ConfigMap"} <= set(docs), sorted(docs)
-    for doc in docs.values():
-        assert doc.get("apiVersion") and doc.get("metadata", {}).get("name"), doc
-    deployment, service = docs["Deployment"], docs["Service"]
-    assert deployment["apiVersion"] == "apps/v1"
-    labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    assert service["spec"]["selector"].items() <= labels.items()
-    pod = deployment["spec"]["template"]["spec"]
-    containers = {c["name"]: c for c in pod["containers"]}
-    assert {"esg", "nginx"} <= set(containers)
-    port_names = {p["name"] for c in containers.values() for p in c.get("ports", [])}
-    for port in service["spec"]["ports"]:
-        assert port["targetPort"] in port_names, port
-    esg = containers["esg"]
-    args = esg["command"]
-    assert "--uds" in args and "--proxy-headers" in args and "--forwarded-allow-ips" in args
-    sock = args[args.index("--uds") + 1]
-    graceful = int(args[args.index("--timeout-graceful-shutdown") + 1])
-    assert esg["readinessProbe"]["httpGet"]["port"] in port_names
-    pre_stop = " ".join(esg["lifecycle"]["preStop"]["exec"]["command"])
-    sleep = int(re.search(r"sleep (\d+)", pre_stop).group(1))
-    assert "drain" in pre_stop
-    assert pod["terminationGracePeriodSeconds"] >= graceful + sleep, "kubelet would SIGKILL mid-drain"
-    mounts = {m["name"]: m["mountPath"] for c in containers.values() for m in c.get("volumeMounts", [])}
-    assert sock.startswith(mounts["run"] + "/"), "the socket must be on the volume shared with nginx"
-    for c in containers.values():
-        for m in c.get("volumeMounts", []):
-            assert m["name"] in {v["name"] for v in pod["volumes"]}, m
-    # The sidecar's nginx config: same upstream socket, and nginx accepts it.
-    nginx_conf = docs["ConfigMap"]["data"]["default.conf"]
-    assert f"server unix:{sock}" in nginx_conf
-    site = tmp_path / "default.conf"
-    site.write_text(nginx_conf)
-    main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-                    f"http {{ client_body_temp_path {tmp_path}/b; proxy_temp_path {tmp_path}/p; include {site}; }}\n")
-    proc = subprocess.run([need_program("/usr/sbin/nginx"), "-t", "-p", str(tmp_path), "-c", str(main)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
 
 
 # ------------------------------------------------------------------------------------------------- release.sh

@@ -359,6 +359,8 @@ class Machine:
             if pre_stop:
                 hook = subprocess.run(pre_stop["command"], env=env, capture_output=True, text=True, timeout=grace)
                 assert hook.returncode == 0, hook.stdout + hook.stderr
+            if container.get("readinessProbe"):  # still serving what the Service sent before it learnt
+                assert probe(container["readinessProbe"], env), f"not serving after preStop\n{p.describe()}"
             p.send_signal(signal.SIGTERM)
             code = p.wait(timeout=max(1.0, grace - (time.monotonic() - began)))
             assert code == 0, p.describe()

@@ -14,7 +14,8 @@ Steps on each node, each printed as it happens:
      the next server), and/or run --out-cmd; then wait until a heartbeat taken after that shows no
      connection and no request on any worker (no request is waiting in the node when it drains);
   3. drain (unless --no-drain): the workers finish and exit, health says NOT_SERVING;
-  4. deploy: the caller's hook (--deploy-cmd, run by sh with $ESG_NODE, $ESG_CONTROL_SOCKET, $ESG_RELEASE);
+  4. deploy: the caller's hook (--deploy-cmd; it, --out-cmd and --in-cmd run by sh with $ESG_NODE,
+     $ESG_CONTROL_SOCKET, $ESG_RELEASE and $ESG_SERVE, where the node serves);
   5. resume: the master refuses to reload while drained (FAILED_PRECONDITION), so the node starts workers on
      the old release first (out of rotation, they get no traffic);
   6. reload with the new release: the master starts the new generation, waits until every new worker is

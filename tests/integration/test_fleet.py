@@ -196,7 +196,7 @@ class Fleet:
         for node in NODES:
             argv += ["--node", f"control={self.control(node)},link={self.base}/fleet/{node}.sock,name={node}"]
         log.write_text("")
-        return subprocess.run(argv, capture_output=True, text=True, timeout=400, env=env_for())
+        return subprocess.run(argv, capture_output=True, text=True, timeout=270, env=env_for())
 
     def hooks(self) -> list[str]:
         return (self.work / "hooks.log").read_text().splitlines()

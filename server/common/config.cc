@@ -1,7 +1,7 @@
 // Config serialisation: the JSON document the master hands to each worker in $ESG_WORKER_CONFIG.
 //
 // Keys are exactly the Config field names (Python-style), unset optionals are null, headers are
-// [[name, value], ...]. The worker (server/python/esg/worker.py) reads this; keep the two in step.
+// [[name, value], ...]. The worker (server/python/esg/worker_process.py) reads this; keep the two in step.
 #include "server/common/config.h"
 
 #include <nlohmann/json.hpp>

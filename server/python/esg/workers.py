@@ -29,9 +29,11 @@ from typing import Any, Dict, List
 from gunicorn.workers.base import Worker
 
 from esg import config as esg_config
-from esg.main import limit_requests, listener_for, require_tls_support
+from esg.errors import EXIT_STARTUP_FAILURE, ConfigError
+from esg.sockets import listener_for
 
-WORKER_BOOT_ERROR = 3  # gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR
+# gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR: the arbiter stops instead of respawning, as ESG's master does.
+WORKER_BOOT_ERROR = EXIT_STARTUP_FAILURE
 UNLIMITED = 2**31 - 1
 
 
@@ -84,8 +86,10 @@ class ESGWorker(Worker):
         where = f"{type(self).__name__}.CONFIG_KWARGS"
         esg_config.check_options(self.options, where)
         if self.options.get("workers") not in (None, 1) or self.options.get("reload"):
-            raise esg_config_error(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
+            raise ConfigError(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
         self.config = esg_config.build(self.options, {})
+        from esg.serve import require_tls_support  # (the engine is imported in the worker, not the arbiter)
+
         require_tls_support(self.config, f"gunicorn -k {type(self).__module__}.{type(self).__name__}")
         super().init_process()
 
@@ -101,9 +105,9 @@ class ESGWorker(Worker):
         signal.signal(signal.SIGABRT, self.handle_abort)
 
     def run(self) -> None:
-        from esg import _esg, _log
-        from esg.importer import AppLoadError
-        from esg.serve import Serving, new_event_loop, prepare_app
+        from esg import _esg
+        from esg.errors import AppLoadError
+        from esg.serve import Serving, limit_requests, new_event_loop, prepare_app
 
         _esg.init_log(self.config["log_level"], self.config["use_colors"], False)
         try:
@@ -189,12 +193,6 @@ class ESGH11Worker(ESGWorker):
     """For PyPy and hosts without uvloop: the asyncio loop. ESG has one HTTP engine, so "http" is a no-op."""
 
     CONFIG_KWARGS: Dict[str, Any] = {"loop": "asyncio", "http": "h11"}
-
-
-def esg_config_error(message: str) -> Exception:
-    from esg.main import ConfigError
-
-    return ConfigError(message)
 
 
 # ------------------------------------------------------------------------------------------------ access log

@@ -8,10 +8,11 @@
 
 #include "server/engine/server.h"
 #include "server/engine/tls_transport.h"
-#include "server/python/app_driver.h"
-#include "server/python/asgi_channel.h"
-#include "server/python/exchange.h"
-#include "server/python/interned.h"
+#include "server/python/binding/engine_binding.h"
+#include "server/python/binding/app_driver.h"
+#include "server/python/binding/asgi_channel.h"
+#include "server/python/binding/exchange.h"
+#include "server/python/binding/interned.h"
 
 namespace py = pybind11;
 

@@ -1,12 +1,13 @@
 // Exchange and the pre-completed awaitables: the ASGI `receive`/`send` pair for one HTTP request.
-#include "server/python/exchange.h"
+#include "server/python/binding/exchange.h"
 
 #include <new>
 #include <string>
 
 #include "server/common/log.h"
-#include "server/python/asgi_channel.h"
-#include "server/python/interned.h"
+#include "server/python/binding/interned.h"
+#include "server/python/binding/loop_futures.h"
+#include "server/python/binding/python_error.h"
 
 namespace esg::python {
 namespace {
@@ -79,7 +80,7 @@ struct ExchangeObject {
   vectorcallfunc vectorcall;  // the exchange itself is the app's `send`: send(message) calls ExchangeSend
   engine::StreamPtr stream;
   Observer observer;
-  AsgiChannel* channel;
+  LoopFutures* futures;  // the channel's, which outlives its exchanges
   PyObject* receive_waiter;  // pending future of receive(), owned
   PyObject* send_waiter;     // pending future of send(), owned
   PyObject* more_send_waiters;  // list of futures of further send() calls made meanwhile (asyncio.gather), owned
@@ -180,7 +181,7 @@ PyObject* ExchangeReceive(PyObject* self, PyObject*) {
   PyObject* msg = NextMessage(ex);
   if (msg) return NewReady(msg);
   if (PyErr_Occurred()) return nullptr;
-  PyObject* fut = ex->channel->NewFuture();
+  PyObject* fut = ex->futures->NewFuture();
   if (!fut) return nullptr;
   Py_INCREF(fut);
   ex->receive_waiter = fut;
@@ -326,7 +327,7 @@ PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
   if (release) PyBuffer_Release(&buffer);
   switch (r) {
     case engine::HttpStream::SendResult::kWait: {
-      PyObject* fut = ex->channel->NewFuture();
+      PyObject* fut = ex->futures->NewFuture();
       if (!fut) return nullptr;
       if (ex->send_waiter) {
         // Another send() is still waiting (sends from concurrent tasks): keep its future, wake both.
@@ -491,13 +492,13 @@ bool FinishExchange(PyObject* exchange) {
   return true;
 }
 
-PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
+PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
   auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
   if (!ex) return nullptr;
   ex->vectorcall = ExchangeVectorcall;
   new (&ex->stream) engine::StreamPtr(stream);
   new (&ex->observer) Observer(ex);
-  ex->channel = channel;
+  ex->futures = futures;
   ex->receive_waiter = nullptr;
   ex->send_waiter = nullptr;
   ex->more_send_waiters = nullptr;

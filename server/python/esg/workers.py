@@ -52,6 +52,7 @@ class ESGWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.cfg
+        default = esg_config.DEFAULTS
         allow = cfg.forwarded_allow_ips
         options: Dict[str, Any] = {
             "timeout_keep_alive": int(cfg.keepalive),
@@ -60,18 +61,20 @@ class ESGWorker(Worker):
             "backlog": int(cfg.backlog),
             "log_level": str(cfg.loglevel).lower(),
             "access_log": False,  # gunicorn's access logger writes the lines (see _access_logged)
-            "limit_request_line": _limit(getattr(cfg, "limit_request_line", None), 8190),
-            "limit_request_fields": _limit(getattr(cfg, "limit_request_fields", None), 100),
-            "limit_request_field_size": _limit(getattr(cfg, "limit_request_field_size", None), 8190),
+            "limit_request_line": _limit(getattr(cfg, "limit_request_line", None), default["limit_request_line"]),
+            "limit_request_fields": _limit(getattr(cfg, "limit_request_fields", None),
+                                           default["limit_request_fields"]),
+            "limit_request_field_size": _limit(getattr(cfg, "limit_request_field_size", None),
+                                               default["limit_request_field_size"]),
         }
         if cfg.is_ssl:
             options.update({
                 "ssl_keyfile": cfg.keyfile or "",
                 "ssl_certfile": cfg.certfile or "",
-                "ssl_version": int(getattr(cfg, "ssl_version", 17) or 17),
-                "ssl_cert_reqs": int(getattr(cfg, "cert_reqs", 0) or 0),
+                "ssl_version": int(getattr(cfg, "ssl_version", None) or default["ssl_version"]),
+                "ssl_cert_reqs": int(getattr(cfg, "cert_reqs", None) or default["ssl_cert_reqs"]),
                 "ssl_ca_certs": getattr(cfg, "ca_certs", None) or "",
-                "ssl_ciphers": getattr(cfg, "ciphers", None) or "TLSv1",
+                "ssl_ciphers": getattr(cfg, "ciphers", None) or default["ssl_ciphers"],
             })
         options.update(self.CONFIG_KWARGS)
         self.options = options

@@ -51,3 +51,27 @@ def test_cli_args_only_for_values_that_differ():
 def test_normalize_headers_rejects_a_header_without_colon():
     with pytest.raises(ValueError, match="not a Name:Value pair"):
         config.normalize_headers(["X-A 1"])
+
+
+def test_defaults_come_from_the_generated_schema():
+    from esg import _schema
+
+    assert config.DEFAULTS == {name: spec[0] for name, spec in _schema.SETTINGS.items()}
+    assert config.flag_name("headers") == "--header" and config.flag_name("reload_dirs") == "--reload-dir"
+    assert config.CHOICES["loop"] == ("auto", "asyncio", "uvloop")
+    assert "uds_mode" not in config.DEFAULTS and "control_socket" not in config.DEFAULTS, "master-only settings"
+
+
+def test_engine_refuses_an_unknown_or_mistyped_setting():
+    import asyncio
+
+    from esg import _esg
+
+    loop = asyncio.new_event_loop()
+    try:
+        for settings, message in (({"prot": 5000}, "unknown setting 'prot'"),
+                                  ({"limit_request_line": "8190"}, "'limit_request_line' must be an integer")):
+            with pytest.raises(ValueError, match=message):
+                _esg.Engine(lambda *args: None, loop, {**config.build({}, {}), **settings}, [], None)
+    finally:
+        loop.close()

@@ -1,4 +1,4 @@
-// Exchange and the pre-completed awaitables: the ASGI `receive`/`send` pair for one HTTP request.
+// Exchange: the ASGI `receive`/`send` pair for one HTTP request.
 #include "server/python/binding/exchange.h"
 
 #include <new>
@@ -8,59 +8,10 @@
 #include "server/python/binding/interned.h"
 #include "server/python/binding/loop_futures.h"
 #include "server/python/binding/python_error.h"
+#include "server/python/binding/ready.h"
 
 namespace esg::python {
 namespace {
-
-// ---------------------------------------------------------------------------------------------------
-// Ready: an awaitable that completes at once. `await` on it never suspends the coroutine: its iterator
-// finishes on the first step (StopIteration carrying the value, or nothing for None).
-struct ReadyObject {
-  PyObject_HEAD
-  PyObject* value;  // owned; null for None
-};
-
-PyObject* ReadyAwait(PyObject* self) {
-  Py_INCREF(self);
-  return self;
-}
-
-PyObject* ReadyNext(PyObject* self) {
-  auto* r = reinterpret_cast<ReadyObject*>(self);
-  if (r->value) {
-    PyObject* value = r->value;
-    r->value = nullptr;
-    // StopIteration(value): wrap so a tuple or exception value is not unpacked or raised.
-    PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, value);
-    Py_DECREF(value);
-    if (stop) {
-      PyErr_SetObject(PyExc_StopIteration, stop);
-      Py_DECREF(stop);
-    }
-  }
-  return nullptr;  // no exception set: exhausted, result None
-}
-
-void ReadyDealloc(PyObject* self) {
-  Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
-  Py_TYPE(self)->tp_free(self);
-}
-
-PyAsyncMethods kReadyAsync = {ReadyAwait, nullptr, nullptr, nullptr};
-
-PyTypeObject ReadyType = {PyVarObject_HEAD_INIT(nullptr, 0)};
-
-PyObject* g_done = nullptr;  // Ready with no value, shared
-
-PyObject* NewReady(PyObject* value /* stolen */) {
-  auto* r = PyObject_New(ReadyObject, &ReadyType);
-  if (!r) {
-    Py_XDECREF(value);
-    return nullptr;
-  }
-  r->value = value;
-  return reinterpret_cast<PyObject*>(r);
-}
 
 // ---------------------------------------------------------------------------------------------------
 struct ExchangeObject;
@@ -179,7 +130,7 @@ PyObject* ExchangeReceive(PyObject* self, PyObject*) {
     return nullptr;
   }
   PyObject* msg = NextMessage(ex);
-  if (msg) return NewReady(msg);
+  if (msg) return ReadyWith(msg);
   if (PyErr_Occurred()) return nullptr;
   PyObject* fut = ex->futures->NewFuture();
   if (!fut) return nullptr;
@@ -307,7 +258,7 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
     }
   }
   ex->start_received = true;
-  return Py_NewRef(g_done);
+  return Py_NewRef(DoneAwaitable());
 }
 
 PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
@@ -349,7 +300,7 @@ PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
       PyErr_SetString(PyExc_RuntimeError, "Response body does not match its Content-Length; connection aborted");
       return nullptr;
     default:
-      return Py_NewRef(g_done);
+      return Py_NewRef(DoneAwaitable());
   }
 }
 
@@ -366,7 +317,7 @@ PyObject* ExchangeSend(PyObject* self, PyObject* message) {
     return nullptr;
   }
   engine::HttpStream& s = *ex->stream;
-  if (s.disconnected() && !s.response_complete()) return Py_NewRef(g_done);  // client gone: dropped quietly
+  if (s.disconnected() && !s.response_complete()) return Py_NewRef(DoneAwaitable());  // client gone: dropped quietly
   if (!ex->start_received) {
     if (!IsType(type, k.http_response_start)) {
       PyErr_Format(PyExc_RuntimeError, "Expected ASGI message 'http.response.start', but got %R.", type);
@@ -454,15 +405,7 @@ void ExchangeDealloc(PyObject* self) {
 }  // namespace
 
 bool InitExchangeTypes() {
-  ReadyType.tp_name = "esg._esg.Ready";
-  ReadyType.tp_basicsize = sizeof(ReadyObject);
-  ReadyType.tp_flags = Py_TPFLAGS_DEFAULT;
-  ReadyType.tp_dealloc = ReadyDealloc;
-  ReadyType.tp_as_async = &kReadyAsync;
-  ReadyType.tp_iter = PyObject_SelfIter;
-  ReadyType.tp_iternext = ReadyNext;
-  ReadyType.tp_doc = "An awaitable that is already complete.";
-  if (PyType_Ready(&ReadyType) < 0) return false;
+  if (!InitReadyType()) return false;
   ExchangeType.tp_name = "esg._esg.Exchange";
   ExchangeType.tp_basicsize = sizeof(ExchangeObject);
   ExchangeType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
@@ -474,17 +417,8 @@ bool InitExchangeTypes() {
   ExchangeType.tp_call = PyVectorcall_Call;
   ExchangeType.tp_methods = kExchangeMethods;
   ExchangeType.tp_doc = "One HTTP request/response exchange; calling it is ASGI send(message).";
-  if (PyType_Ready(&ExchangeType) < 0) return false;
-  if (!g_done) {
-    g_done = NewReady(nullptr);
-    if (!g_done) return false;
-  }
-  return true;
+  return PyType_Ready(&ExchangeType) == 0;
 }
-
-PyObject* DoneAwaitable() { return g_done; }
-
-PyObject* ReadyWith(PyObject* value) { return NewReady(value); }
 
 bool FinishExchange(PyObject* exchange) {
   if (Py_TYPE(exchange) != &ExchangeType) return false;

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "server/common/log.h"
-#include "server/python/binding/exchange.h"
 #include "server/python/binding/loop_futures.h"
 #include "server/python/binding/python_error.h"
+#include "server/python/binding/ready.h"
 
 namespace py = pybind11;
 

@@ -57,19 +57,34 @@ void StoreInto(const OptionSpec&, const Value&, std::vector<std::pair<std::strin
 }
 
 template <typename T>
-std::string Shown(const OptionSpec& spec, const T& value) {
+struct IsOptional : std::false_type {};
+template <typename T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+// A member's value as --help shows it (python == false) or as a Python literal (python == true).
+template <typename T>
+std::string Render(const OptionSpec& spec, const T& value, bool python) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (spec.type == OptionType::kBoolPair) return value ? "enabled" : "disabled";
+    if (!python && spec.type == OptionType::kBoolPair) return value ? "enabled" : "disabled";
     return value ? "True" : "False";
   } else if constexpr (std::is_same_v<T, double>) {
     return PyFloatRepr(value);
   } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
     return std::to_string(value);
   } else if constexpr (std::is_same_v<T, std::string>) {
-    return value;
+    return python ? PyRepr(value) : value;
+  } else if constexpr (IsOptional<T>::value) {
+    // Unset: no default to show (the help says what happens), None in Python.
+    return value ? Render(spec, *value, python) : (python ? "None" : "");
   } else {
-    return "";  // optionals, lists: no default to show (their help says what happens when unset)
+    return python ? "[]" : "";  // lists start empty
   }
+}
+
+std::string RenderDefault(const OptionSpec& spec, bool python) {
+  if (!spec.field) return "";
+  static const Config* defaults = new Config();
+  return std::visit([&](auto member) { return Render(spec, defaults->*member, python); }, *spec.field);
 }
 
 std::vector<OptionSpec> MakeTable() {
@@ -315,11 +330,38 @@ void Store(const OptionSpec& spec, const Value& value, Config* config) {
   std::visit([&](auto member) { StoreInto(spec, value, &(config->*member)); }, *spec.field);
 }
 
-std::string DefaultText(const OptionSpec& spec) {
-  if (!spec.field) return "";
-  static const Config* defaults = new Config();
-  return std::visit([&](auto member) { return Shown(spec, defaults->*member); }, *spec.field);
+std::string DefaultText(const OptionSpec& spec) { return RenderDefault(spec, false); }
+
+std::string DefaultPyLiteral(const OptionSpec& spec) { return RenderDefault(spec, true); }
+
+std::string PyRepr(std::string_view text) {
+  bool has_single = text.find('\'') != std::string_view::npos;
+  bool has_double = text.find('"') != std::string_view::npos;
+  char quote = (has_single && !has_double) ? '"' : '\'';
+  std::string out(1, quote);
+  for (unsigned char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c == static_cast<unsigned char>(quote)) {
+          out += '\\';
+          out += static_cast<char>(c);
+        } else if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += quote;
+  return out;
 }
+
 
 std::string PyFloatRepr(double value) {
   char buf[64];

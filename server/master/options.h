@@ -81,7 +81,13 @@ void Store(const OptionSpec& spec, const Value& value, Config* config);
 // repr() ("0.25", "20.0"), a kFlag's bool as "True"/"False", a kBoolPair's as "enabled"/"disabled".
 std::string DefaultText(const OptionSpec& spec);
 
+// The option's default as a Python literal: None (unset), True/False, 8190, 0.25, 'auto', [] (lists).
+std::string DefaultPyLiteral(const OptionSpec& spec);
+
 // Python's float repr: the shortest text that reads back as `value`, with ".0" when it is integral.
 std::string PyFloatRepr(double value);
+
+// Python's repr() of a str, as click quotes values in its messages ('abc', "it's").
+std::string PyRepr(std::string_view text);
 
 }  // namespace esg::cli

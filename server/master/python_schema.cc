@@ -4,46 +4,13 @@
 // so esg.run(...) and the gunicorn worker (esg/config.py) accept exactly what the worker config holds,
 // with the defaults `esg --help` shows.
 #include <cstdio>
-#include <optional>
 #include <string>
-#include <type_traits>
-#include <variant>
-#include <vector>
 
 #include "server/common/config.h"
 #include "server/master/options.h"
 
 namespace esg::cli {
 namespace {
-
-std::string PyString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-template <typename T>
-std::string PyLiteral(const T& value) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return value ? "True" : "False";
-  } else if constexpr (std::is_same_v<T, double>) {
-    return PyFloatRepr(value);
-  } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
-    return std::to_string(value);
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    return PyString(value);
-  } else {
-    return "[]";  // the lists start empty
-  }
-}
-
-template <typename T>
-std::string PyLiteral(const std::optional<T>& value) {
-  return value ? PyLiteral(*value) : "None";
-}
 
 std::string Kind(const OptionSpec& spec) {
   switch (spec.type) {
@@ -63,7 +30,6 @@ std::string Kind(const OptionSpec& spec) {
 
 int main() {
   using namespace esg::cli;
-  const esg::Config defaults;
   std::string out =
       "\"\"\"ESG's settings as esg.run(...) and the gunicorn worker take them. Generated at build time by\n"
       "//server/master:python_schema from server/common/config.h (names, types, defaults) and\n"
@@ -77,16 +43,15 @@ int main() {
     if (field == nullptr || !field->worker) continue;
     std::string choices = "(";
     for (std::string_view choice : Choices(spec)) {
-      if (spec.type == OptionType::kChoice) choices += PyString(choice) + ", ";
+      if (spec.type == OptionType::kChoice) choices += PyRepr(choice) + ", ";
     }
     choices += ")";
-    std::string value = std::visit([&defaults](auto member) { return PyLiteral(defaults.*member); }, *spec.field);
-    out += "    " + PyString(field->name) + ": (" + value + ", " + PyString(spec.name) + ", " +
-           PyString(Kind(spec)) + ", " + choices + "),\n";
+    out += "    " + PyRepr(field->name) + ": (" + DefaultPyLiteral(spec) + ", " + PyRepr(spec.name) + ", " +
+           PyRepr(Kind(spec)) + ", " + choices + "),\n";
   }
   out += "}\n\n# When neither the option nor its environment variable is given.\n";
   out += "DEFAULT_WORKERS = " + std::to_string(esg::kDefaultWorkers) + "\n";
-  out += "DEFAULT_FORWARDED_ALLOW_IPS = " + PyString(esg::kDefaultForwardedAllowIps) + "\n";
+  out += "DEFAULT_FORWARDED_ALLOW_IPS = " + PyRepr(esg::kDefaultForwardedAllowIps) + "\n";
   std::fputs(out.c_str(), stdout);
   return 0;
 }

@@ -1,13 +1,22 @@
-// Config: every setting of ESG as one plain struct, with its documented default.
+// Config: every setting of ESG as one plain struct, with its documented default, and ConfigFields(), the
+// table that names each member once.
 //
-// Built by the master's CLI loader (server/master/cli.h) from argv and the environment, validated there,
-// and handed to each worker as JSON (ToJson/FromJson). JSON keys are the Python-style option names
-// (`log_level`, `forwarded_allow_ips`, ...), the same names `esg.run(**kwargs)` accepts.
+// The schema has one source: the member initialisers below are the defaults, ConfigFields() gives each
+// member its Python-style name (`log_level`, `forwarded_allow_ips`, ...) and type, and the option table
+// (server/master/options.cc) adds the CLI flag and help text to a member. From those the CLI parses and
+// prints `--help`, ToJson writes the worker config, FromJson reads it back (the engine binding reads the
+// dict of esg.run and the gunicorn worker through it too), and //server/python:config_schema generates
+// esg/_schema.py, whence esg.config takes the keyword arguments of esg.run(...) and their defaults.
+//
+// To add a setting: a member here, a row in ConfigFields() (config.cc), and a row in the option table.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace esg {
@@ -119,6 +128,44 @@ struct ListenerSpec {
   std::string Url(bool tls) const;
 };
 
+// Defaults resolved when neither the option nor its environment variable is given.
+inline constexpr int kDefaultWorkers = 1;                              // --workers, $WEB_CONCURRENCY
+inline constexpr std::string_view kDefaultForwardedAllowIps = "127.0.0.1";  // --forwarded-allow-ips
+
+// A pointer to one Config member, of one of the types settings have.
+using FieldMember =
+    std::variant<std::string Config::*, bool Config::*, int Config::*, int64_t Config::*, double Config::*,
+                 std::optional<int> Config::*, std::optional<bool> Config::*, std::optional<double> Config::*,
+                 std::optional<std::string> Config::*, std::vector<std::string> Config::*,
+                 std::vector<std::pair<std::string, std::string>> Config::*>;
+
+// One setting: its name (JSON key, esg.run keyword, option flag with '-' for '_') and member.
+// `worker`: handed to workers in the config JSON (false for what only the master uses: --uds-mode,
+// --uds-group, the control plane).
+struct ConfigField {
+  std::string_view name;
+  FieldMember member;
+  bool worker = true;
+};
+
+// Every setting, in the order ToJson writes them.
+const std::vector<ConfigField>& ConfigFields();
+
+// The field named `name`, or nullptr.
+const ConfigField* FindField(std::string_view name);
+
+// The field of `member`, or nullptr (every member of Config that is a setting has one).
+const ConfigField* FieldOf(const FieldMember& member);
+
+// The worker's JSON document: {"config": {<every worker field>}, "listeners": [...], "control_fd": N}.
+// Unset optionals are null; headers are [[name, value], ...].
 std::string ToJson(const Config& config, const std::vector<ListenerSpec>& listeners, int control_fd);
+
+// Reads a JSON object of settings (ToJson's "config", or the dict esg.run / the gunicorn worker built)
+// into `*config`, over what it holds. Strict: an unknown key, or a value of the wrong type, returns false
+// with `*error` naming the key ("unknown setting 'prot'", "setting 'port' must be an integer, got
+// \"80\""). null leaves a setting at its default (unset for optionals). Integer settings take whole
+// numbers only (5.0 yes, 5.5 no).
+bool FromJson(std::string_view json, Config* config, std::string* error);
 
 }  // namespace esg

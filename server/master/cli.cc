@@ -31,15 +31,7 @@ struct UsageError {
 
 std::string FormatNumber(double value, bool as_integer) {
   if (as_integer) return std::to_string(static_cast<long long>(value));
-  // Python's float repr: shortest form that round-trips, with ".0" for integral values.
-  char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
-    if (std::strtod(buf, nullptr) == value) break;
-  }
-  std::string out(buf);
-  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
-  return out;
+  return PyFloatRepr(value);
 }
 
 std::string FormatBound(double bound) {
@@ -237,7 +229,7 @@ void Apply(const Occurrence& occurrence, Config* config) {
     }
     value.integer = mode;
   }
-  if (spec.apply != nullptr) spec.apply(config, value);
+  Store(spec, value, config);
 }
 
 // click's parser: options anywhere, "--opt=value" or "--opt value", "--" ends options. Throws UsageError.
@@ -287,34 +279,6 @@ void ValidateApp(const std::string& app) {
 }
 
 }  // namespace
-
-std::string PyRepr(std::string_view text) {
-  bool has_single = text.find('\'') != std::string_view::npos;
-  bool has_double = text.find('"') != std::string_view::npos;
-  char quote = (has_single && !has_double) ? '"' : '\'';
-  std::string out(1, quote);
-  for (unsigned char c : text) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c == static_cast<unsigned char>(quote)) {
-          out += '\\';
-          out += static_cast<char>(c);
-        } else if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += quote;
-  return out;
-}
 
 std::string UsageErrorText(std::string_view message) {
   std::string out(UsageLine());
@@ -377,12 +341,12 @@ ParseResult Parse(const std::vector<std::string>& args, const GetEnv& env, Confi
         Apply(occurrence, config);
       }
     }
-    if (!config->workers) config->workers = 1;
+    if (!config->workers) config->workers = kDefaultWorkers;
     if ((config->uds_mode || !config->uds_group.empty()) && config->uds.empty()) {
       throw UsageError{std::string(config->uds_mode ? "--uds-mode" : "--uds-group") +
                        " applies to the socket file of --uds; pass --uds PATH too."};
     }
-    if (!config->forwarded_allow_ips) config->forwarded_allow_ips = "127.0.0.1";
+    if (!config->forwarded_allow_ips) config->forwarded_allow_ips = std::string(kDefaultForwardedAllowIps);
     {
       // The workers apply the same parser; a bad entry is a usage error here, not a worker crash.
       http::ForwardedPolicy policy;

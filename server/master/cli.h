@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/common/config.h"
+#include "server/master/options.h"  // PyRepr
 
 namespace esg::cli {
 
@@ -35,8 +36,5 @@ ParseResult Parse(const std::vector<std::string>& args, const GetEnv& env, Confi
 
 // A complete usage-error text: "Usage: ...\nTry 'esg --help' for help.\n\nError: <message>\n".
 std::string UsageErrorText(std::string_view message);
-
-// Python's repr() of a str, as click quotes values in its messages ('abc', "it's").
-std::string PyRepr(std::string_view text);
 
 }  // namespace esg::cli

@@ -168,9 +168,10 @@ std::string HelpText() {
   out += "\n\nOptions:\n";
   for (const OptionSpec& spec : Options()) {
     std::string help(spec.help);
-    if (!spec.show_default.empty()) {
+    if (size_t at = help.find("{default}"); at != std::string::npos) help.replace(at, 9, DefaultText(spec));
+    if (spec.show_default) {
       help += "  [default: ";
-      help += spec.show_default;
+      help += DefaultText(spec);
       help += "]";
     }
     AppendRow(&out, FirstColumn(spec), help);

@@ -68,7 +68,7 @@ void WarnAboutUnixTrust(const esg::Config& config, const std::vector<esg::Listen
   if (!config.proxy_headers) return;
   esg::http::ForwardedPolicy policy;
   std::string ignored;
-  if (!policy.Parse(config.forwarded_allow_ips.value_or("127.0.0.1"), &ignored) || !policy.TrustsUnix()) return;
+  if (!policy.Parse(config.forwarded_allow_ips.value_or(std::string(esg::kDefaultForwardedAllowIps)), &ignored) || !policy.TrustsUnix()) return;
   for (const esg::Listener& listener : listeners) {
     struct stat st;
     if (listener.spec.kind != "unix" || stat(listener.spec.path.c_str(), &st) != 0 || (st.st_mode & S_IWOTH) == 0) {
@@ -115,7 +115,7 @@ int Main(int argc, char** argv) {
   // A bad --ssl-* file or value is a usage error (exit 2, like other option errors), found before any
   // socket is bound or worker spawned: the workers would only fail the same way, over and over.
   if (!esg::CheckTls(config, &error)) {
-    std::fprintf(stderr, "Usage: esg [OPTIONS] APP\nTry 'esg --help' for help.\n\nError: %s\n", error.c_str());
+    std::fputs(esg::cli::UsageErrorText(error).c_str(), stderr);
     return 2;
   }
   // An unknown --uds-group is a usage error (exit 2), found before anything is bound.
@@ -148,7 +148,7 @@ int Main(int argc, char** argv) {
   options.package_root = esg::FindPackageRoot(package_candidates);
   esg::control::ControlOptions control = ControlOptionsFrom(config);
   if (!esg::control::ValidateControlOptions(control, &error)) {
-    std::fprintf(stderr, "Usage: esg [OPTIONS] APP\nTry 'esg --help' for help.\n\nError: %s\n", error.c_str());
+    std::fputs(esg::cli::UsageErrorText(error).c_str(), stderr);
     return 2;
   }
   bool control_failed = false;

@@ -1,12 +1,14 @@
 // The option table of `esg`: one row per command-line option, in `esg --help` order.
 //
 // Everything the CLI knows about an option lives in its row: names, value type, metavar, choices, range,
-// help text (as click prints it, before wrapping), whether it is implemented yet, and how a parsed value
-// lands in esg::Config. The parser (cli.cc) and the help printer (help_format.cc) only read this table.
-// When a later issue implements an option, flip its `implemented` to true.
+// help text (as click prints it, before wrapping), whether it is implemented yet, and the esg::Config
+// member a parsed value lands in. The default is not written here: it is the member's initialiser
+// (config.h), shown by --help and exported to Python (esg/_schema.py) from there. The parser (cli.cc), the
+// help printer (help_format.cc) and the schema generator (python_schema.cc) only read this table.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,17 +50,18 @@ struct OptionSpec {
   std::string_view off_name;  // kBoolPair only: "--no-access-log"
   OptionType type;
   std::string_view metavar;   // "INTEGER", "TEXT", "PATH"; kChoice: "auto|asyncio|uvloop"
-  std::string_view help;      // the sentence(s) click shows
-  std::string_view show_default;  // appended as "  [default: X]" when not empty
+  std::string_view help;      // the sentence(s) click shows; "{default}" stands for DefaultText(*this)
+  bool show_default = false;  // append "  [default: X]" (X: DefaultText) to the help
   Range range;
   bool multiple = false;      // repeatable, values accumulate (--header, --reload-dir)
   // False: using the option fails with "Error: --x is not supported yet." (exit 2). When
   // `implemented_values` is not empty, only those values ('|'-separated) are accepted meanwhile.
   bool implemented = true;
   std::string_view implemented_values;
-  // Stores a converted value into the config (nullptr for kAction).
-  void (*apply)(Config* config, const Value& value) = nullptr;
+  // The member a value is stored into (see Store); nullopt for kAction.
+  std::optional<FieldMember> field;
   std::string_view env_default;  // environment variable giving the default (click's envvar=)
+  bool negated = false;          // kFlag that stores false (--no-control)
 };
 
 // All options, seed options first in the seed's order, then ESG's own, then --help.
@@ -69,5 +72,22 @@ const OptionSpec* FindOption(std::string_view name);
 
 // Splits a kChoice metavar ("a|b|c") into its values.
 std::vector<std::string_view> Choices(const OptionSpec& spec);
+
+// Stores a converted value into spec.field of *config: a flag's `flag`, a number's `integer` or `number`
+// (by the member's type), a text's `text` (appended for lists). --header is parsed by the CLI itself.
+void Store(const OptionSpec& spec, const Value& value, Config* config);
+
+// The option's default as --help shows it: the member's initial value in Config{}, a float as Python's
+// repr() ("0.25", "20.0"), a kFlag's bool as "True"/"False", a kBoolPair's as "enabled"/"disabled".
+std::string DefaultText(const OptionSpec& spec);
+
+// The option's default as a Python literal: None (unset), True/False, 8190, 0.25, 'auto', [] (lists).
+std::string DefaultPyLiteral(const OptionSpec& spec);
+
+// Python's float repr: the shortest text that reads back as `value`, with ".0" when it is integral.
+std::string PyFloatRepr(double value);
+
+// Python's repr() of a str, as click quotes values in its messages ('abc', "it's").
+std::string PyRepr(std::string_view text);
 
 }  // namespace esg::cli

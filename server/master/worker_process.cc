@@ -243,7 +243,7 @@ bool SpawnWorker(const SpawnRequest& request, SpawnedWorker* worker, std::string
 
   std::string python = request.python;
   std::string dash_m = "-m";
-  std::string module = "esg.worker";
+  std::string module = "esg.worker_process";
   char* argv[] = {python.data(), dash_m.data(), module.data(), nullptr};
 
   posix_spawn_file_actions_t actions;

@@ -1,78 +1,21 @@
-"""ESG's settings on the Python side: their defaults, how keyword arguments become a worker config, and how
-they become `esg` command-line flags.
+"""ESG's settings on the Python side: how keyword arguments become a worker config, and how they become
+`esg` command-line flags.
 
-This is the one Python copy of the defaults of server/common/config.h (what `esg --help` shows). Used by
-`esg.run(...)` (esg.main) and gunicorn's ESGWorker (esg.workers); tests/integration/test_run_config.py
-compares DEFAULTS with the native CLI so the two cannot drift apart.
+The names, defaults, flags and choices are not written here: they come from esg/_schema.py, which the
+build generates from the C++ tables (server/common/config.h, server/master/options.cc), so esg.run(...)
+(esg.main) and gunicorn's ESGWorker (esg.workers) accept exactly the settings of the worker config, with
+the defaults `esg --help` shows. tests/integration/test_run_config.py checks that against the native CLI.
 """
 
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from esg._schema import DEFAULT_FORWARDED_ALLOW_IPS, DEFAULT_WORKERS, SETTINGS
+
 # Every option `esg.run(**kwargs)` accepts, with the default the `esg` CLI uses. None means "unset"
 # (workers: $WEB_CONCURRENCY or 1; wsgi_threads: $ESG_WSGI_THREADS or 10; forwarded_allow_ips:
 # $FORWARDED_ALLOW_IPS or 127.0.0.1; use_colors: only on a TTY; limits and the graceful timeout: no limit).
-DEFAULTS: Dict[str, Any] = {
-    "app_dir": ".",
-    "factory": False,
-    "interface": "auto",
-    "host": "127.0.0.1",
-    "port": 8000,
-    "uds": "",
-    "fd": -1,
-    "backlog": 2048,
-    "workers": None,
-    "reload": False,
-    "reload_dirs": [],
-    "reload_includes": [],
-    "reload_excludes": [],
-    "reload_delay": 0.25,
-    "loop": "auto",
-    "wsgi_threads": None,
-    "cpu_scheduling": "batch",
-    "ws": "auto",
-    "ws_max_size": 16777216,
-    "ws_ping_interval": 20.0,
-    "ws_ping_timeout": 20.0,
-    "ws_per_message_deflate": True,
-    "lifespan": "auto",
-    "env_file": "",
-    "log_config": "",
-    "log_level": "info",
-    "access_log": True,
-    "use_colors": None,
-    "proxy_headers": True,
-    "forwarded_allow_ips": None,
-    "server_header": True,
-    "date_header": True,
-    "root_path": "",
-    "headers": [],
-    "limit_concurrency": None,
-    "limit_max_requests": None,
-    "timeout_keep_alive": 5,
-    "timeout_graceful_shutdown": None,
-    "limit_request_line": 8190,
-    "limit_request_fields": 100,
-    "limit_request_field_size": 8190,
-    "limit_request_head_size": 32768,
-    "limit_request_body": 0,
-    "timeout_request_header": 30.0,
-    "timeout_request_body": 60.0,
-    "timeout_send": 60.0,
-    "ssl_keyfile": "",
-    "ssl_certfile": "",
-    "ssl_keyfile_password": "",
-    "ssl_version": 17,
-    "ssl_cert_reqs": 0,
-    "ssl_ca_certs": "",
-    "ssl_ciphers": "TLSv1",
-    # Supervision, user and release (the master's own options).
-    "timeout_worker_healthcheck": 30,
-    "limit_max_requests_jitter": 0,
-    "user": "",
-    "group": "",
-    "venv": "",
-}
+DEFAULTS: Dict[str, Any] = {name: default for name, (default, _flag, _kind, _choices) in SETTINGS.items()}
 
 # Names uvicorn users pass that have no meaning for ESG's single HTTP engine. Accepted and ignored so that
 # `CONFIG_KWARGS = {"http": "h11"}` and `esg.run(app, http="httptools")` work as they do with uvicorn.
@@ -80,30 +23,17 @@ NO_OP_OPTIONS: Dict[str, Tuple[str, ...]] = {
     "http": ("auto", "h11", "httptools"),
 }
 
-CHOICES: Dict[str, Tuple[str, ...]] = {
-    "interface": ("auto", "asgi3", "asgi2", "wsgi"),
-    "loop": ("auto", "asyncio", "uvloop"),
-    "cpu_scheduling": ("batch", "normal"),
-    "ws": ("auto", "none", "websockets", "wsproto"),
-    "lifespan": ("auto", "on", "off"),
-    "log_level": ("critical", "error", "warning", "info", "debug", "trace"),
-}
+CHOICES: Dict[str, Tuple[str, ...]] = {name: choices for name, (_d, _f, kind, choices) in SETTINGS.items()
+                                      if kind == "choice"}
 
-# Python name -> CLI flag where the flag is not simply "--" + name with dashes.
-_FLAG_NAMES = {
-    "reload_dirs": "--reload-dir",
-    "reload_includes": "--reload-include",
-    "reload_excludes": "--reload-exclude",
-    "headers": "--header",
-}
-_BOOL_PAIRS = ("access_log", "use_colors", "proxy_headers", "server_header", "date_header", "ws_per_message_deflate")
-_FLAGS = ("reload", "factory")
-_LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
+_BOOL_PAIRS = tuple(name for name, (_d, _f, kind, _c) in SETTINGS.items() if kind == "pair")
+_FLAGS = tuple(name for name, (_d, _f, kind, _c) in SETTINGS.items() if kind == "flag")
+_LISTS = tuple(name for name, (_d, _f, kind, _c) in SETTINGS.items() if kind == "list")
 
 
 def flag_name(name: str) -> str:
-    """The `esg` CLI flag of a Python option name: "log_level" -> "--log-level"."""
-    return _FLAG_NAMES.get(name) or "--" + name.replace("_", "-")
+    """The `esg` CLI flag of a Python option name: "log_level" -> "--log-level", "headers" -> "--header"."""
+    return SETTINGS[name][1] if name in SETTINGS else "--" + name.replace("_", "-")
 
 
 def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
@@ -148,9 +78,9 @@ def build(options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = Non
             config[name] = [config[name]]
     config["headers"] = normalize_headers(config["headers"])
     if config["workers"] is None:
-        config["workers"] = int(env["WEB_CONCURRENCY"]) if env.get("WEB_CONCURRENCY") else 1
+        config["workers"] = int(env["WEB_CONCURRENCY"]) if env.get("WEB_CONCURRENCY") else DEFAULT_WORKERS
     if config["forwarded_allow_ips"] is None:
-        config["forwarded_allow_ips"] = env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
+        config["forwarded_allow_ips"] = env.get("FORWARDED_ALLOW_IPS") or DEFAULT_FORWARDED_ALLOW_IPS
     elif isinstance(config["forwarded_allow_ips"], (list, tuple)):
         config["forwarded_allow_ips"] = ",".join(config["forwarded_allow_ips"])
     if config["uds"] is None:

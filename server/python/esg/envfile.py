@@ -18,12 +18,7 @@ import re
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
 from esg import _log
-from esg.importer import AppLoadError
-
-
-class ConfigFileError(AppLoadError):
-    """A configuration file named by an option (--env-file, --log-config) cannot be used; str(self) says
-    which option, which file and why."""
+from esg.errors import ConfigFileError
 
 
 _KEY = re.compile(r"[ \t]*(?:export[ \t]+)?(?:'([^']+)'|([^=#\s'\"]+))[ \t]*")

@@ -1,7 +1,7 @@
 """Loading the application named by an import string (`module:attribute.path`).
 
-Each failure a user can cause raises AppLoadError with one sentence saying what was wrong; the worker
-prints it and exits with status 3, the way uvicorn users expect.
+Each failure a user can cause raises AppLoadError (esg.errors) with one sentence saying what was wrong; the
+worker prints it and exits with status 3, the way uvicorn users expect.
 """
 
 import importlib
@@ -9,9 +9,7 @@ import inspect
 import sys
 from typing import Any
 
-
-class AppLoadError(Exception):
-    """The application could not be loaded; str(self) is the message for the user."""
+from esg.errors import AppLoadError
 
 
 def import_from_string(import_str: str) -> Any:
@@ -59,7 +57,8 @@ def detect_interface(app: Any) -> str:
 
 
 def as_asgi3(app: Any, interface: str) -> Any:
-    """Returns an ASGI 3 callable for `app` under the chosen interface."""
+    """Returns an ASGI 3 callable for `app` under `interface` ("auto", "asgi3" or "asgi2"). A WSGI app is
+    wrapped by esg.wsgi.make_adapter instead (serve.prepare_app)."""
     if interface == "auto":
         interface = detect_interface(app)
     if interface == "asgi2":
@@ -74,8 +73,4 @@ def as_asgi3(app: Any, interface: str) -> Any:
             await instance(receive, send)
 
         return asgi2_adapter
-    if interface == "wsgi":
-        from esg.wsgi import WSGIAdapter  # (serve.prepare_app passes the thread count: wsgi.make_adapter)
-
-        return WSGIAdapter(app)
     return app

@@ -25,7 +25,7 @@ import os
 from typing import Any, Mapping, Optional
 
 from esg import _esg
-from esg.envfile import ConfigFileError
+from esg.errors import ConfigFileError
 
 TRACE = 5  # as uvicorn's TRACE_LOG_LEVEL
 

@@ -14,21 +14,17 @@ import asyncio
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from esg import config as esg_config
+from esg import sockets
+from esg.errors import EXIT_STARTUP_FAILURE, ConfigError
 
-EXIT_STARTUP_FAILURE = 3
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
-
-
-class ConfigError(ValueError):
-    """A combination of options esg.run() cannot honour (the message says what to change)."""
 
 
 # ------------------------------------------------------------------------------------------- executables
@@ -155,85 +151,6 @@ def _die_with_parent() -> None:
 # --------------------------------------------------------------------------------------- in-process serving
 
 
-def tls_supported() -> bool:
-    """Whether the engine honours the ssl_* settings (it advertises "tls" in _esg.FEATURES)."""
-    from esg import _esg
-
-    return "tls" in getattr(_esg, "FEATURES", ()) or bool(getattr(_esg, "HAS_TLS", False))
-
-
-def require_tls_support(config: Dict[str, Any], where: str) -> None:
-    if esg_config.uses_tls(config) and not tls_supported():
-        raise ConfigError(f"{where}: TLS was asked for (certfile/keyfile), but this build of the ESG engine "
-                          f"does not support TLS yet. Terminate TLS in a proxy (see nginx/) or upgrade ESG.")
-
-
-def bind_listeners(config: Dict[str, Any]) -> Tuple[List[socket.socket], List[Dict[str, Any]]]:
-    """Binds (or adopts) the listening socket as the master would: --fd, else --uds, else --host/--port.
-
-    Returns the socket objects (kept open by the caller) and the listener dicts for the engine, whose fds are
-    duplicates that the engine owns and closes."""
-    backlog = int(config["backlog"])
-    if config["fd"] is not None and int(config["fd"]) >= 0:
-        sock = socket.socket(fileno=os.dup(int(config["fd"])))
-    elif config["uds"]:
-        sock = _bind_unix(config["uds"], backlog)
-    else:
-        sock = _bind_tcp(config["host"], int(config["port"]), backlog)
-    return [sock], [listener_for(sock)]
-
-
-def listener_for(sock: socket.socket) -> Dict[str, Any]:
-    """The engine's listener dict for a listening socket (the fd is a close-on-exec duplicate)."""
-    fd = os.dup(sock.fileno())
-    os.set_inheritable(fd, False)
-    if sock.family == socket.AF_UNIX:
-        path = sock.getsockname()
-        if isinstance(path, bytes):
-            path = path.decode(errors="replace")
-        return {"fd": fd, "kind": "unix", "host": "", "port": 0, "path": path}
-    address = sock.getsockname()
-    return {"fd": fd, "kind": "tcp", "host": address[0], "port": address[1], "path": ""}
-
-
-def _bind_tcp(host: str, port: int, backlog: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _bind_unix(path: str, backlog: int) -> socket.socket:
-    """Refuses a socket someone listens on; replaces a stale one; mode 0666 so a proxy can connect."""
-    if os.path.exists(path):
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise OSError(f"{path} exists and is not a socket; refusing to replace it.")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # stale: nobody accepts on it
-        else:
-            raise OSError(f"{path} is in use by another server.")
-        finally:
-            probe.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, 0o666)
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def running_message(config: Dict[str, Any], sock: socket.socket) -> str:
     """The "ESG running on ..." line, worded like the master's."""
     if config["fd"] is not None and int(config["fd"]) >= 0:
@@ -247,30 +164,16 @@ def running_message(config: Dict[str, Any], sock: socket.socket) -> str:
     return f"ESG running on {where} (Press CTRL+C to quit)"
 
 
-def limit_requests(app: Any, limit: int, on_limit: Callable[[], None]) -> Any:
-    """Wraps an ASGI 3 app: after `limit` HTTP/WebSocket requests, calls on_limit() once (to stop serving)."""
-    count = 0
-
-    async def limited(scope, receive, send):
-        nonlocal count
-        if scope["type"] != "lifespan":
-            count += 1
-            if count == limit:
-                on_limit()
-        await app(scope, receive, send)
-
-    return limited
-
-
 def serve_in_process(app: Any, config: Dict[str, Any]) -> None:
     from esg import _esg, _log
-    from esg.importer import AppLoadError
-    from esg.serve import Serving, new_event_loop, prepare_app
+    from esg.errors import AppLoadError
+    from esg.serve import Serving, limit_requests, new_event_loop, prepare_app, require_tls_support
 
     _esg.init_log(config["log_level"], config["use_colors"], bool(config["access_log"]))
     require_tls_support(config, "esg.run()")
     pid = os.getpid()
-    sockets, listeners = bind_listeners(config)
+    bound = sockets.bind(config)
+    listeners = [sockets.listener_for(bound.sock)]
     loop = None
     serving = None
     try:
@@ -291,23 +194,15 @@ def serve_in_process(app: Any, config: Dict[str, Any]) -> None:
         serving = holder["serving"] = Serving(asgi, config, listeners)
         asyncio.set_event_loop(loop)
         code = loop.run_until_complete(_run_with_signals(serving, lambda: _log.info(
-            running_message(config, sockets[0]))))
+            running_message(config, bound.sock))))
         if code != 0:
             _log.error(serving.failure_message or "Application startup failed. Exiting.")
             sys.exit(code)
         _log.info(f"Finished server process [{pid}]")
     finally:
         if serving is None or serving.engine is None:
-            for listener in listeners:  # duplicates the engine never took (it closes the ones it took)
-                os.close(listener["fd"])
-        for sock in sockets:
-            path = sock.getsockname() if sock.family == socket.AF_UNIX else None
-            sock.close()
-            if path and not (config["fd"] is not None and int(config["fd"]) >= 0):
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+            sockets.close_unused(listeners)
+        bound.close()
         if loop is not None:
             asyncio.set_event_loop(None)
             loop.close()

@@ -1,6 +1,6 @@
-"""The serving core every mode shares: the master's workers (esg.worker), `esg.run(app)` in-process, and
-gunicorn's ESGWorker. It loads the app, runs lifespan startup, serves through the C++ engine on the
-running event loop until asked to stop, then drains and runs lifespan shutdown.
+"""The serving core every mode shares: the master's workers (esg.worker_process), `esg.run(app)`
+in-process, and gunicorn's ESGWorker. It loads the app, runs lifespan startup, serves through the C++
+engine on the running event loop until asked to stop, then drains and runs lifespan shutdown.
 """
 
 import asyncio
@@ -8,10 +8,11 @@ import collections.abc
 from typing import Any, Callable, Dict, List, Optional
 
 from esg import _esg, _log, envfile, scheduling, wsgi
-from esg.importer import AppLoadError, as_asgi3, load_app
+from esg.config import uses_tls
+from esg.errors import EXIT_STARTUP_FAILURE, AppLoadError, ConfigError
+from esg.importer import as_asgi3, load_app
 from esg.lifespan import Lifespan
 
-EXIT_APP_LOAD = 3
 ACCEPT_GRACE_SECONDS = 1.0  # at most, for connections with no request yet (see Serving.drain)
 
 
@@ -37,6 +38,33 @@ def prepare_app(config: Dict[str, Any], app: Any = None) -> Any:
     if config.get("interface") == "wsgi":
         return wsgi.make_adapter(app, config)
     return as_asgi3(app, config.get("interface", "auto"))
+
+
+def tls_supported() -> bool:
+    """Whether the engine honours the ssl_* settings (it advertises "tls" in _esg.FEATURES)."""
+    return "tls" in getattr(_esg, "FEATURES", ()) or bool(getattr(_esg, "HAS_TLS", False))
+
+
+def require_tls_support(config: Dict[str, Any], where: str) -> None:
+    """ConfigError when config asks for TLS and this engine cannot do it."""
+    if uses_tls(config) and not tls_supported():
+        raise ConfigError(f"{where}: TLS was asked for (certfile/keyfile), but this build of the ESG engine "
+                          f"does not support TLS yet. Terminate TLS in a proxy (see nginx/) or upgrade ESG.")
+
+
+def limit_requests(app: Any, limit: int, on_limit: Callable[[], None]) -> Any:
+    """Wraps an ASGI 3 app: after `limit` HTTP/WebSocket requests, calls on_limit() once (to stop serving)."""
+    count = 0
+
+    async def limited(scope, receive, send):
+        nonlocal count
+        if scope["type"] != "lifespan":
+            count += 1
+            if count == limit:
+                on_limit()
+        await app(scope, receive, send)
+
+    return limited
 
 
 class TaskTracker:
@@ -120,7 +148,7 @@ class Serving:
         lifespan = Lifespan(self.app, self.config.get("lifespan", "auto"))
         if not await lifespan.startup():
             self.failure_message = lifespan.failure_message or "Application startup failed."
-            return EXIT_APP_LOAD
+            return EXIT_STARTUP_FAILURE
         scheduling.apply(self.config.get("cpu_scheduling", "batch"))
         eager = self.config.get("task_start", "eager") == "eager"
         engine = _esg.Engine(make_runner(self.app, self.tracker), loop, self.config, self.listeners, lifespan.state,

@@ -29,9 +29,11 @@ from typing import Any, Dict, List
 from gunicorn.workers.base import Worker
 
 from esg import config as esg_config
-from esg.main import limit_requests, listener_for, require_tls_support
+from esg.errors import EXIT_STARTUP_FAILURE, ConfigError
+from esg.sockets import listener_for
 
-WORKER_BOOT_ERROR = 3  # gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR
+# gunicorn.arbiter.Arbiter.WORKER_BOOT_ERROR: the arbiter stops instead of respawning, as ESG's master does.
+WORKER_BOOT_ERROR = EXIT_STARTUP_FAILURE
 UNLIMITED = 2**31 - 1
 
 
@@ -50,6 +52,7 @@ class ESGWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.cfg
+        default = esg_config.DEFAULTS
         allow = cfg.forwarded_allow_ips
         options: Dict[str, Any] = {
             "timeout_keep_alive": int(cfg.keepalive),
@@ -58,18 +61,20 @@ class ESGWorker(Worker):
             "backlog": int(cfg.backlog),
             "log_level": str(cfg.loglevel).lower(),
             "access_log": False,  # gunicorn's access logger writes the lines (see _access_logged)
-            "limit_request_line": _limit(getattr(cfg, "limit_request_line", None), 8190),
-            "limit_request_fields": _limit(getattr(cfg, "limit_request_fields", None), 100),
-            "limit_request_field_size": _limit(getattr(cfg, "limit_request_field_size", None), 8190),
+            "limit_request_line": _limit(getattr(cfg, "limit_request_line", None), default["limit_request_line"]),
+            "limit_request_fields": _limit(getattr(cfg, "limit_request_fields", None),
+                                           default["limit_request_fields"]),
+            "limit_request_field_size": _limit(getattr(cfg, "limit_request_field_size", None),
+                                               default["limit_request_field_size"]),
         }
         if cfg.is_ssl:
             options.update({
                 "ssl_keyfile": cfg.keyfile or "",
                 "ssl_certfile": cfg.certfile or "",
-                "ssl_version": int(getattr(cfg, "ssl_version", 17) or 17),
-                "ssl_cert_reqs": int(getattr(cfg, "cert_reqs", 0) or 0),
+                "ssl_version": int(getattr(cfg, "ssl_version", None) or default["ssl_version"]),
+                "ssl_cert_reqs": int(getattr(cfg, "cert_reqs", None) or default["ssl_cert_reqs"]),
                 "ssl_ca_certs": getattr(cfg, "ca_certs", None) or "",
-                "ssl_ciphers": getattr(cfg, "ciphers", None) or "TLSv1",
+                "ssl_ciphers": getattr(cfg, "ciphers", None) or default["ssl_ciphers"],
             })
         options.update(self.CONFIG_KWARGS)
         self.options = options
@@ -84,8 +89,10 @@ class ESGWorker(Worker):
         where = f"{type(self).__name__}.CONFIG_KWARGS"
         esg_config.check_options(self.options, where)
         if self.options.get("workers") not in (None, 1) or self.options.get("reload"):
-            raise esg_config_error(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
+            raise ConfigError(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
         self.config = esg_config.build(self.options, {})
+        from esg.serve import require_tls_support  # (the engine is imported in the worker, not the arbiter)
+
         require_tls_support(self.config, f"gunicorn -k {type(self).__module__}.{type(self).__name__}")
         super().init_process()
 
@@ -101,9 +108,9 @@ class ESGWorker(Worker):
         signal.signal(signal.SIGABRT, self.handle_abort)
 
     def run(self) -> None:
-        from esg import _esg, _log
-        from esg.importer import AppLoadError
-        from esg.serve import Serving, new_event_loop, prepare_app
+        from esg import _esg
+        from esg.errors import AppLoadError
+        from esg.serve import Serving, limit_requests, new_event_loop, prepare_app
 
         _esg.init_log(self.config["log_level"], self.config["use_colors"], False)
         try:
@@ -189,12 +196,6 @@ class ESGH11Worker(ESGWorker):
     """For PyPy and hosts without uvloop: the asyncio loop. ESG has one HTTP engine, so "http" is a no-op."""
 
     CONFIG_KWARGS: Dict[str, Any] = {"loop": "asyncio", "http": "h11"}
-
-
-def esg_config_error(message: str) -> Exception:
-    from esg.main import ConfigError
-
-    return ConfigError(message)
 
 
 # ------------------------------------------------------------------------------------------------ access log

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _log
-from esg.importer import AppLoadError
+from esg.errors import AppLoadError
 
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 

@@ -85,6 +85,69 @@ TEST(ConfigJsonTest, InvalidUtf8DoesNotThrow) {
   EXPECT_FALSE(nlohmann::json::parse(text)["config"]["root_path"].get<std::string>().empty());
 }
 
+TEST(ConfigFieldsTest, NamesAreUniqueAndEveryWorkerFieldIsInTheJson) {
+  std::set<std::string> names;
+  for (const ConfigField& field : ConfigFields()) {
+    EXPECT_TRUE(names.insert(std::string(field.name)).second) << field.name;
+    EXPECT_EQ(FindField(field.name), &field);
+    EXPECT_EQ(FieldOf(field.member), &field) << field.name;
+  }
+  nlohmann::json doc = nlohmann::json::parse(ToJson(Config{}, {}, 4));
+  for (const ConfigField& field : ConfigFields()) {
+    EXPECT_EQ(doc["config"].contains(std::string(field.name)), field.worker) << field.name;
+  }
+  EXPECT_EQ(FindField("prot"), nullptr);
+}
+
+TEST(FromJsonTest, ReadsBackWhatToJsonWrote) {
+  Config config;
+  config.app = "example:app";
+  config.port = 5000;
+  config.workers = 4;
+  config.use_colors = false;
+  config.forwarded_allow_ips = "10.0.0.1,unix";
+  config.timeout_graceful_shutdown = 2.5;
+  config.limit_request_body = int64_t{1} << 40;
+  config.reload_dirs = {"src", "lib"};
+  config.headers = {{"X-A", "1"}};
+  std::string text = nlohmann::json::parse(ToJson(config, {}, 4))["config"].dump();
+  Config back;
+  std::string error;
+  ASSERT_TRUE(FromJson(text, &back, &error)) << error;
+  EXPECT_EQ(ToJson(back, {}, 4), ToJson(config, {}, 4));
+}
+
+TEST(FromJsonTest, NullKeepsTheDefaultAndIntegralFloatsAreIntegers) {
+  Config config;
+  std::string error;
+  ASSERT_TRUE(FromJson(R"({"port": null, "workers": null, "timeout_keep_alive": 7.0, "reload_delay": 1})", &config,
+                       &error))
+      << error;
+  EXPECT_EQ(config.port, 8000);
+  EXPECT_FALSE(config.workers.has_value());
+  EXPECT_EQ(config.timeout_keep_alive, 7);
+  EXPECT_EQ(config.reload_delay, 1.0);
+}
+
+TEST(FromJsonTest, UnknownKeyOrWrongTypeFailsNamingTheKey) {
+  Config config;
+  std::string error;
+  EXPECT_FALSE(FromJson(R"({"prot": 5000})", &config, &error));
+  EXPECT_EQ(error, "unknown setting 'prot'");
+  EXPECT_FALSE(FromJson(R"({"port": "80"})", &config, &error));
+  EXPECT_EQ(error, "setting 'port' must be an integer, got \"80\"");
+  EXPECT_FALSE(FromJson(R"({"timeout_keep_alive": 0.5})", &config, &error));
+  EXPECT_NE(error.find("'timeout_keep_alive' must be an integer"), std::string::npos) << error;
+  EXPECT_FALSE(FromJson(R"({"access_log": 1})", &config, &error));
+  EXPECT_EQ(error, "setting 'access_log' must be true or false, got 1");
+  EXPECT_FALSE(FromJson(R"({"headers": [["X-A"]]})", &config, &error));
+  EXPECT_NE(error.find("'headers' must be a list of [name, value] pairs"), std::string::npos) << error;
+  EXPECT_FALSE(FromJson(R"({"port": 99999999999})", &config, &error));
+  EXPECT_FALSE(FromJson("[1, 2]", &config, &error));
+  EXPECT_EQ(error, "the settings are not a JSON object");
+  EXPECT_FALSE(FromJson("{", &config, &error));
+}
+
 TEST(ListenerSpecTest, Url) {
   EXPECT_EQ((ListenerSpec{3, "tcp", "127.0.0.1", 8000, ""}).Url(false), "http://127.0.0.1:8000");
   EXPECT_EQ((ListenerSpec{3, "tcp", "::1", 8443, ""}).Url(true), "https://[::1]:8443");

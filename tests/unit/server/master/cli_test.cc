@@ -408,7 +408,7 @@ TEST(CliTest, SupervisionOptions) {
 TEST(OptionTableTest, EveryRowCanBeApplied) {
   for (const OptionSpec& spec : Options()) {
     if (spec.type == OptionType::kAction || spec.name == "--header") continue;
-    EXPECT_NE(spec.apply, nullptr) << spec.name;
+    EXPECT_TRUE(spec.field.has_value()) << spec.name;
     EXPECT_EQ(spec.name.rfind("--", 0), 0u) << spec.name;
     EXPECT_EQ(FindOption(spec.name), &spec);
     if (spec.type == OptionType::kBoolPair) {
@@ -457,6 +457,53 @@ TEST(CliTest, ForwardedAllowIpsTakesUnixIdentities) {
     EXPECT_EQ(bad_run.result.exit_code, 2) << bad;
     EXPECT_EQ(ErrorLine(bad_run).rfind("Error: Invalid value for '--forwarded-allow-ips': ", 0), 0u) << ErrorLine(bad_run);
   }
+}
+
+// The option table names a Config member per option; --help shows that member's initial value.
+TEST(OptionTableTest, EveryValueOptionStoresIntoANamedConfigField) {
+  for (const OptionSpec& spec : Options()) {
+    if (spec.type == OptionType::kAction) {
+      EXPECT_FALSE(spec.field.has_value()) << spec.name;
+      continue;
+    }
+    ASSERT_TRUE(spec.field.has_value()) << spec.name;
+    const ConfigField* field = FieldOf(*spec.field);
+    ASSERT_NE(field, nullptr) << spec.name;
+    std::string flag = "--" + std::string(field->name);
+    for (char& c : flag) c = c == '_' ? '-' : c;
+    // The flag is the field's name, but for the singular list flags, --header and --no-control.
+    if (spec.name != flag && std::string(spec.name) + "s" != flag && spec.name != "--header" && spec.name != "--no-control") {
+      ADD_FAILURE() << spec.name << " stores into " << field->name;
+    }
+  }
+}
+
+TEST(OptionTableTest, DefaultTextComesFromConfig) {
+  EXPECT_EQ(DefaultText(*FindOption("--limit-request-line")), std::to_string(Config{}.limit_request_line));
+  EXPECT_EQ(DefaultText(*FindOption("--reload-delay")), "0.25");
+  EXPECT_EQ(DefaultText(*FindOption("--ws-ping-interval")), "20.0");
+  EXPECT_EQ(DefaultText(*FindOption("--factory")), "False");
+  EXPECT_EQ(DefaultText(*FindOption("--ws-per-message-deflate")), "enabled");
+  EXPECT_EQ(DefaultText(*FindOption("--log-level")), "info");
+  EXPECT_EQ(PyFloatRepr(0.1), "0.1");
+  EXPECT_EQ(PyFloatRepr(1e16), "1e+16");
+  EXPECT_EQ(PyFloatRepr(-20), "-20.0");
+  EXPECT_EQ(PyFloatRepr(0.0001), "0.0001");
+}
+
+TEST(OptionTableTest, StoreFollowsTheMembersType) {
+  Config config;
+  Value value;
+  value.integer = 30;
+  Store(*FindOption("--timeout-graceful-shutdown"), value, &config);  // INTEGER option, optional<double> member
+  EXPECT_EQ(config.timeout_graceful_shutdown, 30.0);
+  value.flag = true;
+  Store(*FindOption("--no-control"), value, &config);
+  EXPECT_FALSE(config.control);
+  value.text = "src";
+  Store(*FindOption("--reload-dir"), value, &config);
+  Store(*FindOption("--reload-dir"), value, &config);
+  EXPECT_EQ(config.reload_dirs, (std::vector<std::string>{"src", "src"}));
 }
 
 }  // namespace

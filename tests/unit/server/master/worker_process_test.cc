@@ -68,7 +68,7 @@ TEST_F(WorkerProcessTest, PackageRoot) {
 }
 
 TEST_F(WorkerProcessTest, SpawnPassesFdsConfigAndPythonPath) {
-  // Stands in for `python -m esg.worker`: reports what it inherited, then says ready on fd 4.
+  // Stands in for `python -m esg.worker_process`: reports what it inherited, then says ready on fd 4.
   std::string out = dir_ + "/out";
   Write(dir_ + "/fake-python",
         "#!/bin/sh\n"
@@ -95,7 +95,7 @@ TEST_F(WorkerProcessTest, SpawnPassesFdsConfigAndPythonPath) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_NE(text.find("args=-m esg.worker"), std::string::npos) << text;
+  EXPECT_NE(text.find("args=-m esg.worker_process"), std::string::npos) << text;
   EXPECT_NE(text.find("pythonpath=/pkg"), std::string::npos) << text;
   EXPECT_NE(text.find("\"control_fd\":4"), std::string::npos) << text;
   EXPECT_NE(text.find("\"fd\":3"), std::string::npos) << text;

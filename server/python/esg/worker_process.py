@@ -1,4 +1,4 @@
-"""The worker process: `python -m esg.worker`, started by the `esg` master with the listening sockets
+"""The worker process: `python -m esg.worker_process`, started by the `esg` master with the listening sockets
 already open. It loads the app and serves it (esg.serve), reports to the master over a control socket,
 and shuts down gracefully when told to drain, on SIGTERM/SIGINT, or when the master goes away.
 
@@ -37,9 +37,8 @@ import sys
 from typing import Any, Dict, Optional
 
 from esg import _esg, _log, logconfig
-from esg.envfile import ConfigFileError
-from esg.importer import AppLoadError
-from esg.serve import EXIT_APP_LOAD, Serving, new_event_loop, prepare_app
+from esg.errors import EXIT_STARTUP_FAILURE, AppLoadError, ConfigFileError
+from esg.serve import Serving, new_event_loop, prepare_app
 
 HEARTBEAT_SECONDS = 1.0
 # The master refuses a message line over 1 MiB (kMaxWorkerMessageBytes in server/master/worker_message.h)
@@ -246,7 +245,7 @@ def drop_privileges(config: Dict[str, Any]) -> None:
 def main() -> None:
     raw = os.environ.pop("ESG_WORKER_CONFIG", None)
     if raw is None:
-        sys.stderr.write("esg.worker is started by the `esg` command; run `esg --help`.\n")
+        sys.stderr.write("esg.worker_process is started by the `esg` command; run `esg --help`.\n")
         sys.exit(2)
     # The master owns these; a signal sent to the whole process group must not kill or stop a worker.
     for sig in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
@@ -264,13 +263,13 @@ def main() -> None:
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=str(exc))
-        sys.exit(EXIT_APP_LOAD)
+        sys.exit(EXIT_STARTUP_FAILURE)
     try:
         logconfig.apply(config)  # --log-config: before the first line, so that every line follows the file
     except ConfigFileError as exc:
         _log.error(str(exc))
         control.send("startup_failed", message=_log.text(exc))
-        sys.exit(EXIT_APP_LOAD)
+        sys.exit(EXIT_STARTUP_FAILURE)
     _log.info(f"Started server process [{pid}]")
     try:
         loop = new_event_loop(config.get("loop", "auto"))
@@ -280,15 +279,15 @@ def main() -> None:
     except ConfigFileError as exc:
         _log.error(str(exc))
         control.send("startup_failed", message=_log.text(exc))
-        sys.exit(EXIT_APP_LOAD)
+        sys.exit(EXIT_STARTUP_FAILURE)
     except AppLoadError as exc:
         _log.error(f"Error loading ASGI app. {exc}")
         control.send("startup_failed", message=_log.text(exc))
-        sys.exit(EXIT_APP_LOAD)
+        sys.exit(EXIT_STARTUP_FAILURE)
     except BaseException as exc:  # noqa: B902 - an import-time crash of the app is an app-load failure
         _log.exception("Error loading ASGI app.", exc)
         control.send("startup_failed", message=_log.format_exception(exc))
-        sys.exit(EXIT_APP_LOAD)
+        sys.exit(EXIT_STARTUP_FAILURE)
     asyncio.set_event_loop(loop)
     worker = Worker(Serving(app, config, spec["listeners"]), control, config)
     try:

@@ -1,65 +1,17 @@
-// Exchange and the pre-completed awaitables: the ASGI `receive`/`send` pair for one HTTP request.
-#include "server/python/exchange.h"
+// Exchange: the ASGI `receive`/`send` pair for one HTTP request.
+#include "server/python/binding/exchange.h"
 
 #include <new>
 #include <string>
 
 #include "server/common/log.h"
-#include "server/python/asgi_channel.h"
-#include "server/python/interned.h"
+#include "server/python/binding/interned.h"
+#include "server/python/binding/loop_futures.h"
+#include "server/python/binding/python_error.h"
+#include "server/python/binding/ready.h"
 
 namespace esg::python {
 namespace {
-
-// ---------------------------------------------------------------------------------------------------
-// Ready: an awaitable that completes at once. `await` on it never suspends the coroutine: its iterator
-// finishes on the first step (StopIteration carrying the value, or nothing for None).
-struct ReadyObject {
-  PyObject_HEAD
-  PyObject* value;  // owned; null for None
-};
-
-PyObject* ReadyAwait(PyObject* self) {
-  Py_INCREF(self);
-  return self;
-}
-
-PyObject* ReadyNext(PyObject* self) {
-  auto* r = reinterpret_cast<ReadyObject*>(self);
-  if (r->value) {
-    PyObject* value = r->value;
-    r->value = nullptr;
-    // StopIteration(value): wrap so a tuple or exception value is not unpacked or raised.
-    PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, value);
-    Py_DECREF(value);
-    if (stop) {
-      PyErr_SetObject(PyExc_StopIteration, stop);
-      Py_DECREF(stop);
-    }
-  }
-  return nullptr;  // no exception set: exhausted, result None
-}
-
-void ReadyDealloc(PyObject* self) {
-  Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
-  Py_TYPE(self)->tp_free(self);
-}
-
-PyAsyncMethods kReadyAsync = {ReadyAwait, nullptr, nullptr, nullptr};
-
-PyTypeObject ReadyType = {PyVarObject_HEAD_INIT(nullptr, 0)};
-
-PyObject* g_done = nullptr;  // Ready with no value, shared
-
-PyObject* NewReady(PyObject* value /* stolen */) {
-  auto* r = PyObject_New(ReadyObject, &ReadyType);
-  if (!r) {
-    Py_XDECREF(value);
-    return nullptr;
-  }
-  r->value = value;
-  return reinterpret_cast<PyObject*>(r);
-}
 
 // ---------------------------------------------------------------------------------------------------
 struct ExchangeObject;
@@ -79,7 +31,7 @@ struct ExchangeObject {
   vectorcallfunc vectorcall;  // the exchange itself is the app's `send`: send(message) calls ExchangeSend
   engine::StreamPtr stream;
   Observer observer;
-  AsgiChannel* channel;
+  LoopFutures* futures;  // the channel's, which outlives its exchanges
   PyObject* receive_waiter;  // pending future of receive(), owned
   PyObject* send_waiter;     // pending future of send(), owned
   PyObject* more_send_waiters;  // list of futures of further send() calls made meanwhile (asyncio.gather), owned
@@ -178,9 +130,9 @@ PyObject* ExchangeReceive(PyObject* self, PyObject*) {
     return nullptr;
   }
   PyObject* msg = NextMessage(ex);
-  if (msg) return NewReady(msg);
+  if (msg) return ReadyWith(msg);
   if (PyErr_Occurred()) return nullptr;
-  PyObject* fut = ex->channel->NewFuture();
+  PyObject* fut = ex->futures->NewFuture();
   if (!fut) return nullptr;
   Py_INCREF(fut);
   ex->receive_waiter = fut;
@@ -306,7 +258,7 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
     }
   }
   ex->start_received = true;
-  return Py_NewRef(g_done);
+  return Py_NewRef(DoneAwaitable());
 }
 
 PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
@@ -326,7 +278,7 @@ PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
   if (release) PyBuffer_Release(&buffer);
   switch (r) {
     case engine::HttpStream::SendResult::kWait: {
-      PyObject* fut = ex->channel->NewFuture();
+      PyObject* fut = ex->futures->NewFuture();
       if (!fut) return nullptr;
       if (ex->send_waiter) {
         // Another send() is still waiting (sends from concurrent tasks): keep its future, wake both.
@@ -348,7 +300,7 @@ PyObject* SendBody(ExchangeObject* ex, PyObject* message) {
       PyErr_SetString(PyExc_RuntimeError, "Response body does not match its Content-Length; connection aborted");
       return nullptr;
     default:
-      return Py_NewRef(g_done);
+      return Py_NewRef(DoneAwaitable());
   }
 }
 
@@ -365,7 +317,7 @@ PyObject* ExchangeSend(PyObject* self, PyObject* message) {
     return nullptr;
   }
   engine::HttpStream& s = *ex->stream;
-  if (s.disconnected() && !s.response_complete()) return Py_NewRef(g_done);  // client gone: dropped quietly
+  if (s.disconnected() && !s.response_complete()) return Py_NewRef(DoneAwaitable());  // client gone: dropped quietly
   if (!ex->start_received) {
     if (!IsType(type, k.http_response_start)) {
       PyErr_Format(PyExc_RuntimeError, "Expected ASGI message 'http.response.start', but got %R.", type);
@@ -453,15 +405,7 @@ void ExchangeDealloc(PyObject* self) {
 }  // namespace
 
 bool InitExchangeTypes() {
-  ReadyType.tp_name = "esg._esg.Ready";
-  ReadyType.tp_basicsize = sizeof(ReadyObject);
-  ReadyType.tp_flags = Py_TPFLAGS_DEFAULT;
-  ReadyType.tp_dealloc = ReadyDealloc;
-  ReadyType.tp_as_async = &kReadyAsync;
-  ReadyType.tp_iter = PyObject_SelfIter;
-  ReadyType.tp_iternext = ReadyNext;
-  ReadyType.tp_doc = "An awaitable that is already complete.";
-  if (PyType_Ready(&ReadyType) < 0) return false;
+  if (!InitReadyType()) return false;
   ExchangeType.tp_name = "esg._esg.Exchange";
   ExchangeType.tp_basicsize = sizeof(ExchangeObject);
   ExchangeType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
@@ -473,17 +417,8 @@ bool InitExchangeTypes() {
   ExchangeType.tp_call = PyVectorcall_Call;
   ExchangeType.tp_methods = kExchangeMethods;
   ExchangeType.tp_doc = "One HTTP request/response exchange; calling it is ASGI send(message).";
-  if (PyType_Ready(&ExchangeType) < 0) return false;
-  if (!g_done) {
-    g_done = NewReady(nullptr);
-    if (!g_done) return false;
-  }
-  return true;
+  return PyType_Ready(&ExchangeType) == 0;
 }
-
-PyObject* DoneAwaitable() { return g_done; }
-
-PyObject* ReadyWith(PyObject* value) { return NewReady(value); }
 
 bool FinishExchange(PyObject* exchange) {
   if (Py_TYPE(exchange) != &ExchangeType) return false;
@@ -491,13 +426,13 @@ bool FinishExchange(PyObject* exchange) {
   return true;
 }
 
-PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
+PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
   auto* ex = PyObject_New(ExchangeObject, &ExchangeType);
   if (!ex) return nullptr;
   ex->vectorcall = ExchangeVectorcall;
   new (&ex->stream) engine::StreamPtr(stream);
   new (&ex->observer) Observer(ex);
-  ex->channel = channel;
+  ex->futures = futures;
   ex->receive_waiter = nullptr;
   ex->send_waiter = nullptr;
   ex->more_send_waiters = nullptr;

@@ -1,5 +1,5 @@
 // Interned objects: built once at module import, never freed (they live as long as the interpreter).
-#include "server/python/interned.h"
+#include "server/python/binding/interned.h"
 
 #include <string>
 #include <unordered_map>

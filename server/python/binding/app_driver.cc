@@ -1,8 +1,8 @@
 // AppDriver implementation: a coroutine-like C object (send/throw/close/__await__) around the app's coroutine.
-#include "server/python/app_driver.h"
+#include "server/python/binding/app_driver.h"
 
-#include "server/python/asgi_channel.h"
-#include "server/python/exchange.h"
+#include "server/python/binding/exchange.h"
+#include "server/python/binding/python_error.h"
 
 namespace esg::python {
 namespace {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "server/common/log.h"
+#include "server/python/binding/log_binding.h"
 
 namespace py = pybind11;
 

@@ -1,6 +1,6 @@
 // WebSocketExchange implementation: ASGI websocket events over a WebSocketStream. Strict about message
 // order (accept once, nothing after close) and types (exactly one of bytes/text), like the HTTP exchange.
-#include "server/python/ws_exchange.h"
+#include "server/python/binding/ws_exchange.h"
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "server/common/log.h"
-#include "server/python/asgi_channel.h"
-#include "server/python/exchange.h"
+#include "server/python/binding/loop_futures.h"
+#include "server/python/binding/python_error.h"
+#include "server/python/binding/ready.h"
 
 namespace py = pybind11;
 
@@ -25,7 +26,7 @@ namespace {
 
 class WebSocketExchange final : public engine::StreamObserver {
  public:
-  WebSocketExchange(AsgiChannel* channel, engine::WsStreamPtr stream) : channel_(channel), stream_(std::move(stream)) {
+  WebSocketExchange(LoopFutures* futures, engine::WsStreamPtr stream) : futures_(futures), stream_(std::move(stream)) {
     stream_->set_observer(this);
   }
   ~WebSocketExchange() override {
@@ -37,7 +38,7 @@ class WebSocketExchange final : public engine::StreamObserver {
     if (receive_waiter_) Raise(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
     py::object msg = Next();
     if (!msg.is_none()) return py::reinterpret_steal<py::object>(ReadyWith(msg.release().ptr()));
-    PyObject* fut = channel_->NewFuture();
+    PyObject* fut = futures_->NewFuture();
     if (!fut) throw py::error_already_set();
     receive_waiter_ = py::reinterpret_borrow<py::object>(fut);
     return py::reinterpret_steal<py::object>(fut);
@@ -93,7 +94,7 @@ class WebSocketExchange final : public engine::StreamObserver {
       // Another task's send() may be waiting already: its message is queued like this one, so it may go on
       // now (one waiter slot; replacing it would leave that task waiting forever).
       if (send_waiter_) Resolve(&send_waiter_, py::none());
-      PyObject* fut = channel_->NewFuture();
+      PyObject* fut = futures_->NewFuture();
       if (!fut) throw py::error_already_set();
       send_waiter_ = py::reinterpret_borrow<py::object>(fut);
       return py::reinterpret_steal<py::object>(fut);
@@ -181,7 +182,7 @@ class WebSocketExchange final : public engine::StreamObserver {
     }
   }
 
-  AsgiChannel* channel_;
+  LoopFutures* futures_;  // the channel's, which outlives its exchanges
   engine::WsStreamPtr stream_;
   py::object receive_waiter_;
   py::object send_waiter_;
@@ -200,10 +201,10 @@ void InitWebSocket(py::module_& m) {
       .def("fail", &WebSocketExchange::Fail);
 }
 
-PyObject* NewWebSocketExchange(AsgiChannel* channel, const engine::WsStreamPtr& stream, PyObject** receive,
+PyObject* NewWebSocketExchange(LoopFutures* futures, const engine::WsStreamPtr& stream, PyObject** receive,
                                PyObject** send) {
   try {
-    py::object obj = py::cast(new WebSocketExchange(channel, stream), py::return_value_policy::take_ownership);
+    py::object obj = py::cast(new WebSocketExchange(futures, stream), py::return_value_policy::take_ownership);
     *receive = py::object(obj.attr("receive")).release().ptr();
     *send = py::object(obj.attr("send")).release().ptr();
     return obj.release().ptr();

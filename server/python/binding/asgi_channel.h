@@ -14,7 +14,8 @@
 #include "server/engine/stream.h"
 #include "server/engine/websocket_stream.h"
 #include "server/http/forwarded.h"
-#include "server/python/py_ref.h"
+#include "server/python/binding/loop_futures.h"
+#include "server/python/binding/py_ref.h"
 
 namespace esg::python {
 
@@ -37,9 +38,6 @@ class AsgiChannel final : public engine::AppChannel {
 
   void OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) override;
   void OnWebSocket(const engine::WsStreamPtr& stream, const http::RequestHead& head) override;
-
-  // New reference to a fresh loop future, or null with a Python error set.
-  PyObject* NewFuture();
 
  private:
   // Per listener: the scope keys whose values rarely change, in the order apps see them. BuildScope starts
@@ -75,15 +73,12 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef empty_tuple_;
   PyRef init_kwnames_;   // ("loop", "context")
   PyRef create_task_;
-  PyRef create_future_;
+  LoopFutures futures_;  // handed to every exchange (NewExchange, NewWebSocketExchange)
   PyRef state_;
   PyRef root_path_str_;
   std::string root_path_;
   std::optional<http::ForwardedPolicy> forwarded_;
   std::unordered_map<const engine::Listener*, ScopeTemplates> templates_;
 };
-
-// Logs the current Python exception (with traceback) through esg.error and clears it.
-void LogPythonError(const char* context);
 
 }  // namespace esg::python

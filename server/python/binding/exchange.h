@@ -12,21 +12,16 @@
 
 namespace esg::python {
 
-class AsgiChannel;
+class LoopFutures;
 
-// Readies the Exchange and awaitable types. False with a Python error set on failure.
+// Readies the Exchange type (and the Ready awaitables, ready.h). False with a Python error set on failure.
 bool InitExchangeTypes();
 
 // New reference to an Exchange; *receive gets a new reference to its bound receive(), *send one to the
 // exchange itself (calling it is send(message)).
-PyObject* NewExchange(AsgiChannel* channel, const engine::StreamPtr& stream, PyObject** receive, PyObject** send);
+PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyObject** receive, PyObject** send);
 
-// The pre-completed awaitable whose result is None (shared, borrowed).
-PyObject* DoneAwaitable();
 // Finishes `exchange` as its finish() method would, when it is an HTTP Exchange; false otherwise.
 bool FinishExchange(PyObject* exchange);
-
-// A new pre-completed awaitable whose result is `value` (reference stolen).
-PyObject* ReadyWith(PyObject* value);
 
 }  // namespace esg::python

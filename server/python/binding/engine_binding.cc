@@ -6,66 +6,68 @@
 #include <memory>
 #include <string>
 
+#include "server/common/config.h"
 #include "server/engine/server.h"
 #include "server/engine/tls_transport.h"
-#include "server/python/app_driver.h"
-#include "server/python/asgi_channel.h"
-#include "server/python/exchange.h"
-#include "server/python/interned.h"
+#include "server/python/binding/engine_binding.h"
+#include "server/python/binding/app_driver.h"
+#include "server/python/binding/asgi_channel.h"
+#include "server/python/binding/exchange.h"
+#include "server/python/binding/interned.h"
 
 namespace py = pybind11;
 
 namespace esg::python {
 namespace {
 
-template <typename T>
-T Get(const py::dict& d, const char* key, T fallback) {
-  if (!d.contains(key)) return fallback;
-  py::object v = d[key];
-  if (v.is_none()) return fallback;
-  return v.cast<T>();
+// The settings dict of a worker (the master's config JSON), of esg.run or of the gunicorn worker, read
+// through the one schema (esg::FromJson): an unknown key or a value of the wrong type is a ValueError
+// naming it, never a silent fallback. Path-like values (esg.run(ssl_certfile=Path(...))) become str.
+Config ConfigFromDict(const py::dict& settings) {
+  py::object json = py::module_::import("json");
+  py::object fspath = py::module_::import("os").attr("fspath");
+  std::string text = json.attr("dumps")(settings, py::arg("default") = fspath).cast<std::string>();
+  Config config;
+  std::string error;
+  if (!FromJson(text, &config, &error)) throw py::value_error("ESG engine config: " + error);
+  return config;
 }
 
-engine::EngineConfig MakeEngineConfig(const py::dict& c) {
+engine::EngineConfig MakeEngineConfig(const Config& c) {
   engine::EngineConfig e;
-  e.limits.max_request_line = Get<size_t>(c, "limit_request_line", e.limits.max_request_line);
-  e.limits.max_header_count = Get<size_t>(c, "limit_request_fields", e.limits.max_header_count);
-  e.limits.max_header_size = Get<size_t>(c, "limit_request_field_size", e.limits.max_header_size);
-  e.limits.max_head_size = Get<size_t>(c, "limit_request_head_size", e.limits.max_head_size);
-  e.limits.max_body_size = Get<int64_t>(c, "limit_request_body", e.limits.max_body_size);
-  e.timeout_keep_alive = Get<double>(c, "timeout_keep_alive", e.timeout_keep_alive);
-  e.timeout_request_header = Get<double>(c, "timeout_request_header", e.timeout_request_header);
-  e.timeout_request_body = Get<double>(c, "timeout_request_body", e.timeout_request_body);
-  e.timeout_send = Get<double>(c, "timeout_send", e.timeout_send);
-  e.limit_concurrency = Get<size_t>(c, "limit_concurrency", 0);
-  e.websocket = Get<std::string>(c, "ws", "auto") != "none";
-  e.ws_per_message_deflate = Get<bool>(c, "ws_per_message_deflate", true);
-  e.ws.max_message = Get<uint64_t>(c, "ws_max_size", e.ws.max_message);
-  e.ws.ping_interval = Get<double>(c, "ws_ping_interval", e.ws.ping_interval);
-  e.ws.ping_timeout = Get<double>(c, "ws_ping_timeout", e.ws.ping_timeout);
-  e.defaults.server = Get<bool>(c, "server_header", true);
-  e.defaults.date = Get<bool>(c, "date_header", true);
-  if (c.contains("headers") && !c["headers"].is_none()) {
-    for (py::handle pair : c["headers"]) {
-      auto nv = pair.cast<std::pair<std::string, std::string>>();
-      e.defaults.extra += nv.first + ": " + nv.second + "\r\n";
-    }
-  }
+  e.limits.max_request_line = static_cast<size_t>(c.limit_request_line);
+  e.limits.max_header_count = static_cast<size_t>(c.limit_request_fields);
+  e.limits.max_header_size = static_cast<size_t>(c.limit_request_field_size);
+  e.limits.max_head_size = static_cast<size_t>(c.limit_request_head_size);
+  e.limits.max_body_size = c.limit_request_body;
+  e.timeout_keep_alive = c.timeout_keep_alive;
+  e.timeout_request_header = c.timeout_request_header;
+  e.timeout_request_body = c.timeout_request_body;
+  e.timeout_send = c.timeout_send;
+  e.limit_concurrency = static_cast<size_t>(c.limit_concurrency.value_or(0));
+  e.websocket = c.ws != "none";
+  e.ws_per_message_deflate = c.ws_per_message_deflate;
+  e.ws.max_message = static_cast<uint64_t>(c.ws_max_size);
+  e.ws.ping_interval = c.ws_ping_interval;
+  e.ws.ping_timeout = c.ws_ping_timeout;
+  e.defaults.server = c.server_header;
+  e.defaults.date = c.date_header;
+  for (const auto& [name, value] : c.headers) e.defaults.extra += name + ": " + value + "\r\n";
   return e;
 }
 
 // TLS: with ssl_certfile (or ssl_keyfile) set, every listener speaks TLS through one shared SSL_CTX.
 // nullptr for plain HTTP; ValueError with the option's name when a file or value is unusable.
-std::shared_ptr<engine::TlsContext> MakeTlsContext(const py::dict& c) {
+std::shared_ptr<engine::TlsContext> MakeTlsContext(const Config& c) {
+  if (c.ssl_certfile.empty() && c.ssl_keyfile.empty()) return nullptr;
   engine::TlsSettings s;
-  s.certfile = Get<std::string>(c, "ssl_certfile", "");
-  s.keyfile = Get<std::string>(c, "ssl_keyfile", "");
-  if (s.certfile.empty() && s.keyfile.empty()) return nullptr;
-  s.password = Get<std::string>(c, "ssl_keyfile_password", "");
-  s.version = Get<int>(c, "ssl_version", s.version);
-  s.cert_reqs = Get<int>(c, "ssl_cert_reqs", s.cert_reqs);
-  s.ca_certs = Get<std::string>(c, "ssl_ca_certs", "");
-  s.ciphers = Get<std::string>(c, "ssl_ciphers", s.ciphers);
+  s.certfile = c.ssl_certfile;
+  s.keyfile = c.ssl_keyfile;
+  s.password = c.ssl_keyfile_password;
+  s.version = c.ssl_version;
+  s.cert_reqs = c.ssl_cert_reqs;
+  s.ca_certs = c.ssl_ca_certs;
+  s.ciphers = c.ssl_ciphers;
   std::string error;
   std::shared_ptr<engine::TlsContext> context = engine::TlsContext::Create(s, &error);
   if (!context) throw py::value_error(error);
@@ -74,19 +76,20 @@ std::shared_ptr<engine::TlsContext> MakeTlsContext(const py::dict& c) {
 
 class Engine {
  public:
-  Engine(py::object run_app, py::object loop, const py::dict& config, const py::list& listeners, py::object state,
+  Engine(py::object run_app, py::object loop, const py::dict& settings, const py::list& listeners, py::object state,
          py::object app, py::object tracker) {
+    Config config = ConfigFromDict(settings);
     std::shared_ptr<engine::TlsContext> tls = MakeTlsContext(config);
-    std::string root_path = Get<std::string>(config, "root_path", "");
+    std::string root_path = config.root_path;
     while (!root_path.empty() && root_path.back() == '/') root_path.pop_back();
     channel_ = std::make_unique<AsgiChannel>(run_app.ptr(), loop.ptr(), root_path, state.ptr());
     if (!app.is_none() && !tracker.is_none() && !channel_->EnableEagerStart(app.ptr(), tracker.ptr())) {
       throw py::error_already_set();
     }
-    if (Get<bool>(config, "proxy_headers", true)) {
+    if (config.proxy_headers) {
       http::ForwardedPolicy policy;
       std::string error;
-      if (!policy.Parse(Get<std::string>(config, "forwarded_allow_ips", "127.0.0.1"), &error)) {
+      if (!policy.Parse(config.forwarded_allow_ips.value_or(std::string(kDefaultForwardedAllowIps)), &error)) {
         throw py::value_error("--forwarded-allow-ips: " + error);
       }
       channel_->set_forwarded_policy(policy);

@@ -96,7 +96,7 @@ struct Config {
   std::string group;                    // ... and this group (name or gid); default: the user's group
   std::string venv;                     // virtualenv of the workers (default: <app_dir>/.venv if present)
 
-  // Control plane (control/control_server.h): the gRPC service esgctl and scripts talk to.
+  // Control plane (control/server/control_server.h): the gRPC service esgctl and scripts talk to.
   bool control = true;          // --no-control: no control plane at all
   std::string control_socket;   // "" = the default path (control/socket_path.h); "none" = no UNIX socket
   std::string control_group;    // members of this group may use the socket too (it becomes 0660)

@@ -51,7 +51,7 @@ class WorkerLauncher {
   virtual void Forget(pid_t pid) = 0;
 };
 
-// The real launcher: `python -m esg.worker` processes with the master's listeners.
+// The real launcher: `python -m esg.worker_process` processes with the master's listeners.
 class ProcessLauncher final : public WorkerLauncher {
  public:
   // `listeners` is read at each Spawn (the master may close them on stop); `events` must outlive this.

@@ -1,6 +1,6 @@
 // Starting a worker: which interpreter, where the `esg` Python package is, and the spawn itself.
 //
-// A worker is `<python> -m esg.worker` in a fresh process (posix_spawn: nothing runs between fork and exec,
+// A worker is `<python> -m esg.worker_process` in a fresh process (posix_spawn: nothing runs between fork and exec,
 // so the master may have threads). It inherits the listening sockets at fds 3, 4, ... and its end of a
 // control socketpair right after them, and finds everything else in $ESG_WORKER_CONFIG (esg::ToJson).
 // With capture_output, its stdout/stderr are pipes to the master (see SpawnRequest).

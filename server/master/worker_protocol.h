@@ -2,7 +2,7 @@
 // WorkerMessageReader + ParseWorkerMessage) and the commands the master sends (WorkerCommand, written by
 // EncodeWorkerCommand). Pure functions, no I/O: the fuzz target (tests/fuzz/master), the unit tests and the
 // supervisor run exactly the same code. The wire format is written down in WORKER_PROTOCOL.md beside this
-// file; the Python side is esg/worker.py (class Control, Worker.on_command).
+// file; the Python side is esg/worker_process.py (class Control, Worker.on_command).
 //
 // The channel is a socketpair the worker inherits; each message is one JSON object on one line. The
 // legitimate messages are small (the largest is startup_failed, whose text the worker trims to 64 KiB), so

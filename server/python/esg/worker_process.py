@@ -2,7 +2,7 @@
 already open. It loads the app and serves it (esg.serve), reports to the master over a control socket,
 and shuts down gracefully when told to drain, on SIGTERM/SIGINT, or when the master goes away.
 
-Master contract (server/master/worker_process.h and supervisor.h are the other side):
+Master contract (server/master/WORKER_PROTOCOL.md; worker_process.h and worker_protocol.h are the other side):
 
 - $ESG_WORKER_CONFIG holds JSON {"config": {...}, "listeners": [...], "control_fd": N}.
 - $ESG_WORKER_STDIO ("<out>,<err>", -1 when absent): the master's own stdout/stderr. The worker's fds 1
@@ -11,19 +11,11 @@ Master contract (server/master/worker_process.h and supervisor.h are the other s
   Python's sys.stdout/sys.stderr (the app's prints, warnings, tracebacks) on the pipes.
 - Before anything else (--log-config's files included), a worker started as root switches to
   config["user"]/config["group"]. The master refuses --group without --user as root.
-- Events, one JSON object per line on control_fd:
-    {"event": "ready", "pid": P}                        app imported, lifespan started, accepting
-    {"event": "heartbeat", "requests": R, "in_flight": F, "connections": C, "rss": BYTES}   about every
-                                                        second, from the event loop (a blocked loop misses them)
-    {"event": "max_requests", "requests": R}            --limit-max-requests (+ jitter) reached; the worker
-                                                        keeps serving until the master drains it
-    {"event": "startup_failed", "message": TEXT}        before exiting with status 3 (TEXT: its last 64 Ki chars)
-  A line longer than 1 MiB makes the master kill the worker (a worker that sends garbage is broken).
-- Commands, one JSON object per line from the master:
-    {"cmd": "drain"}            stop accepting, finish in-flight requests (keep-alive responses get
-                                Connection: close, idle connections close), lifespan shutdown, exit 0
-    {"cmd": "reopen_logs"}      ESG logs to stdout/stderr: acknowledged in the debug log
-    {"cmd": "set_log_level", "level": L}
+- The control socket protocol — the events this worker sends (ready, heartbeat, max_requests,
+  startup_failed), the commands it obeys (drain, reopen_logs, set_log_level), line framing, the master's
+  1 MiB line cap and what each side does with a bad line — is written down in
+  server/master/WORKER_PROTOCOL.md; server/master/worker_protocol.h is the master's side. Change the three
+  together.
 - SIGTERM/SIGINT: graceful stop (as drain); a SIGINT while already stopping exits at once.
 - EOF on control_fd: the master is gone; stop gracefully.
 """
@@ -41,7 +33,7 @@ from esg.errors import EXIT_STARTUP_FAILURE, AppLoadError, ConfigFileError
 from esg.serve import Serving, new_event_loop, prepare_app
 
 HEARTBEAT_SECONDS = 1.0
-# The master refuses a message line over 1 MiB (kMaxWorkerMessageBytes in server/master/worker_message.h)
+# The master refuses a message line over 1 MiB (kMaxWorkerMessageBytes in server/master/worker_protocol.h)
 # and kills the worker that sent it; a startup_failed text is trimmed well below that (its tail, where a
 # traceback says what went wrong, is kept). json.dumps escapes at most 6 bytes per character.
 MAX_FAILURE_MESSAGE_CHARS = 64 * 1024

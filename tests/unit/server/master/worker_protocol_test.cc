@@ -109,7 +109,7 @@ TEST(WorkerMessageNameTest, NamesRoundTripThroughTheParser) {
 }
 
 TEST(EncodeWorkerCommandTest, TheBytesTheWorkerReads) {
-  // Byte for byte what the master has always sent (esg/worker.py parses each line as JSON).
+  // Byte for byte what the master has always sent (esg/worker_process.py parses each line as JSON).
   EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::Drain()), "{\"cmd\": \"drain\"}\n");
   EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::ReopenLogs()), "{\"cmd\": \"reopen_logs\"}\n");
   EXPECT_EQ(EncodeWorkerCommand(WorkerCommand::SetLogLevel("debug")),

@@ -7,11 +7,16 @@
 #include <string>
 
 #include "server/common/config.h"
+#include "server/engine/tls_context.h"
 
 namespace esg {
 
 // Whether the config asks for TLS (like uvicorn's Config.is_ssl: a certfile or a keyfile).
 bool UsesTls(const Config& config);
+
+// The engine's TLS settings from the --ssl-* options: the one mapping, used by this check and by the worker's
+// engine binding, so both build the same SSL_CTX.
+engine::TlsSettings TlsSettingsFrom(const Config& config);
 
 // True when TLS is off or the --ssl-* options and files are usable; else false with *error set to one
 // sentence naming the option and the file.

@@ -9,6 +9,7 @@
 #include "server/common/config.h"
 #include "server/engine/server.h"
 #include "server/engine/tls_transport.h"
+#include "server/master/tls_check.h"
 #include "server/python/binding/engine_binding.h"
 #include "server/python/binding/app_driver.h"
 #include "server/python/binding/asgi_channel.h"
@@ -59,17 +60,9 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
 // TLS: with ssl_certfile (or ssl_keyfile) set, every listener speaks TLS through one shared SSL_CTX.
 // nullptr for plain HTTP; ValueError with the option's name when a file or value is unusable.
 std::shared_ptr<engine::TlsContext> MakeTlsContext(const Config& c) {
-  if (c.ssl_certfile.empty() && c.ssl_keyfile.empty()) return nullptr;
-  engine::TlsSettings s;
-  s.certfile = c.ssl_certfile;
-  s.keyfile = c.ssl_keyfile;
-  s.password = c.ssl_keyfile_password;
-  s.version = c.ssl_version;
-  s.cert_reqs = c.ssl_cert_reqs;
-  s.ca_certs = c.ssl_ca_certs;
-  s.ciphers = c.ssl_ciphers;
+  if (!UsesTls(c)) return nullptr;
   std::string error;
-  std::shared_ptr<engine::TlsContext> context = engine::TlsContext::Create(s, &error);
+  std::shared_ptr<engine::TlsContext> context = engine::TlsContext::Create(TlsSettingsFrom(c), &error);
   if (!context) throw py::value_error(error);
   return context;
 }

@@ -144,7 +144,7 @@ int BindUnixAt(const std::string& path, int backlog, const UnixSocketAccess& acc
 
 }  // namespace
 
-bool BindTcp(const std::string& host_in, int port, int backlog, Listener* listener, std::string* error) {
+bool BindTcp(const std::string& host_in, int port, int backlog, BoundSocket* listener, std::string* error) {
   std::string host = host_in;
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   // uvicorn's rule: a ':' in the host means IPv6, anything else (names included) is IPv4.
@@ -193,14 +193,14 @@ bool BindTcp(const std::string& host_in, int port, int backlog, Listener* listen
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  *listener = Listener{};
+  *listener = BoundSocket{};
   listener->spec.fd = fd;
   listener->bound_here = true;
   DescribeAddress(address, length, &listener->spec);
   return true;
 }
 
-bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error,
+bool BindUnix(const std::string& path, int backlog, BoundSocket* listener, std::string* error,
               const UnixSocketAccess& access) {
   sockaddr_un check;
   if (!FillUnixAddress(path, &check, error)) return false;
@@ -231,7 +231,7 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
     }
   }
   if (fd < 0) return false;
-  *listener = Listener{};
+  *listener = BoundSocket{};
   listener->spec.fd = fd;
   listener->bound_here = true;
   listener->spec.kind = "unix";
@@ -245,7 +245,7 @@ bool BindUnix(const std::string& path, int backlog, Listener* listener, std::str
   return true;
 }
 
-bool AdoptFd(int fd, Listener* listener, std::string* error) {
+bool AdoptFd(int fd, BoundSocket* listener, std::string* error) {
   std::string where = " (--fd " + std::to_string(fd) + ")";
   int type = 0;
   socklen_t length = sizeof type;
@@ -265,7 +265,7 @@ bool AdoptFd(int fd, Listener* listener, std::string* error) {
   }
   sockaddr_storage address{};
   socklen_t address_length = sizeof address;
-  *listener = Listener{};
+  *listener = BoundSocket{};
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0 ||
       !DescribeAddress(address, address_length, &listener->spec)) {
     *error = "File descriptor " + std::to_string(fd) + " is not a TCP or UNIX socket" + where;
@@ -294,7 +294,7 @@ bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::s
   return true;
 }
 
-bool OpenListener(const Config& config, Listener* listener, std::string* error) {
+bool OpenListener(const Config& config, BoundSocket* listener, std::string* error) {
   if (config.fd >= 0) return AdoptFd(config.fd, listener, error);
   if (!config.uds.empty()) {
     UnixSocketAccess access;
@@ -304,7 +304,7 @@ bool OpenListener(const Config& config, Listener* listener, std::string* error) 
   return BindTcp(config.host, config.port, config.backlog, listener, error);
 }
 
-bool StopListening(Listener* listener) {
+bool StopListening(BoundSocket* listener) {
   if (!listener->bound_here || listener->spec.fd < 0) return false;
   // Linux: on a TCP listener this stops the listen (the queue of unaccepted connections is reset, new
   // SYNs get RST); on a UNIX one connect() fails with ECONNREFUSED. Either way for every process
@@ -312,7 +312,7 @@ bool StopListening(Listener* listener) {
   return shutdown(listener->spec.fd, SHUT_RD) == 0;
 }
 
-void CloseListener(Listener* listener) {
+void CloseListener(BoundSocket* listener) {
   if (listener->spec.fd >= 0) close(listener->spec.fd);
   listener->spec.fd = -1;
   if (listener->owns_path) {

@@ -14,8 +14,9 @@
 
 namespace esg {
 
-// A bound, listening socket the master owns (close-on-exec; the spawner dup2s it into workers).
-struct Listener {
+// A bound, listening socket the master owns (close-on-exec; the spawner dup2s it into workers). The
+// worker's side of the same socket, which accepts, is the engine's `Listener` (server/engine/server.h).
+struct BoundSocket {
   ListenerSpec spec;  // spec.fd is the master's descriptor
   // True when BindTcp/BindUnix created the socket (false for --fd and LISTEN_FDS, which belong to whoever
   // passed them): only such a socket is shut down by StopListening.
@@ -39,27 +40,27 @@ bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::s
 // Binds what `config` asks for (--fd wins over --uds, which wins over --host/--port).
 // Returns false and sets `*error` (e.g. "[Errno 98] Address already in use (cannot bind to
 // 127.0.0.1:8000)") on failure.
-bool OpenListener(const Config& config, Listener* listener, std::string* error);
+bool OpenListener(const Config& config, BoundSocket* listener, std::string* error);
 
-bool BindTcp(const std::string& host, int port, int backlog, Listener* listener, std::string* error);
+bool BindTcp(const std::string& host, int port, int backlog, BoundSocket* listener, std::string* error);
 
 // Refuses a path where a server is listening; replaces a stale socket file atomically (bind to a temporary
 // name in the same directory, then rename over it); gives the file `access`'s group and mode before
 // listen(), so nobody outside them can ever connect.
-bool BindUnix(const std::string& path, int backlog, Listener* listener, std::string* error,
+bool BindUnix(const std::string& path, int backlog, BoundSocket* listener, std::string* error,
               const UnixSocketAccess& access = {});
 
 // Adopts an inherited descriptor after checking it is a listening SOCK_STREAM socket.
-bool AdoptFd(int fd, Listener* listener, std::string* error);
+bool AdoptFd(int fd, BoundSocket* listener, std::string* error);
 
 // As a graceful stop begins: makes the kernel refuse new connections on a socket the master bound
 // (shutdown(SHUT_RD) on the listening socket, which acts on the socket every worker shares, so clients
 // get ECONNREFUSED at once instead of waiting in the backlog to be reset at exit); in-flight connections
 // are untouched. Leaves inherited sockets (--fd, LISTEN_FDS) listening: their owner decides.
 // Returns true when it stopped the socket.
-bool StopListening(Listener* listener);
+bool StopListening(BoundSocket* listener);
 
 // Closes the socket and removes a UNIX socket file we created (only if it is still ours).
-void CloseListener(Listener* listener);
+void CloseListener(BoundSocket* listener);
 
 }  // namespace esg

@@ -64,12 +64,12 @@ esg::StartControlServer StartControlPlaneHook(esg::control::ControlOptions contr
 
 // --forwarded-allow-ips trusting every UNIX-socket peer ("unix" or "*") on a socket file every local user
 // may connect to lets any local account set the client address and scheme the app sees: say so at start.
-void WarnAboutUnixTrust(const esg::Config& config, const std::vector<esg::Listener>& listeners) {
+void WarnAboutUnixTrust(const esg::Config& config, const std::vector<esg::BoundSocket>& listeners) {
   if (!config.proxy_headers) return;
   esg::http::ForwardedPolicy policy;
   std::string ignored;
   if (!policy.Parse(config.forwarded_allow_ips.value_or(std::string(esg::kDefaultForwardedAllowIps)), &ignored) || !policy.TrustsUnix()) return;
-  for (const esg::Listener& listener : listeners) {
+  for (const esg::BoundSocket& listener : listeners) {
     struct stat st;
     if (listener.spec.kind != "unix" || stat(listener.spec.path.c_str(), &st) != 0 || (st.st_mode & S_IWOTH) == 0) {
       continue;
@@ -126,7 +126,7 @@ int Main(int argc, char** argv) {
   // systemd socket activation (LISTEN_FDS for this pid) replaces --host/--port/--uds, not an explicit --fd.
   std::vector<int> activated = config.fd < 0 ? esg::SdListenFds() : std::vector<int>{};
   for (int fd : activated) {
-    esg::Listener listener;
+    esg::BoundSocket listener;
     if (!esg::AdoptFd(fd, &listener, &error)) {
       esg::log::Error().error("Socket activation (LISTEN_FDS): {}", error);
       return 1;
@@ -134,7 +134,7 @@ int Main(int argc, char** argv) {
     options.listeners.push_back(listener);
   }
   if (activated.empty()) {
-    esg::Listener listener;
+    esg::BoundSocket listener;
     if (!esg::OpenListener(config, &listener, &error)) {
       esg::log::Error().error("{}", error);
       return 1;

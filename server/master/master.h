@@ -27,7 +27,7 @@ using StartControlServer =
 struct MasterOptions {
   Config config;
   // Bound by OpenListener / adopted from systemd; closed (and UNIX socket files removed) by RunMaster.
-  std::vector<Listener> listeners;
+  std::vector<BoundSocket> listeners;
   std::string python;        // default worker interpreter (ChooseInterpreter); a release venv overrides it
   std::string package_root;  // directory holding the `esg` package, or "" (FindPackageRoot)
   StartControlServer start_control_server;  // optional (see above)

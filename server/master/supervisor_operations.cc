@@ -248,7 +248,7 @@ void Supervisor::Stop(bool graceful, const std::string& why) {
     // (a worker still watching a shut-down TCP listener sees accept() fail with EINVAL until it does).
     // Sockets passed to us (--fd, LISTEN_FDS) stay with their owner.
     listeners_stopped_ = true;
-    for (Listener& listener : options_.listeners) {
+    for (BoundSocket& listener : options_.listeners) {
       if (StopListening(&listener)) log::Error().debug("Stopped listening on {}.", listener.spec.Url(false));
     }
   }
@@ -259,7 +259,7 @@ void Supervisor::Finish(int code) {
   if (finished_) return;
   exit_code_ = code;
   finished_ = true;
-  for (Listener& listener : options_.listeners) CloseListener(&listener);
+  for (BoundSocket& listener : options_.listeners) CloseListener(&listener);
   log::Error().info("Stopping parent process [{}]", getpid());
   scheduler_->Cancel(health_timer_);
   health_timer_ = 0;
@@ -270,7 +270,7 @@ void Supervisor::Finish(int code) {
 }
 
 void Supervisor::Announce() {
-  for (const Listener& l : options_.listeners) log::Error().info("{}", RunningMessage(options_.config, l.spec));
+  for (const BoundSocket& l : options_.listeners) log::Error().info("{}", RunningMessage(options_.config, l.spec));
   SdNotify("READY=1\nSTATUS=Serving\nMAINPID=" + std::to_string(getpid()));
 }
 
@@ -294,7 +294,7 @@ control::ServerStatus Supervisor::Status() const {
   s.uptime_seconds = SecondsSince(started_);
   s.state = drained_ ? control::ServerState::kDraining : state_;
   s.generation = generation_;
-  for (const Listener& l : options_.listeners) s.listeners.push_back(l.spec.Url(false));
+  for (const BoundSocket& l : options_.listeners) s.listeners.push_back(l.spec.Url(false));
   s.config_summary = ConfigSummary(current_release_, target_, options_.config.log_level);
 
   for (const auto& [pid, w] : workers_) {

@@ -9,7 +9,7 @@
 
 namespace esg {
 
-ProcessLauncher::ProcessLauncher(boost::asio::io_context& io, const std::vector<Listener>& listeners,
+ProcessLauncher::ProcessLauncher(boost::asio::io_context& io, const std::vector<BoundSocket>& listeners,
                                  std::string package_root)
     : io_(io), listeners_(listeners), package_root_(std::move(package_root)) {}
 
@@ -30,7 +30,7 @@ pid_t ProcessLauncher::Spawn(const Release& release, std::string* error) {
   request.python = release.python;
   request.package_root = package_root_;
   request.config = release.config;
-  for (const Listener& l : listeners_) request.listeners.push_back(l.spec);
+  for (const BoundSocket& l : listeners_) request.listeners.push_back(l.spec);
   request.extra_env = release.extra_env;
   request.drop_env = SystemdEnvNames();
   request.capture_output = true;

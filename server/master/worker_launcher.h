@@ -55,7 +55,7 @@ class WorkerLauncher {
 class ProcessLauncher final : public WorkerLauncher {
  public:
   // `listeners` is read at each Spawn (the master may close them on stop); `events` must outlive this.
-  ProcessLauncher(boost::asio::io_context& io, const std::vector<Listener>& listeners, std::string package_root);
+  ProcessLauncher(boost::asio::io_context& io, const std::vector<BoundSocket>& listeners, std::string package_root);
   ~ProcessLauncher() override;
 
   void set_events(WorkerEvents* events) { events_ = events; }
@@ -70,7 +70,7 @@ class ProcessLauncher final : public WorkerLauncher {
 
  private:
   boost::asio::io_context& io_;
-  const std::vector<Listener>& listeners_;
+  const std::vector<BoundSocket>& listeners_;
   std::string package_root_;
   WorkerEvents* events_ = nullptr;
   std::map<pid_t, std::shared_ptr<WorkerChannel>> channels_;

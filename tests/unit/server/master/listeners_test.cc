@@ -60,7 +60,7 @@ ino_t Inode(const std::string& path) {
 }
 
 TEST(TcpListenerTest, PortZeroReportsTheRealPort) {
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &listener, &error)) << error;
   EXPECT_EQ(listener.spec.kind, "tcp");
@@ -76,7 +76,7 @@ TEST(TcpListenerTest, PortZeroReportsTheRealPort) {
 }
 
 TEST(TcpListenerTest, LocalhostResolvesToIpv4) {
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindTcp("localhost", 0, 16, &listener, &error)) << error;
   EXPECT_EQ(listener.spec.host, "127.0.0.1");
@@ -84,7 +84,7 @@ TEST(TcpListenerTest, LocalhostResolvesToIpv4) {
 }
 
 TEST(TcpListenerTest, Ipv6Loopback) {
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   if (!BindTcp("::1", 0, 16, &listener, &error)) GTEST_SKIP() << "no IPv6 here: " << error;
   EXPECT_EQ(listener.spec.host, "::1");
@@ -93,10 +93,10 @@ TEST(TcpListenerTest, Ipv6Loopback) {
 }
 
 TEST(TcpListenerTest, AddressInUseNamesHostAndPort) {
-  Listener first;
+  BoundSocket first;
   std::string error;
   ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &first, &error)) << error;
-  Listener second;
+  BoundSocket second;
   EXPECT_FALSE(BindTcp("127.0.0.1", first.spec.port, 16, &second, &error));
   EXPECT_EQ(error, "[Errno 98] Address already in use (cannot bind to 127.0.0.1:" +
                        std::to_string(first.spec.port) + ")");
@@ -104,7 +104,7 @@ TEST(TcpListenerTest, AddressInUseNamesHostAndPort) {
 }
 
 TEST(TcpListenerTest, UnknownHost) {
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   EXPECT_FALSE(BindTcp("no-such-host.invalid", 0, 16, &listener, &error));
   EXPECT_NE(error.find("no-such-host.invalid"), std::string::npos) << error;
@@ -113,7 +113,7 @@ TEST(TcpListenerTest, UnknownHost) {
 
 TEST_F(UnixDir, FreshSocketIsWorldConnectableAndRemovedOnClose) {
   std::string path = Path("esg.sock");
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &listener, &error)) << error;
   EXPECT_EQ(listener.spec.kind, "unix");
@@ -133,7 +133,7 @@ TEST_F(UnixDir, StaleSocketIsReplaced) {
   ino_t stale = Inode(path);
   ASSERT_NE(stale, 0u);
   EXPECT_FALSE(CanConnectUnix(path));
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &listener, &error)) << error;
   EXPECT_NE(Inode(path), stale);
@@ -147,11 +147,11 @@ TEST_F(UnixDir, StaleSocketIsReplaced) {
 
 TEST_F(UnixDir, LiveSocketIsRefusedAndLeftAlone) {
   std::string path = Path("live.sock");
-  Listener owner;
+  BoundSocket owner;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &owner, &error)) << error;
   ino_t inode = Inode(path);
-  Listener intruder;
+  BoundSocket intruder;
   EXPECT_FALSE(BindUnix(path, 16, &intruder, &error));
   EXPECT_NE(error.find("already listening"), std::string::npos) << error;
   EXPECT_NE(error.find(path), std::string::npos) << error;
@@ -165,7 +165,7 @@ TEST_F(UnixDir, RegularFileIsNotReplaced) {
   FILE* file = std::fopen(path.c_str(), "w");
   ASSERT_NE(file, nullptr);
   std::fclose(file);
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   EXPECT_FALSE(BindUnix(path, 16, &listener, &error));
   EXPECT_NE(error.find("not a socket"), std::string::npos) << error;
@@ -176,7 +176,7 @@ TEST_F(UnixDir, RegularFileIsNotReplaced) {
 
 TEST_F(UnixDir, CloseDoesNotRemoveSomeoneElsesSocket) {
   std::string path = Path("moved.sock");
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &listener, &error)) << error;
   ASSERT_EQ(unlink(path.c_str()), 0);
@@ -186,17 +186,17 @@ TEST_F(UnixDir, CloseDoesNotRemoveSomeoneElsesSocket) {
 }
 
 TEST(UnixListenerTest, PathTooLong) {
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   EXPECT_FALSE(BindUnix("/tmp/" + std::string(200, 'x'), 16, &listener, &error));
   EXPECT_NE(error.find("bytes long"), std::string::npos) << error;
 }
 
 TEST(AdoptFdTest, ListeningTcpSocket) {
-  Listener bound;
+  BoundSocket bound;
   std::string error;
   ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &bound, &error)) << error;
-  Listener adopted;
+  BoundSocket adopted;
   ASSERT_TRUE(AdoptFd(bound.spec.fd, &adopted, &error)) << error;
   EXPECT_EQ(adopted.spec.fd, bound.spec.fd);
   EXPECT_EQ(adopted.spec.kind, "tcp");
@@ -207,10 +207,10 @@ TEST(AdoptFdTest, ListeningTcpSocket) {
 
 TEST_F(UnixDir, AdoptListeningUnixSocket) {
   std::string path = Path("fd.sock");
-  Listener bound;
+  BoundSocket bound;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &bound, &error)) << error;
-  Listener adopted;
+  BoundSocket adopted;
   ASSERT_TRUE(AdoptFd(bound.spec.fd, &adopted, &error)) << error;
   EXPECT_EQ(adopted.spec.kind, "unix");
   EXPECT_EQ(adopted.spec.path, path);
@@ -220,7 +220,7 @@ TEST_F(UnixDir, AdoptListeningUnixSocket) {
 
 TEST(AdoptFdTest, RejectsWhatIsNotAListeningStreamSocket) {
   std::string error;
-  Listener listener;
+  BoundSocket listener;
   int not_listening = socket(AF_INET, SOCK_STREAM, 0);
   EXPECT_FALSE(AdoptFd(not_listening, &listener, &error));
   EXPECT_NE(error.find("not a listening socket"), std::string::npos) << error;
@@ -243,13 +243,13 @@ TEST(AdoptFdTest, RejectsWhatIsNotAListeningStreamSocket) {
 }
 
 TEST(OpenListenerTest, FdWinsOverUdsWhichWinsOverTcp) {
-  Listener bound;
+  BoundSocket bound;
   std::string error;
   ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &bound, &error)) << error;
   Config config;
   config.fd = bound.spec.fd;
   config.uds = "/nonexistent-dir/x.sock";
-  Listener opened;
+  BoundSocket opened;
   ASSERT_TRUE(OpenListener(config, &opened, &error)) << error;
   EXPECT_EQ(opened.spec.port, bound.spec.port);
   config.fd = -1;
@@ -266,7 +266,7 @@ namespace {
 
 TEST_F(UnixDir, AccessSetsModeAndGroupBeforeListening) {
   std::string path = Path("restricted.sock");
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   UnixSocketAccess access;
   access.mode = 0640;
@@ -301,7 +301,7 @@ TEST(UnixAccessTest, FromConfig) {
 
 TEST_F(UnixDir, StopListeningRefusesNewConnectionsOnlyOnOwnSockets) {
   std::string path = Path("stop.sock");
-  Listener listener;
+  BoundSocket listener;
   std::string error;
   ASSERT_TRUE(BindUnix(path, 16, &listener, &error)) << error;
   EXPECT_TRUE(CanConnectUnix(path));
@@ -309,7 +309,7 @@ TEST_F(UnixDir, StopListeningRefusesNewConnectionsOnlyOnOwnSockets) {
   EXPECT_FALSE(CanConnectUnix(path));
   CloseListener(&listener);
 
-  Listener inherited;
+  BoundSocket inherited;
   ASSERT_TRUE(BindTcp("127.0.0.1", 0, 16, &inherited, &error)) << error;
   inherited.bound_here = false;  // as AdoptFd leaves it
   EXPECT_FALSE(StopListening(&inherited));

@@ -12,19 +12,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "control/tls_files.h"
+
 namespace esg::esgctl {
 namespace {
 
 bool ReadFile(const std::string& path, const char* option, std::string* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot read ") + option + " '" + path + "': " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  *out = content.str();
-  return true;
+  std::string why;
+  if (control::ReadPemFile(path, out, &why)) return true;
+  *error = std::string("cannot read ") + option + " '" + path + "': " + why;
+  return false;
 }
 
 }  // namespace

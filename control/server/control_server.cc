@@ -26,8 +26,9 @@
 #include <thread>
 
 #include "control/server/control_service.h"
-#include "control/socket_path.h"
 #include "control/server/unix_listener.h"
+#include "control/socket_path.h"
+#include "control/tls_files.h"
 #include "server/common/log.h"
 
 namespace esg::control {
@@ -53,15 +54,10 @@ class DenyAll final : public grpc::CallbackGenericService {
 };
 
 bool ReadFile(const std::string& path, const char* option, std::string* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("Invalid value for '") + option + "': cannot read '" + path + "': " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream content;
-  content << in.rdbuf();
-  *out = content.str();
-  return true;
+  std::string why;
+  if (ReadPemFile(path, out, &why)) return true;
+  *error = std::string("Invalid value for '") + option + "': cannot read '" + path + "': " + why;
+  return false;
 }
 
 }  // namespace

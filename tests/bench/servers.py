@@ -34,7 +34,7 @@ class ServerSpec:
     stop_signal: int = signal.SIGTERM
     needs: object = None  # () -> None or a reason string why it cannot run here
     # the modes (see MODES) it can be started in
-    modes: tuple = ("tcp", "ws", "nginx-uds", "workers2", "idle")
+    modes: tuple = ("tcp", "ws", "nginx-uds", "workers2", "idle", "wsgi")
 
 
 # Per-start options in `opts` (besides esg_bin/app_dir), set by the mode (see MODES):
@@ -42,6 +42,11 @@ class ServerSpec:
 #   workers: worker processes (default 1)
 #   ws: WebSockets must be served (Granian otherwise runs with --no-ws, its fastest HTTP setting)
 #   keepalive: idle keep-alive timeout in seconds (idle-scale test; uvicorn/ESG default to 5 s)
+#   wsgi: serve the WSGI app app_wsgi:app (--interface wsgi) instead of the ASGI app app:app
+
+
+def _app(opts):
+    return "app_wsgi:app" if opts.get("wsgi") else "app:app"
 
 def _bind(opts, port):
     if opts.get("uds"):
@@ -51,7 +56,7 @@ def _bind(opts, port):
 
 def _uvicorn(http, loop):
     def build(port, app_dir, opts):
-        argv = [VENV_PY, "-m", "uvicorn", "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+        argv = [VENV_PY, "-m", "uvicorn", _app(opts), "--app-dir", app_dir] + _bind(opts, port) + [
                 "--http", http, "--loop", loop,
                 "--no-access-log", "--log-level", "warning"]
         if opts.get("ws"):
@@ -60,13 +65,15 @@ def _uvicorn(http, loop):
             argv += ["--workers", str(opts["workers"])]
         if opts.get("keepalive"):
             argv += ["--timeout-keep-alive", str(opts["keepalive"])]
-        return (argv, {})
+        if opts.get("wsgi"):
+            argv += ["--interface", "wsgi"]
+        return (argv, {"PYTHONWARNINGS": "ignore::DeprecationWarning"} if opts.get("wsgi") else {})
     return build
 
 
 def _granian(task_impl):
     def build(port, app_dir, opts):
-        argv = [VENV_PY, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+        argv = [VENV_PY, "-m", "granian", "--interface", "wsgi" if opts.get("wsgi") else "asgi", "--loop", "uvloop",
                 "--http", "1", "--ws" if opts.get("ws") else "--no-ws",
                 "--workers", str(opts.get("workers", 1)),
                 "--runtime-mode", "st", "--runtime-threads", "1",
@@ -84,14 +91,16 @@ def _granian(task_impl):
                      "--http1-header-read-timeout", "60000"]
         if task_impl:
             argv += ["--task-impl", task_impl]
-        return (argv + ["app:app"], {})
+        return (argv + [_app(opts)], {})
     return build
 
 
 def _esg(port, app_dir, opts):
     # ESG serves HTTP and WebSockets on the same listener by default (--ws auto): no ws switch.
-    argv = [opts["esg_bin"], "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+    argv = [opts["esg_bin"], _app(opts), "--app-dir", app_dir] + _bind(opts, port) + [
             "--no-access-log", "--log-level", "warning"]
+    if opts.get("wsgi"):
+        argv += ["--interface", "wsgi"]
     if opts.get("workers", 1) != 1:
         argv += ["--workers", str(opts["workers"])]
     if opts.get("keepalive"):
@@ -117,6 +126,13 @@ def _gunicorn_uvicorn(port, app_dir, opts):
     return ([VENV_PY, "-m", "gunicorn", "-w", "1", "-k", "uvicorn.workers.UvicornWorker",
              "-b", f"127.0.0.1:{port}", "--chdir", app_dir, "--log-level", "warning",
              "app:app"], {"PYTHONWARNINGS": "ignore::DeprecationWarning"})
+
+
+def _gunicorn_gthread(port, app_dir, opts):
+    # gunicorn's threaded sync worker: the usual way a WSGI app is deployed; 10 threads like ESG's pool.
+    return ([VENV_PY, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "10",
+             "-b", f"127.0.0.1:{port}", "--chdir", app_dir, "--log-level", "warning",
+             _app(opts)], {})
 
 
 def _nginx_needs(opts):
@@ -176,6 +192,8 @@ SERVERS = {
                             stop_signal=signal.SIGINT, modes=("tcp",)),
     "gunicorn-uvicorn": ServerSpec("gunicorn-uvicorn", "gunicorn -w 1 -k uvicorn.workers.UvicornWorker",
                                    _gunicorn_uvicorn, stop_signal=signal.SIGTERM, modes=("tcp",)),
+    "gunicorn-gthread": ServerSpec("gunicorn-gthread", "gunicorn -w 1 -k gthread --threads 10 (WSGI only)",
+                                   _gunicorn_gthread, stop_signal=signal.SIGTERM, modes=("wsgi",)),
     "nginx": ServerSpec("nginx", "nginx `return 200` (native ceiling; hello, get10k and stream-1mb as static files)",
                         _nginx, unsupported=("post-echo-10k", "sleep"), stop_signal=signal.SIGQUIT,
                         needs=_nginx_needs, modes=("tcp",)),
@@ -563,4 +581,6 @@ MODES = {
     "nginx-uds": {"opts": {}, "server_cpu": None, "client_cpu": None, "uds": True},
     # two workers may use both CPUs; wrk stays pinned to CPU 1 and competes with one of them
     "workers2": {"opts": {"workers": 2}, "server_cpu": "0-1", "client_cpu": None},
+    # the WSGI app (app_wsgi.py), --interface wsgi; pinned as tcp
+    "wsgi": {"opts": {"wsgi": True}, "server_cpu": None, "client_cpu": None},
 }

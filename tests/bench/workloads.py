@@ -22,7 +22,8 @@ class Workload:
     body: bytes = b""
     # How the server is started for it (see servers.MODES): "tcp" (1 worker, TCP, pinned),
     # "ws" (WebSockets enabled), "nginx-uds" (server on a UNIX socket behind nginx),
-    # "workers2" (--workers 2, both CPUs). Workloads of one mode share one server start.
+    # "workers2" (--workers 2, both CPUs), "wsgi" (the WSGI app app_wsgi.py).
+    # Workloads of one mode share one server start.
     mode: str = "tcp"
     kind: str = "wrk"  # "wrk" or "ws" (wsload.py)
     ws_size: int = 0   # WebSocket message size (bytes, binary)
@@ -52,4 +53,8 @@ WORKLOADS = {w.name: w for w in [
              "upstream keepalive)", b"Hello, world!", mode="nginx-uds"),
     Workload("hello-2w", "/", 64, "GET / with --workers 2 (server on both CPUs, wrk on CPU 1)",
              b"Hello, world!", mode="workers2"),
+    Workload("wsgi-hello", "/", 64, "GET /, WSGI app (app_wsgi.py) returning a one-item list",
+             b"Hello, world!", mode="wsgi"),
+    Workload("wsgi-sleep", "/sleep", 64, "GET /sleep, WSGI app blocks in time.sleep(0.01); 64 connections",
+             b"Hello, world!", mode="wsgi"),
 ]}

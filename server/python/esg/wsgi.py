@@ -21,7 +21,6 @@ import os
 import queue
 import threading
 import urllib.parse
-from concurrent.futures import Future
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _log
@@ -37,26 +36,37 @@ class ClientDisconnected(OSError):
 
 
 class _ThreadPool:
-    """A fixed-size pool of daemon threads, started on demand.
+    """A fixed-size pool of daemon threads, started on demand, that runs calls for one event loop.
 
     Daemon threads (unlike concurrent.futures.ThreadPoolExecutor's) let a worker exit after
-    --timeout-graceful-shutdown even when a WSGI call never returns."""
+    --timeout-graceful-shutdown even when a WSGI call never returns.
+
+    The hand-off is built for many short calls: submit() returns an asyncio future created on the loop
+    (no concurrent.futures.Future, whose Condition alone cost more than a hello-world app), and results
+    come back in batches: a finished call appends to `_done`, and only the append that finds it empty
+    schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch rather
+    than per request). Futures are completed on the loop thread only."""
 
     def __init__(self, size: int) -> None:
         self._size = max(1, int(size))
-        self._queue: "queue.SimpleQueue[Optional[Tuple[Future, Callable[[], Any]]]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[Optional[Tuple[asyncio.Future, Callable[[], Any]]]]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._done: List[Tuple[asyncio.Future, Any, Optional[BaseException]]] = []
+        self._done_lock = threading.Lock()
 
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        future: Future = Future()
+    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> "asyncio.Future":
+        """Runs fn() on a pool thread; the future (of `loop`, the caller's running loop) gets its result."""
+        future = loop.create_future()
+        self._loop = loop
         with self._lock:
-            if self._idle == 0 and self._threads < self._size:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._size:
                 self._threads += 1
                 threading.Thread(target=self._run, name=f"esg-wsgi-{self._threads}", daemon=True).start()
-            else:
-                self._idle -= 1 if self._idle else 0
         self._queue.put((future, fn))
         return future
 
@@ -66,16 +76,36 @@ class _ThreadPool:
             if item is None:
                 return
             future, fn = item
-            if future.set_running_or_notify_cancel():
+            del item
+            if not future.cancelled():  # a request cancelled before its call started is not called
+                error = None
                 try:
                     result = fn()
                 except BaseException as exc:  # noqa: B902 - handed to the awaiting request
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-            del item, future, fn
+                    result, error = None, exc
+                with self._done_lock:
+                    first = not self._done
+                    self._done.append((future, result, error))
+                if first:
+                    try:
+                        self._loop.call_soon_threadsafe(self._deliver)
+                    except RuntimeError:  # the loop is closed: the worker is exiting
+                        pass
+                del result, error
+            del future, fn
             with self._lock:
                 self._idle += 1
+
+    def _deliver(self) -> None:
+        with self._done_lock:
+            done, self._done = self._done, []
+        for future, result, error in done:
+            if future.done():  # cancelled meanwhile
+                continue
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
 
 
 class _Errors:
@@ -204,6 +234,39 @@ def _server_name_port(scope: Dict[str, Any], host_header: Optional[str]) -> Tupl
     return host_header, default_port
 
 
+# Environ keys that are the same for every request (copied, then the per-request ones are set).
+_ENVIRON_BASE: Dict[str, Any] = {
+    "wsgi.version": (1, 0),
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": False,
+    "wsgi.run_once": False,
+    # wsgi.input ends at the body's end even without Content-Length (chunked requests): the
+    # convention (mod_wsgi, gunicorn) that tells werkzeug it may read such a body.
+    "wsgi.input_terminated": True,
+}
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0", "2": "HTTP/2"}
+
+# Request header name (bytes, as the engine passes it) -> environ key, or None for a dropped name.
+# Filled as names are seen; bounded so that a client sending ever new names cannot grow it.
+_HEADER_KEYS: Dict[bytes, Optional[str]] = {}
+_HEADER_KEYS_MAX = 512
+
+
+def _header_key(raw_name: bytes) -> Optional[str]:
+    name = raw_name.lower()
+    if name == b"content-type":
+        key: Optional[str] = "CONTENT_TYPE"
+    elif name == b"content-length":
+        key = "CONTENT_LENGTH"
+    elif b"_" in name:
+        key = None
+    else:
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:
+        _HEADER_KEYS[raw_name] = key
+    return key
+
+
 def build_environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any, multiprocess: bool) -> Dict[str, Any]:
     """The PEP 3333 environ for an ASGI http scope.
 
@@ -211,54 +274,67 @@ def build_environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any, multiproc
     bytes, whatever their encoding), with the --root-path prefix moved to SCRIPT_NAME. Request headers
     whose names contain "_" are dropped: once "-" and "_" both map to "_", X-Auth_User could otherwise
     pose as X-Auth-User to an app behind a proxy that filters only the latter (header smuggling)."""
+    return _environ(scope, wsgi_input, errors, multiprocess)[0]
+
+
+def _environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any,
+             multiprocess: bool) -> Tuple[Dict[str, Any], bool]:
+    """build_environ, and whether the request has an Expect header (one pass over the headers)."""
     root_path = scope.get("root_path", "")
     raw_path = scope.get("raw_path")
     if raw_path is None:
         raw_path = scope["path"].encode("utf-8")
-    root_raw = root_path.encode("utf-8")
-    if root_raw and raw_path.startswith(root_raw):
-        raw_path = raw_path[len(root_raw):]
-    path_info = urllib.parse.unquote_to_bytes(raw_path).decode("latin-1")
-    environ: Dict[str, Any] = {
-        "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": _latin1(root_path),
-        "PATH_INFO": path_info,
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": wsgi_input,
-        "wsgi.errors": errors,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": multiprocess,
-        "wsgi.run_once": False,
-        # wsgi.input ends at the body's end even without Content-Length (chunked requests): the
-        # convention (mod_wsgi, gunicorn) that tells werkzeug it may read such a body.
-        "wsgi.input_terminated": True,
-    }
+    if root_path:
+        root_raw = root_path.encode("utf-8")
+        if raw_path.startswith(root_raw):
+            raw_path = raw_path[len(root_raw):]
+        script_name = _latin1(root_path)
+    else:
+        script_name = ""
+    if b"%" in raw_path:
+        path_info = urllib.parse.unquote_to_bytes(raw_path).decode("latin-1")
+    else:
+        path_info = raw_path.decode("latin-1")
+    version = scope.get("http_version", "1.1")
+    environ = _ENVIRON_BASE.copy()
+    environ["REQUEST_METHOD"] = scope["method"]
+    environ["SCRIPT_NAME"] = script_name
+    environ["PATH_INFO"] = path_info
+    environ["QUERY_STRING"] = scope.get("query_string", b"").decode("latin-1")
+    environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or f"HTTP/{version}"
+    environ["wsgi.url_scheme"] = scope.get("scheme", "http")
+    environ["wsgi.input"] = wsgi_input
+    environ["wsgi.errors"] = errors
+    if multiprocess:
+        environ["wsgi.multiprocess"] = True
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = str(client[0])
         environ["REMOTE_PORT"] = str(client[1])
     host_header = None
+    expect = False
+    keys = _HEADER_KEYS
     for name, value in scope.get("headers", ()):
-        name = name.lower()
-        text = value.decode("latin-1")
-        if name in _SKIPPED_HEADERS:
-            key = "CONTENT_TYPE" if name == b"content-type" else "CONTENT_LENGTH"
-        elif b"_" in name:
+        key = keys.get(name, _MISSING)
+        if key is _MISSING:
+            key = _header_key(name)
+        if key is None:
             continue
-        else:
-            if name == b"host":
-                host_header = text
-            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        if key == "HTTP_HOST":
+            host_header = text
+        elif key == "HTTP_EXPECT":
+            expect = True
         if key in environ:
             joiner = "; " if key == "HTTP_COOKIE" else ","
             environ[key] = environ[key] + joiner + text
         else:
             environ[key] = text
     environ["SERVER_NAME"], environ["SERVER_PORT"] = _server_name_port(scope, host_header)
-    return environ
+    return environ, expect
+
+
+_MISSING: Any = object()
 
 
 class _Call:
@@ -381,19 +457,18 @@ class WSGIAdapter:
         if kind != "http":
             raise RuntimeError(f"a WSGI application cannot serve '{kind}' scopes")
         loop = asyncio.get_running_loop()
-        first = None
-        if not any(name.lower() == b"expect" for name, _ in scope.get("headers", ())):
+        errors = _Errors()
+        wsgi_input = _Input(loop, receive, None)
+        environ, expect = _environ(scope, wsgi_input, errors, self.multiprocess)
+        if not expect:
             # Usually already buffered: no thread hop for it. With Expect: 100-continue the app reads
             # first, so that it can still refuse the body.
-            first = await receive()
-        errors = _Errors()
-        try:
-            wsgi_input = _Input(loop, receive, first)
-        except ClientDisconnected:
-            return
-        environ = build_environ(scope, wsgi_input, errors, self.multiprocess)
+            try:
+                wsgi_input._take(await receive())
+            except ClientDisconnected:
+                return
         call = _Call(self.app, environ, loop, send)
-        body = await asyncio.wrap_future(self.pool.submit(call.run), loop=loop)
+        body = await self.pool.submit(loop, call.run)
         if body is not None:
             await send(call.start_message())
             await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})

@@ -36,30 +36,29 @@ class ClientDisconnected(OSError):
 
 
 class _ThreadPool:
-    """A fixed-size pool of daemon threads, started on demand, that runs calls for one event loop.
+    """A fixed-size pool of daemon threads, started on demand, that runs WSGI calls for one event loop.
 
     Daemon threads (unlike concurrent.futures.ThreadPoolExecutor's) let a worker exit after
     --timeout-graceful-shutdown even when a WSGI call never returns.
 
-    The hand-off is built for many short calls: submit() returns an asyncio future created on the loop
-    (no concurrent.futures.Future, whose Condition alone cost more than a hello-world app), and results
-    come back in batches: a finished call appends to `_done`, and only the append that finds it empty
-    schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch rather
-    than per request). Futures are completed on the loop thread only."""
+    The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
+    outcome comes back in batches: a finished call appends to `_done`, and only the append that finds it
+    empty schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch
+    rather than per request), which calls each call's complete(body, error) on the loop thread. No
+    future, no Task, no coroutine waits in between (see WSGIAdapter.__call__)."""
 
     def __init__(self, size: int) -> None:
         self._size = max(1, int(size))
-        self._queue: "queue.SimpleQueue[Optional[Tuple[asyncio.Future, Callable[[], Any]]]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[Optional[_Call]]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._done: List[Tuple[asyncio.Future, Any, Optional[BaseException]]] = []
+        self._done: List[Tuple["_Call", Any, Optional[BaseException]]] = []
         self._done_lock = threading.Lock()
 
-    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> "asyncio.Future":
-        """Runs fn() on a pool thread; the future (of `loop`, the caller's running loop) gets its result."""
-        future = loop.create_future()
+    def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
+        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop)."""
         self._loop = loop
         with self._lock:
             if self._idle:
@@ -67,45 +66,35 @@ class _ThreadPool:
             elif self._threads < self._size:
                 self._threads += 1
                 threading.Thread(target=self._run, name=f"esg-wsgi-{self._threads}", daemon=True).start()
-        self._queue.put((future, fn))
-        return future
+        self._queue.put(call)
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            call = self._queue.get()
+            if call is None:
                 return
-            future, fn = item
-            del item
-            if not future.cancelled():  # a request cancelled before its call started is not called
-                error = None
+            error = None
+            try:
+                result = call.run()
+            except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
+                result, error = None, exc
+            with self._done_lock:
+                first = not self._done
+                self._done.append((call, result, error))
+            if first:
                 try:
-                    result = fn()
-                except BaseException as exc:  # noqa: B902 - handed to the awaiting request
-                    result, error = None, exc
-                with self._done_lock:
-                    first = not self._done
-                    self._done.append((future, result, error))
-                if first:
-                    try:
-                        self._loop.call_soon_threadsafe(self._deliver)
-                    except RuntimeError:  # the loop is closed: the worker is exiting
-                        pass
-                del result, error
-            del future, fn
+                    self._loop.call_soon_threadsafe(self._deliver)
+                except RuntimeError:  # the loop is closed: the worker is exiting
+                    pass
+            del call, result, error
             with self._lock:
                 self._idle += 1
 
     def _deliver(self) -> None:
         with self._done_lock:
             done, self._done = self._done, []
-        for future, result, error in done:
-            if future.done():  # cancelled meanwhile
-                continue
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+        for call, result, error in done:
+            call.complete(result, error)
 
 
 class _Errors:
@@ -127,6 +116,8 @@ class _Errors:
             self.write(line)
 
     def flush(self) -> None:
+        if not self._pending:
+            return
         text, self._pending = self._pending.rstrip("\n"), ""
         if text:
             _log.error(text)
@@ -337,8 +328,28 @@ def _environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any,
 _MISSING: Any = object()
 
 
+# Status line -> code, for the status lines seen (bounded: an app could make up new ones).
+_STATUS_CODES: Dict[str, int] = {}
+_STATUS_CODES_MAX = 256
+
+
+def _status_code(status: Any) -> int:
+    """The code of a WSGI status line ("200 OK"); raises on a malformed one."""
+    if not isinstance(status, str):
+        raise TypeError(f"WSGI status must be a str, got {type(status).__name__}")
+    code = status.split(" ", 1)[0]
+    if len(code) != 3 or not code.isdigit():
+        raise ValueError(f"WSGI status {status!r} does not start with a three-digit code")
+    if type(status) is str and len(_STATUS_CODES) < _STATUS_CODES_MAX:
+        _STATUS_CODES[status] = int(code)
+    return int(code)
+
+
 class _Call:
     """One WSGI call on a pool thread: start_response, write(), the iteration, and the sends."""
+
+    __slots__ = ("app", "environ", "errors", "loop", "send", "status", "headers", "headers_sent",
+                 "content_length", "body_sent", "completed", "waiter")
 
     def __init__(self, app: Callable, environ: Dict[str, Any], loop: asyncio.AbstractEventLoop,
                  send: Callable) -> None:
@@ -353,6 +364,7 @@ class _Call:
         self.content_length: Optional[int] = None
         self.body_sent = 0
         self.completed = False  # the body reached the app's Content-Length: sent with more_body False
+        self.waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     # -- PEP 3333 callables
 
@@ -365,22 +377,22 @@ class _Call:
                 exc_info = None  # no cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        if not isinstance(status, str):
-            raise TypeError(f"WSGI status must be a str, got {type(status).__name__}")
-        code = status.split(" ", 1)[0]
-        if len(code) != 3 or not code.isdigit():
-            raise ValueError(f"WSGI status {status!r} does not start with a three-digit code")
+        code = _STATUS_CODES.get(status) if type(status) is str else None
+        if code is None:
+            code = _status_code(status)
         headers = []
         for item in response_headers:
-            if not isinstance(item, tuple) or len(item) != 2:
+            if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
                 raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
             name, value = item
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError(f"WSGI header names and values must be str, got {item!r}")
-            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-            if headers[-1][0] == b"content-length" and value.strip().isdigit():
+            if type(name) is not str or type(value) is not str:
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(f"WSGI header names and values must be str, got {item!r}")
+            name = name.lower()
+            if name == "content-length" and value.strip().isdigit():
                 self.content_length = int(value)
-        self.status = int(code)
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        self.status = code
         self.headers = headers
         return self.write
 
@@ -413,13 +425,13 @@ class _Call:
     def start_message(self) -> dict:
         return {"type": "http.response.start", "status": self.status, "headers": self.headers}
 
-    def run(self) -> Optional[List[bytes]]:
+    def run(self) -> Optional[bytes]:
         """Calls the app and consumes its result. Returns the whole body when nothing was sent yet and the
         result was a list or tuple (the loop sends it in one message), else None (already streamed)."""
         result = self.app(self.environ, self.start_response)
         try:
             if isinstance(result, (list, tuple)) and not self.headers_sent:
-                body = [bytes(chunk) for chunk in result]
+                body = b"".join(result)  # here on the pool thread, not on the loop
                 if self.status is None:
                     raise RuntimeError("the WSGI app returned without calling start_response()")
                 return body
@@ -436,6 +448,45 @@ class _Call:
             if close is not None:
                 close()
             self.errors.flush()
+
+
+    def complete(self, body: Optional[bytes], error: Optional[BaseException]) -> None:
+        """On the loop thread, after run(): sends what is left of the response and ends the exchange
+        (finish(), or fail() and the traceback logged when the app raised), or hands the outcome to
+        `waiter`. Never raises."""
+        send = self.send
+        try:
+            if error is not None:
+                raise error
+            if body is not None:
+                send(self.start_message())
+                send({"type": "http.response.body", "body": body, "more_body": False})
+            elif not self.headers_sent:
+                send(self.start_message())
+                send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif not self.completed:
+                send({"type": "http.response.body", "body": b"", "more_body": False})
+        except BaseException as exc:  # noqa: B902 - the request fails, the worker goes on
+            if self.waiter is not None:
+                if not self.waiter.done():
+                    self.waiter.set_exception(exc)
+                return
+            _log.exception("Exception in ASGI application", exc)
+            try:
+                send.fail()
+            except Exception as fail_exc:  # noqa: BLE001
+                _log.exception("Cannot fail the ASGI exchange", fail_exc)
+            return
+        finally:
+            error = None  # no cycle through the traceback
+        if self.waiter is not None:
+            if not self.waiter.done():
+                self.waiter.set_result(None)
+            return
+        try:
+            send.finish()
+        except Exception as exc:  # noqa: BLE001
+            _log.exception("Cannot finish the ASGI exchange", exc)
 
 
 class WSGIAdapter:
@@ -468,15 +519,17 @@ class WSGIAdapter:
             except ClientDisconnected:
                 return
         call = _Call(self.app, environ, loop, send)
-        body = await self.pool.submit(loop, call.run)
-        if body is not None:
-            await send(call.start_message())
-            await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})
-        elif not call.headers_sent:
-            await send(call.start_message())
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif not call.completed:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        detach = getattr(send, "detach", None)
+        if detach is not None:
+            # The engine's exchange: this coroutine returns now, without suspending (no Task); the pool
+            # thread runs the app, and the loop sends the response and finishes the exchange
+            # (_Call.complete). Streamed chunks and wsgi.input reads still hop to the loop one by one.
+            detach()
+            self.pool.submit(loop, call)
+            return
+        call.waiter = loop.create_future()
+        self.pool.submit(loop, call)
+        await call.waiter
 
 
 def make_adapter(app: Any, config: Dict[str, Any]) -> WSGIAdapter:

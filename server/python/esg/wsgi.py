@@ -60,17 +60,24 @@ class _ThreadPool:
     def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
         """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop)."""
         self._loop = loop
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            elif self._threads < self._size:
-                self._threads += 1
-                threading.Thread(target=self._run, name=f"esg-wsgi-{self._threads}", daemon=True).start()
+        lock = self._lock
+        lock.acquire()  # not `with`: this runs per request, and acquire/release cannot fail here
+        if self._idle:
+            self._idle -= 1
+            lock.release()
+        elif self._threads < self._size:
+            self._threads += 1
+            number = self._threads
+            lock.release()
+            threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
+        else:
+            lock.release()
         self._queue.put(call)
 
     def _run(self) -> None:
+        lock, done_lock, get = self._lock, self._done_lock, self._queue.get
         while True:
-            call = self._queue.get()
+            call = get()
             if call is None:
                 return
             error = None
@@ -78,27 +85,32 @@ class _ThreadPool:
                 result = call.run()
             except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
                 result, error = None, exc
-            with self._done_lock:
-                first = not self._done
-                self._done.append((call, result, error))
+            done_lock.acquire()
+            first = not self._done
+            self._done.append((call, result, error))
+            done_lock.release()
             if first:
                 try:
                     self._loop.call_soon_threadsafe(self._deliver)
                 except RuntimeError:  # the loop is closed: the worker is exiting
                     pass
             del call, result, error
-            with self._lock:
-                self._idle += 1
+            lock.acquire()
+            self._idle += 1
+            lock.release()
 
     def _deliver(self) -> None:
-        with self._done_lock:
-            done, self._done = self._done, []
+        self._done_lock.acquire()
+        done, self._done = self._done, []
+        self._done_lock.release()
         for call, result, error in done:
             call.complete(result, error)
 
 
 class _Errors:
     """wsgi.errors: text written here goes to the esg.error log, one message per completed write."""
+
+    __slots__ = ("_pending",)
 
     def __init__(self) -> None:
         self._pending = ""
@@ -128,6 +140,8 @@ class _Input:
 
     `first` is the message the loop already read (or None). Reads after the body's end return b"";
     a client that disconnects mid-body raises ClientDisconnected."""
+
+    __slots__ = ("_loop", "_receive", "_buffer", "_more")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, receive: Callable, first: Optional[dict]) -> None:
         self._loop = loop
@@ -211,10 +225,20 @@ def _latin1(text: str) -> str:
     return text.encode("utf-8").decode("latin-1")
 
 
+_SERVER_NAMES: Dict[Any, Tuple[str, str]] = {}  # scope["server"] -> (SERVER_NAME, SERVER_PORT); few listeners
+
+
 def _server_name_port(scope: Dict[str, Any], host_header: Optional[str]) -> Tuple[str, str]:
     server = scope.get("server")
     if server and server[1] is not None:
-        return str(server[0]), str(server[1])
+        if type(server) is not tuple:  # a list (ASGI allows either) cannot be a key
+            return str(server[0]), str(server[1])
+        names = _SERVER_NAMES.get(server)
+        if names is None:
+            names = (str(server[0]), str(server[1]))
+            if len(_SERVER_NAMES) < 64:
+                _SERVER_NAMES[server] = names
+        return names
     # A UNIX socket has no name and port: take them from Host, which the proxy in front of it sets.
     default_port = "443" if scope.get("scheme") in ("https", "wss") else "80"
     if not host_header:

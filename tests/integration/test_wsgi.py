@@ -275,6 +275,18 @@ def test_blocked_request_does_not_block_others(serve, markers):
     assert body["thread"].startswith("esg-wsgi") and released["thread"].startswith("esg-wsgi")
 
 
+def test_iterable_whose_first_chunk_is_the_whole_body(esg_server):
+    # Sent with the head in one message once the iteration is over; what follows the declared length is
+    # still refused (logged), after the complete response.
+    server = esg_server(WSGI, app="wsgi_raw:app")
+    resp = exchange(server, http_request("GET", "/gen-whole"))
+    assert (resp.status, resp.body, resp.header("content-length")) == (200, b"abc", "3")
+    resp = exchange(server, http_request("GET", "/gen-extra"))
+    assert (resp.status, resp.body) == (200, b"abc")
+    server.wait_for_output(r"more than its Content-Length")
+    assert server.get("/environ").status_code == 200
+
+
 def test_sigterm_lets_an_in_flight_wsgi_call_finish(esg_server, markers):
     # The adapter returns before the call ends (the exchange is detached, no Task waits for it): the
     # graceful stop must still wait for the response, which the pool thread produces after the signal.

@@ -450,8 +450,10 @@ class _Call:
         return {"type": "http.response.start", "status": self.status, "headers": self.headers}
 
     def run(self) -> Optional[bytes]:
-        """Calls the app and consumes its result. Returns the whole body when nothing was sent yet and the
-        result was a list or tuple (the loop sends it in one message), else None (already streamed)."""
+        """Calls the app and consumes its result. Returns the whole body when nothing was sent yet and either
+        the result was a list or tuple, or its first non-empty chunk was the whole declared Content-Length
+        (Flask's and Django's responses are such iterables): the loop sends it with the head in one message.
+        Else None (already streamed, chunk by chunk)."""
         result = self.app(self.environ, self.start_response)
         try:
             if isinstance(result, (list, tuple)) and not self.headers_sent:
@@ -459,14 +461,23 @@ class _Call:
                 if self.status is None:
                     raise RuntimeError("the WSGI app returned without calling start_response()")
                 return body
+            held = None  # a first chunk that is the whole body, held back for complete()
             for chunk in result:
                 if chunk:
                     if self.status is None:
                         raise RuntimeError("the WSGI app produced a body without calling start_response()")
-                    self._send_chunk(bytes(chunk))
+                    chunk = bytes(chunk)
+                    if (held is None and not self.headers_sent and self.content_length is not None
+                            and len(chunk) == self.content_length):
+                        held = chunk
+                        continue
+                    if held is not None:  # more than the declared length: sent as before, and refused
+                        self._send_chunk(held)
+                        held = None
+                    self._send_chunk(chunk)
             if self.status is None:
                 raise RuntimeError("the WSGI app returned without calling start_response()")
-            return None
+            return held
         finally:
             close = getattr(result, "close", None)
             if close is not None:

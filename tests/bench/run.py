@@ -90,7 +90,7 @@ def parse_args(argv=None):
     a.callgrind_workloads = [w for w in a.callgrind_workloads.split(",") if w]
     a.idle_servers = [s for s in (a.idle_servers or ",".join(a.servers)).split(",") if s]
     for w in a.callgrind_workloads:
-        if W.WORKLOADS[w].mode != "tcp":
+        if W.WORKLOADS[w].mode not in ("tcp",) + S.APP_MODES:
             p.error(f"--callgrind-workloads: {w} is not a plain HTTP workload")
     for s in a.servers:
         if s not in S.SERVERS:
@@ -113,7 +113,15 @@ def check_responses(port, workloads):
             problems[wl] = f"request failed: {e!r}"
             continue
         h = dict(hdrs)
-        if st != 200 or body != W.WORKLOADS[wl].expect_body or h.get(b"content-type") != b"text/plain":
+        w = W.WORKLOADS[wl]
+        if w.expect_json is not None:
+            try:
+                same = json.loads(body) == w.expect_json
+            except ValueError:
+                same = False
+        else:
+            same = body == w.expect_body
+        if st != 200 or not same or h.get(b"content-type") != w.content_type:
             problems[wl] = f"status {st}, content-type {h.get(b'content-type')}, body {len(body)} bytes"
         headers[wl] = [k.decode() for k, _ in hdrs]
     return problems, headers
@@ -584,7 +592,11 @@ def main(argv=None):
                     continue
                 log(f"[callgrind] {name} {wl}: N={a.callgrind_n} and 2N")
                 try:
-                    r = callgrind.measure(S.SERVERS[name], opts, wl, a.callgrind_n, workdir, logdir,
+                    mode = W.WORKLOADS[wl].mode
+                    if mode not in S.SERVERS[name].modes:
+                        continue
+                    r = callgrind.measure(S.SERVERS[name], dict(opts, **S.MODES[mode]["opts"]), wl,
+                                          a.callgrind_n, workdir, logdir,
                                           keep=a.keep_callgrind)
                     log(f"  {name} {wl}: {r['instr_per_req']:,.0f} instructions/request "
                         f"(whole tree {r['tree_instr_per_req']:,.0f})")

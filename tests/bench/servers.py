@@ -34,7 +34,8 @@ class ServerSpec:
     stop_signal: int = signal.SIGTERM
     needs: object = None  # () -> None or a reason string why it cannot run here
     # the modes (see MODES) it can be started in
-    modes: tuple = ("tcp", "ws", "nginx-uds", "workers2", "idle")
+    modes: tuple = ("tcp", "ws", "nginx-uds", "workers2", "idle", "wsgi", "fastapi", "starlette", "django-asgi",
+                    "django-wsgi", "flask", "sse")
 
 
 # Per-start options in `opts` (besides esg_bin/app_dir), set by the mode (see MODES):
@@ -42,6 +43,12 @@ class ServerSpec:
 #   workers: worker processes (default 1)
 #   ws: WebSockets must be served (Granian otherwise runs with --no-ws, its fastest HTTP setting)
 #   keepalive: idle keep-alive timeout in seconds (idle-scale test; uvicorn/ESG default to 5 s)
+#   wsgi: the app is a WSGI app (--interface wsgi); app: the app's import string (default app:app, or
+#   app_wsgi:app with wsgi)
+
+
+def _app(opts):
+    return opts.get("app") or ("app_wsgi:app" if opts.get("wsgi") else "app:app")
 
 def _bind(opts, port):
     if opts.get("uds"):
@@ -51,7 +58,7 @@ def _bind(opts, port):
 
 def _uvicorn(http, loop):
     def build(port, app_dir, opts):
-        argv = [VENV_PY, "-m", "uvicorn", "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+        argv = [VENV_PY, "-m", "uvicorn", _app(opts), "--app-dir", app_dir] + _bind(opts, port) + [
                 "--http", http, "--loop", loop,
                 "--no-access-log", "--log-level", "warning"]
         if opts.get("ws"):
@@ -60,13 +67,15 @@ def _uvicorn(http, loop):
             argv += ["--workers", str(opts["workers"])]
         if opts.get("keepalive"):
             argv += ["--timeout-keep-alive", str(opts["keepalive"])]
-        return (argv, {})
+        if opts.get("wsgi"):
+            argv += ["--interface", "wsgi"]
+        return (argv, {"PYTHONWARNINGS": "ignore::DeprecationWarning"} if opts.get("wsgi") else {})
     return build
 
 
 def _granian(task_impl):
     def build(port, app_dir, opts):
-        argv = [VENV_PY, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+        argv = [VENV_PY, "-m", "granian", "--interface", "wsgi" if opts.get("wsgi") else "asgi", "--loop", "uvloop",
                 "--http", "1", "--ws" if opts.get("ws") else "--no-ws",
                 "--workers", str(opts.get("workers", 1)),
                 "--runtime-mode", "st", "--runtime-threads", "1",
@@ -84,14 +93,16 @@ def _granian(task_impl):
                      "--http1-header-read-timeout", "60000"]
         if task_impl:
             argv += ["--task-impl", task_impl]
-        return (argv + ["app:app"], {})
+        return (argv + [_app(opts)], {})
     return build
 
 
 def _esg(port, app_dir, opts):
     # ESG serves HTTP and WebSockets on the same listener by default (--ws auto): no ws switch.
-    argv = [opts["esg_bin"], "app:app", "--app-dir", app_dir] + _bind(opts, port) + [
+    argv = [opts["esg_bin"], _app(opts), "--app-dir", app_dir] + _bind(opts, port) + [
             "--no-access-log", "--log-level", "warning"]
+    if opts.get("wsgi"):
+        argv += ["--interface", "wsgi"]
     if opts.get("workers", 1) != 1:
         argv += ["--workers", str(opts["workers"])]
     if opts.get("keepalive"):
@@ -109,7 +120,7 @@ def _esg_needs(opts):
 def _hypercorn(port, app_dir, opts):
     return ([VENV_PY, "-m", "hypercorn", "-c", os.path.join(BENCH_DIR, "hypercorn.toml"), "--bind", f"127.0.0.1:{port}", "--worker-class", "uvloop",
              "--workers", "1", "--log-level", "warning",
-             "app:app"], {"PYTHONPATH": app_dir})
+             _app(opts)], {"PYTHONPATH": app_dir})
 
 
 def _gunicorn_uvicorn(port, app_dir, opts):
@@ -117,6 +128,13 @@ def _gunicorn_uvicorn(port, app_dir, opts):
     return ([VENV_PY, "-m", "gunicorn", "-w", "1", "-k", "uvicorn.workers.UvicornWorker",
              "-b", f"127.0.0.1:{port}", "--chdir", app_dir, "--log-level", "warning",
              "app:app"], {"PYTHONWARNINGS": "ignore::DeprecationWarning"})
+
+
+def _gunicorn_gthread(port, app_dir, opts):
+    # gunicorn's threaded sync worker: the usual way a WSGI app is deployed; 10 threads like ESG's pool.
+    return ([VENV_PY, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "10",
+             "-b", f"127.0.0.1:{port}", "--chdir", app_dir, "--log-level", "warning",
+             _app(opts)], {})
 
 
 def _nginx_needs(opts):
@@ -173,9 +191,11 @@ SERVERS = {
     "uvicorn-asyncio": ServerSpec("uvicorn-asyncio", "uvicorn --http httptools --loop asyncio",
                                   _uvicorn("httptools", "asyncio"), stop_signal=signal.SIGINT),
     "hypercorn": ServerSpec("hypercorn", "hypercorn -k uvloop, 1 worker", _hypercorn,
-                            stop_signal=signal.SIGINT, modes=("tcp",)),
+                            stop_signal=signal.SIGINT, modes=("tcp", "fastapi", "starlette", "django-asgi", "sse")),
     "gunicorn-uvicorn": ServerSpec("gunicorn-uvicorn", "gunicorn -w 1 -k uvicorn.workers.UvicornWorker",
                                    _gunicorn_uvicorn, stop_signal=signal.SIGTERM, modes=("tcp",)),
+    "gunicorn-gthread": ServerSpec("gunicorn-gthread", "gunicorn -w 1 -k gthread --threads 10 (WSGI only)",
+                                   _gunicorn_gthread, stop_signal=signal.SIGTERM, modes=("wsgi", "django-wsgi", "flask")),
     "nginx": ServerSpec("nginx", "nginx `return 200` (native ceiling; hello, get10k and stream-1mb as static files)",
                         _nginx, unsupported=("post-echo-10k", "sleep"), stop_signal=signal.SIGQUIT,
                         needs=_nginx_needs, modes=("tcp",)),
@@ -563,4 +583,16 @@ MODES = {
     "nginx-uds": {"opts": {}, "server_cpu": None, "client_cpu": None, "uds": True},
     # two workers may use both CPUs; wrk stays pinned to CPU 1 and competes with one of them
     "workers2": {"opts": {"workers": 2}, "server_cpu": "0-1", "client_cpu": None},
+    # the WSGI app (app_wsgi.py), --interface wsgi; pinned as tcp
+    "wsgi": {"opts": {"wsgi": True}, "server_cpu": None, "client_cpu": None},
+    # framework apps (frameworks/*.py), pinned as tcp
+    "fastapi": {"opts": {"app": "frameworks.bench_fastapi:app"}, "server_cpu": None, "client_cpu": None},
+    "starlette": {"opts": {"app": "frameworks.bench_starlette:app"}, "server_cpu": None, "client_cpu": None},
+    "django-asgi": {"opts": {"app": "frameworks.bench_django:asgi_app"}, "server_cpu": None, "client_cpu": None},
+    "django-wsgi": {"opts": {"app": "frameworks.bench_django:wsgi_app", "wsgi": True}, "server_cpu": None,
+                    "client_cpu": None},
+    "flask": {"opts": {"app": "frameworks.bench_flask:app", "wsgi": True}, "server_cpu": None, "client_cpu": None},
+    "sse": {"opts": {"app": "frameworks.bench_sse:app"}, "server_cpu": None, "client_cpu": None},
 }
+# Modes that only change the app (one worker, TCP, pinned as tcp): callgrind can measure their workloads.
+APP_MODES = ("wsgi", "fastapi", "starlette", "django-asgi", "django-wsgi", "flask", "sse")

@@ -3,6 +3,7 @@ optional lua script) and the exact request bytes our own client sends (callgrind
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -22,10 +23,13 @@ class Workload:
     body: bytes = b""
     # How the server is started for it (see servers.MODES): "tcp" (1 worker, TCP, pinned),
     # "ws" (WebSockets enabled), "nginx-uds" (server on a UNIX socket behind nginx),
-    # "workers2" (--workers 2, both CPUs). Workloads of one mode share one server start.
+    # "workers2" (--workers 2, both CPUs), "wsgi" (the WSGI app app_wsgi.py).
+    # Workloads of one mode share one server start.
     mode: str = "tcp"
     kind: str = "wrk"  # "wrk" or "ws" (wsload.py)
     ws_size: int = 0   # WebSocket message size (bytes, binary)
+    content_type: bytes = b"text/plain"  # the response's content-type the check wants
+    expect_json: object = None  # when set, the body is compared as JSON (frameworks format it differently)
 
     @property
     def raw_request(self) -> bytes:
@@ -52,4 +56,35 @@ WORKLOADS = {w.name: w for w in [
              "upstream keepalive)", b"Hello, world!", mode="nginx-uds"),
     Workload("hello-2w", "/", 64, "GET / with --workers 2 (server on both CPUs, wrk on CPU 1)",
              b"Hello, world!", mode="workers2"),
+    Workload("wsgi-hello", "/", 64, "GET /, WSGI app (app_wsgi.py) returning a one-item list",
+             b"Hello, world!", mode="wsgi"),
+    Workload("wsgi-sleep", "/sleep", 64, "GET /sleep, WSGI app blocks in time.sleep(0.01); 64 connections",
+             b"Hello, world!", mode="wsgi"),
+    # Framework workloads (frameworks/*.py): the apps people deploy.
+    Workload("fastapi", "/items/42?q=abc", 64, "FastAPI: path + query params, pydantic response model",
+             b"", mode="fastapi", content_type=b"application/json",
+             expect_json={"item_id": 42, "q": "abc", "name": "widget", "price": 9.5}),
+    Workload("starlette-json", "/json", 64, "Starlette: a routed endpoint answering a JSONResponse",
+             b"", mode="starlette", content_type=b"application/json", expect_json={"message": "Hello, world!"}),
+    Workload("django-asgi", "/async/users/7", 64, "Django ASGI: async view, JsonResponse, CommonMiddleware",
+             b"", mode="django-asgi", content_type=b"application/json",
+             expect_json={"id": 7, "name": "user", "active": True}),
+    Workload("django-wsgi", "/users/7", 64, "Django WSGI: view, JsonResponse, CommonMiddleware",
+             b"", mode="django-wsgi", content_type=b"application/json",
+             expect_json={"id": 7, "name": "user", "active": True}),
+    Workload("flask", "/users/7", 64, "Flask WSGI: GET /users/<int:id>, jsonify",
+             b"", mode="flask", content_type=b"application/json",
+             expect_json={"id": 7, "name": "user", "active": True}),
+    Workload("sse", "/sse", 256, "Server-Sent Events: 200 events of ~100 bytes, asyncio.sleep(0) between; "
+             "256 streams", b"", mode="sse", content_type=b"text/event-stream"),
 ]}
+
+
+def _sse_body() -> bytes:
+    if BENCH_DIR not in sys.path:
+        sys.path.insert(0, BENCH_DIR)
+    from frameworks import bench_sse
+    return bench_sse.BODY
+
+
+WORKLOADS["sse"].expect_body = _sse_body()

@@ -6,11 +6,12 @@ the thread pool (a blocked request does not block others), wsgi.errors, and erro
 """
 
 import json
+import signal
 import time
 
 import pytest
 
-from esgtest import chunked, exchange, http_request, wait_for_file
+from esgtest import STOP_TIMEOUT, chunked, exchange, http_request, wait_for_file
 
 WSGI = ("--interface", "wsgi")
 
@@ -272,6 +273,31 @@ def test_blocked_request_does_not_block_others(serve, markers):
     body = resp.json()
     assert body["released"] is True
     assert body["thread"].startswith("esg-wsgi") and released["thread"].startswith("esg-wsgi")
+
+
+def test_iterable_whose_first_chunk_is_the_whole_body(esg_server):
+    # Sent with the head in one message once the iteration is over; what follows the declared length is
+    # still refused (logged), after the complete response.
+    server = esg_server(WSGI, app="wsgi_raw:app")
+    resp = exchange(server, http_request("GET", "/gen-whole"))
+    assert (resp.status, resp.body, resp.header("content-length")) == (200, b"abc", "3")
+    resp = exchange(server, http_request("GET", "/gen-extra"))
+    assert (resp.status, resp.body) == (200, b"abc")
+    server.wait_for_output(r"more than its Content-Length")
+    assert server.get("/environ").status_code == 200
+
+
+def test_sigterm_lets_an_in_flight_wsgi_call_finish(esg_server, markers):
+    # The adapter returns before the call ends (the exchange is detached, no Task waits for it): the
+    # graceful stop must still wait for the response, which the pool thread produces after the signal.
+    server = esg_server(WSGI, app="wsgi_raw:app")
+    with server.connect(timeout=30) as blocked:
+        blocked.send(http_request("GET", "/block?timeout=1"))
+        wait_for_file(markers / "blocked")
+        server.send_signal(signal.SIGTERM)
+        resp = blocked.read_response()
+    assert resp.status == 200 and resp.json()["released"] is False
+    assert server.wait(STOP_TIMEOUT) == 0, server.describe()
 
 
 @pytest.mark.parametrize("args, env", [(["--wsgi-threads", "1"], {}), ([], {"ESG_WSGI_THREADS": "1"}),

@@ -38,6 +38,7 @@ struct ExchangeObject {
   bool start_received;
   bool body_end_delivered;
   bool app_done;
+  bool detached;  // detach() was called: the app's return does not end the exchange, the next finish() does
 };
 
 PyTypeObject ExchangeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
@@ -336,9 +337,14 @@ PyObject* ExchangeSend(PyObject* self, PyObject* message) {
   return SendBody(ex, message);
 }
 
-// finish(): the app returned. Logs and fails the response if it is not complete.
+// finish(): the app returned. Logs and fails the response if it is not complete. After detach(), the
+// first finish() (the app's coroutine returning) is ignored: the holder of the exchange calls it again.
 PyObject* ExchangeFinish(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
+  if (ex->detached) {
+    ex->detached = false;
+    Py_RETURN_NONE;
+  }
   ex->app_done = true;
   engine::HttpStream& s = *ex->stream;
   if (!s.response_complete()) {
@@ -364,6 +370,14 @@ PyObject* ExchangeFail(PyObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
+// detach(): the app is about to return with its response still to come; whoever holds the exchange
+// (the WSGI adapter's pool, esg/wsgi.py) sends the rest later, on the loop thread, and then calls finish()
+// or fail(). Saves a suspended coroutine and its Task per request.
+PyObject* ExchangeDetach(PyObject* self, PyObject*) {
+  AsExchange(self)->detached = true;
+  Py_RETURN_NONE;
+}
+
 PyObject* ExchangeVectorcall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames && PyTuple_GET_SIZE(kwnames) != 0)) {
     PyErr_SetString(PyExc_TypeError, "send() takes exactly one argument, the ASGI message");
@@ -376,6 +390,7 @@ PyMethodDef kReceiveDef = {"receive", ExchangeReceive, METH_NOARGS, "ASGI receiv
 PyMethodDef kExchangeMethods[] = {
     {"finish", ExchangeFinish, METH_NOARGS, "The app returned."},
     {"fail", ExchangeFail, METH_NOARGS, "The app raised."},
+    {"detach", ExchangeDetach, METH_NOARGS, "The app returns before its response is done; finish() ends it later."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -439,6 +454,7 @@ PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyO
   ex->start_received = false;
   ex->body_end_delivered = false;
   ex->app_done = false;
+  ex->detached = false;
   stream->set_observer(&ex->observer);
   PyObject* self = reinterpret_cast<PyObject*>(ex);
   *receive = PyCFunction_New(&kReceiveDef, self);

@@ -20,12 +20,11 @@ import asyncio
 import os
 import queue
 import threading
-import urllib.parse
-from concurrent.futures import Future
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _log
 from esg.errors import AppLoadError
+from esg.wsgi_environ import _environ, build_environ
 
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 
@@ -37,49 +36,81 @@ class ClientDisconnected(OSError):
 
 
 class _ThreadPool:
-    """A fixed-size pool of daemon threads, started on demand.
+    """A fixed-size pool of daemon threads, started on demand, that runs WSGI calls for one event loop.
 
     Daemon threads (unlike concurrent.futures.ThreadPoolExecutor's) let a worker exit after
-    --timeout-graceful-shutdown even when a WSGI call never returns."""
+    --timeout-graceful-shutdown even when a WSGI call never returns.
+
+    The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
+    outcome comes back in batches: a finished call appends to `_done`, and only the append that finds it
+    empty schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch
+    rather than per request), which calls each call's complete(body, error) on the loop thread. No
+    future, no Task, no coroutine waits in between (see WSGIAdapter.__call__)."""
 
     def __init__(self, size: int) -> None:
         self._size = max(1, int(size))
-        self._queue: "queue.SimpleQueue[Optional[Tuple[Future, Callable[[], Any]]]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[Optional[_Call]]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._done: List[Tuple["_Call", Any, Optional[BaseException]]] = []
+        self._done_lock = threading.Lock()
 
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        future: Future = Future()
-        with self._lock:
-            if self._idle == 0 and self._threads < self._size:
-                self._threads += 1
-                threading.Thread(target=self._run, name=f"esg-wsgi-{self._threads}", daemon=True).start()
-            else:
-                self._idle -= 1 if self._idle else 0
-        self._queue.put((future, fn))
-        return future
+    def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
+        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop)."""
+        self._loop = loop
+        lock = self._lock
+        lock.acquire()  # not `with`: this runs per request, and acquire/release cannot fail here
+        if self._idle:
+            self._idle -= 1
+            lock.release()
+        elif self._threads < self._size:
+            self._threads += 1
+            number = self._threads
+            lock.release()
+            threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
+        else:
+            lock.release()
+        self._queue.put(call)
 
     def _run(self) -> None:
+        lock, done_lock, get = self._lock, self._done_lock, self._queue.get
         while True:
-            item = self._queue.get()
-            if item is None:
+            call = get()
+            if call is None:
                 return
-            future, fn = item
-            if future.set_running_or_notify_cancel():
+            error = None
+            try:
+                result = call.run()
+            except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
+                result, error = None, exc
+            done_lock.acquire()
+            first = not self._done
+            self._done.append((call, result, error))
+            done_lock.release()
+            if first:
                 try:
-                    result = fn()
-                except BaseException as exc:  # noqa: B902 - handed to the awaiting request
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-            del item, future, fn
-            with self._lock:
-                self._idle += 1
+                    self._loop.call_soon_threadsafe(self._deliver)
+                except RuntimeError:  # the loop is closed: the worker is exiting
+                    pass
+            del call, result, error
+            lock.acquire()
+            self._idle += 1
+            lock.release()
+
+    def _deliver(self) -> None:
+        self._done_lock.acquire()
+        done, self._done = self._done, []
+        self._done_lock.release()
+        for call, result, error in done:
+            call.complete(result, error)
 
 
 class _Errors:
     """wsgi.errors: text written here goes to the esg.error log, one message per completed write."""
+
+    __slots__ = ("_pending",)
 
     def __init__(self) -> None:
         self._pending = ""
@@ -97,6 +128,8 @@ class _Errors:
             self.write(line)
 
     def flush(self) -> None:
+        if not self._pending:
+            return
         text, self._pending = self._pending.rstrip("\n"), ""
         if text:
             _log.error(text)
@@ -107,6 +140,8 @@ class _Input:
 
     `first` is the message the loop already read (or None). Reads after the body's end return b"";
     a client that disconnects mid-body raises ClientDisconnected."""
+
+    __slots__ = ("_loop", "_receive", "_buffer", "_more")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, receive: Callable, first: Optional[dict]) -> None:
         self._loop = loop
@@ -185,84 +220,28 @@ class _Input:
         return line
 
 
-def _latin1(text: str) -> str:
-    """A str as PEP 3333 wants it: its UTF-8 bytes seen as latin-1 ("bytes-as-str")."""
-    return text.encode("utf-8").decode("latin-1")
+# Status line -> code, for the status lines seen (bounded: an app could make up new ones).
+_STATUS_CODES: Dict[str, int] = {}
+_STATUS_CODES_MAX = 256
 
 
-def _server_name_port(scope: Dict[str, Any], host_header: Optional[str]) -> Tuple[str, str]:
-    server = scope.get("server")
-    if server and server[1] is not None:
-        return str(server[0]), str(server[1])
-    # A UNIX socket has no name and port: take them from Host, which the proxy in front of it sets.
-    default_port = "443" if scope.get("scheme") in ("https", "wss") else "80"
-    if not host_header:
-        return "localhost", default_port
-    name, sep, port = host_header.rpartition(":")
-    if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
-        return name, port
-    return host_header, default_port
-
-
-def build_environ(scope: Dict[str, Any], wsgi_input: Any, errors: Any, multiprocess: bool) -> Dict[str, Any]:
-    """The PEP 3333 environ for an ASGI http scope.
-
-    PATH_INFO is the percent-decoded request path seen as latin-1 (so the app can recover the exact
-    bytes, whatever their encoding), with the --root-path prefix moved to SCRIPT_NAME. Request headers
-    whose names contain "_" are dropped: once "-" and "_" both map to "_", X-Auth_User could otherwise
-    pose as X-Auth-User to an app behind a proxy that filters only the latter (header smuggling)."""
-    root_path = scope.get("root_path", "")
-    raw_path = scope.get("raw_path")
-    if raw_path is None:
-        raw_path = scope["path"].encode("utf-8")
-    root_raw = root_path.encode("utf-8")
-    if root_raw and raw_path.startswith(root_raw):
-        raw_path = raw_path[len(root_raw):]
-    path_info = urllib.parse.unquote_to_bytes(raw_path).decode("latin-1")
-    environ: Dict[str, Any] = {
-        "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": _latin1(root_path),
-        "PATH_INFO": path_info,
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": wsgi_input,
-        "wsgi.errors": errors,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": multiprocess,
-        "wsgi.run_once": False,
-        # wsgi.input ends at the body's end even without Content-Length (chunked requests): the
-        # convention (mod_wsgi, gunicorn) that tells werkzeug it may read such a body.
-        "wsgi.input_terminated": True,
-    }
-    client = scope.get("client")
-    if client:
-        environ["REMOTE_ADDR"] = str(client[0])
-        environ["REMOTE_PORT"] = str(client[1])
-    host_header = None
-    for name, value in scope.get("headers", ()):
-        name = name.lower()
-        text = value.decode("latin-1")
-        if name in _SKIPPED_HEADERS:
-            key = "CONTENT_TYPE" if name == b"content-type" else "CONTENT_LENGTH"
-        elif b"_" in name:
-            continue
-        else:
-            if name == b"host":
-                host_header = text
-            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-        if key in environ:
-            joiner = "; " if key == "HTTP_COOKIE" else ","
-            environ[key] = environ[key] + joiner + text
-        else:
-            environ[key] = text
-    environ["SERVER_NAME"], environ["SERVER_PORT"] = _server_name_port(scope, host_header)
-    return environ
+def _status_code(status: Any) -> int:
+    """The code of a WSGI status line ("200 OK"); raises on a malformed one."""
+    if not isinstance(status, str):
+        raise TypeError(f"WSGI status must be a str, got {type(status).__name__}")
+    code = status.split(" ", 1)[0]
+    if len(code) != 3 or not code.isdigit():
+        raise ValueError(f"WSGI status {status!r} does not start with a three-digit code")
+    if type(status) is str and len(_STATUS_CODES) < _STATUS_CODES_MAX:
+        _STATUS_CODES[status] = int(code)
+    return int(code)
 
 
 class _Call:
     """One WSGI call on a pool thread: start_response, write(), the iteration, and the sends."""
+
+    __slots__ = ("app", "environ", "errors", "loop", "send", "status", "headers", "headers_sent",
+                 "content_length", "body_sent", "completed", "waiter")
 
     def __init__(self, app: Callable, environ: Dict[str, Any], loop: asyncio.AbstractEventLoop,
                  send: Callable) -> None:
@@ -277,6 +256,7 @@ class _Call:
         self.content_length: Optional[int] = None
         self.body_sent = 0
         self.completed = False  # the body reached the app's Content-Length: sent with more_body False
+        self.waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     # -- PEP 3333 callables
 
@@ -289,22 +269,22 @@ class _Call:
                 exc_info = None  # no cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        if not isinstance(status, str):
-            raise TypeError(f"WSGI status must be a str, got {type(status).__name__}")
-        code = status.split(" ", 1)[0]
-        if len(code) != 3 or not code.isdigit():
-            raise ValueError(f"WSGI status {status!r} does not start with a three-digit code")
+        code = _STATUS_CODES.get(status) if type(status) is str else None
+        if code is None:
+            code = _status_code(status)
         headers = []
         for item in response_headers:
-            if not isinstance(item, tuple) or len(item) != 2:
+            if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
                 raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
             name, value = item
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError(f"WSGI header names and values must be str, got {item!r}")
-            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-            if headers[-1][0] == b"content-length" and value.strip().isdigit():
+            if type(name) is not str or type(value) is not str:
+                if not isinstance(name, str) or not isinstance(value, str):
+                    raise TypeError(f"WSGI header names and values must be str, got {item!r}")
+            name = name.lower()
+            if name == "content-length" and value.strip().isdigit():
                 self.content_length = int(value)
-        self.status = int(code)
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        self.status = code
         self.headers = headers
         return self.write
 
@@ -337,29 +317,79 @@ class _Call:
     def start_message(self) -> dict:
         return {"type": "http.response.start", "status": self.status, "headers": self.headers}
 
-    def run(self) -> Optional[List[bytes]]:
-        """Calls the app and consumes its result. Returns the whole body when nothing was sent yet and the
-        result was a list or tuple (the loop sends it in one message), else None (already streamed)."""
+    def run(self) -> Optional[bytes]:
+        """Calls the app and consumes its result. Returns the whole body when nothing was sent yet and either
+        the result was a list or tuple, or its first non-empty chunk was the whole declared Content-Length
+        (Flask's and Django's responses are such iterables): the loop sends it with the head in one message.
+        Else None (already streamed, chunk by chunk)."""
         result = self.app(self.environ, self.start_response)
         try:
             if isinstance(result, (list, tuple)) and not self.headers_sent:
-                body = [bytes(chunk) for chunk in result]
+                body = b"".join(result)  # here on the pool thread, not on the loop
                 if self.status is None:
                     raise RuntimeError("the WSGI app returned without calling start_response()")
                 return body
+            held = None  # a first chunk that is the whole body, held back for complete()
             for chunk in result:
                 if chunk:
                     if self.status is None:
                         raise RuntimeError("the WSGI app produced a body without calling start_response()")
-                    self._send_chunk(bytes(chunk))
+                    chunk = bytes(chunk)
+                    if (held is None and not self.headers_sent and self.content_length is not None
+                            and len(chunk) == self.content_length):
+                        held = chunk
+                        continue
+                    if held is not None:  # more than the declared length: sent as before, and refused
+                        self._send_chunk(held)
+                        held = None
+                    self._send_chunk(chunk)
             if self.status is None:
                 raise RuntimeError("the WSGI app returned without calling start_response()")
-            return None
+            return held
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
             self.errors.flush()
+
+
+    def complete(self, body: Optional[bytes], error: Optional[BaseException]) -> None:
+        """On the loop thread, after run(): sends what is left of the response and ends the exchange
+        (finish(), or fail() and the traceback logged when the app raised), or hands the outcome to
+        `waiter`. Never raises."""
+        send = self.send
+        try:
+            if error is not None:
+                raise error
+            if body is not None:
+                send(self.start_message())
+                send({"type": "http.response.body", "body": body, "more_body": False})
+            elif not self.headers_sent:
+                send(self.start_message())
+                send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif not self.completed:
+                send({"type": "http.response.body", "body": b"", "more_body": False})
+        except BaseException as exc:  # noqa: B902 - the request fails, the worker goes on
+            if self.waiter is not None:
+                if not self.waiter.done():
+                    self.waiter.set_exception(exc)
+                return
+            _log.exception("Exception in ASGI application", exc)
+            try:
+                send.fail()
+            except Exception as fail_exc:  # noqa: BLE001
+                _log.exception("Cannot fail the ASGI exchange", fail_exc)
+            return
+        finally:
+            error = None  # no cycle through the traceback
+        if self.waiter is not None:
+            if not self.waiter.done():
+                self.waiter.set_result(None)
+            return
+        try:
+            send.finish()
+        except Exception as exc:  # noqa: BLE001
+            _log.exception("Cannot finish the ASGI exchange", exc)
 
 
 class WSGIAdapter:
@@ -381,27 +411,28 @@ class WSGIAdapter:
         if kind != "http":
             raise RuntimeError(f"a WSGI application cannot serve '{kind}' scopes")
         loop = asyncio.get_running_loop()
-        first = None
-        if not any(name.lower() == b"expect" for name, _ in scope.get("headers", ())):
+        errors = _Errors()
+        wsgi_input = _Input(loop, receive, None)
+        environ, expect = _environ(scope, wsgi_input, errors, self.multiprocess)
+        if not expect:
             # Usually already buffered: no thread hop for it. With Expect: 100-continue the app reads
             # first, so that it can still refuse the body.
-            first = await receive()
-        errors = _Errors()
-        try:
-            wsgi_input = _Input(loop, receive, first)
-        except ClientDisconnected:
-            return
-        environ = build_environ(scope, wsgi_input, errors, self.multiprocess)
+            try:
+                wsgi_input._take(await receive())
+            except ClientDisconnected:
+                return
         call = _Call(self.app, environ, loop, send)
-        body = await asyncio.wrap_future(self.pool.submit(call.run), loop=loop)
-        if body is not None:
-            await send(call.start_message())
-            await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})
-        elif not call.headers_sent:
-            await send(call.start_message())
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif not call.completed:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        detach = getattr(send, "detach", None)
+        if detach is not None:
+            # The engine's exchange: this coroutine returns now, without suspending (no Task); the pool
+            # thread runs the app, and the loop sends the response and finishes the exchange
+            # (_Call.complete). Streamed chunks and wsgi.input reads still hop to the loop one by one.
+            detach()
+            self.pool.submit(loop, call)
+            return
+        call.waiter = loop.create_future()
+        self.pool.submit(loop, call)
+        await call.waiter
 
 
 def make_adapter(app: Any, config: Dict[str, Any]) -> WSGIAdapter:

@@ -18,6 +18,8 @@
 /errors         writes two lines to wsgi.errors
 /empty          start_response and an empty list
 /nolen          a two-item list without Content-Length
+/gen-whole      a generator whose one chunk is the whole declared Content-Length (as Flask's responses)
+/gen-extra      a generator: the declared 3 bytes, then more (an app error after a complete response)
 """
 
 import json
@@ -25,6 +27,10 @@ import os
 import sys
 import threading
 import urllib.parse
+
+
+def _chunks(items):
+    yield from items
 
 MARKERS = os.environ.get("ESG_TEST_MARKERS", "")
 _release = threading.Event()
@@ -123,6 +129,9 @@ def app(environ, start_response):
     if path == "/late-error":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return LateError(start_response)
+    if path in ("/gen-whole", "/gen-extra"):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return _chunks([b"abc", b"extra"] if path == "/gen-extra" else [b"abc"])
     if path == "/raise":
         raise RuntimeError("the WSGI app failed")
     if path == "/twice":

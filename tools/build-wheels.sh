@@ -23,7 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 DIST=${ESG_WHEEL_DIST:-$ROOT/dist}
 # One output base per checkout for wheel builds (bazel ties an output base to one workspace).
-OUTPUT_BASE=${ESG_WHEEL_OUTPUT_BASE:-${XDG_CACHE_HOME:-$HOME/.cache}/esg-wheels/$(printf %s "$ROOT" | md5sum | cut -c1-12)}
+OUTPUT_BASE=${ESG_WHEEL_OUTPUT_BASE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/esg-wheels/$(printf %s "$ROOT" | md5sum | cut -c1-12)}
 [ -x "$ROOT/.venv/bin/auditwheel" ] && PATH="$ROOT/.venv/bin:$PATH"
 AUDITWHEEL=${AUDITWHEEL:-auditwheel}
 
@@ -43,7 +43,7 @@ else
     if [ -x "/usr/bin/python3.$minor" ] && [ -f "/usr/include/python3.$minor/Python.h" ]; then
       found="/usr/bin/python3.$minor"
     else
-      for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$minor".* 2>/dev/null | sort -V -r); do
+      for candidate in $(ls -d "${PYENV_ROOT:-${HOME:-/root}/.pyenv}"/versions/3."$minor".* 2>/dev/null | sort -V -r); do
         case "$candidate" in *t|*-dev*|*a[0-9]*|*b[0-9]*|*rc[0-9]*) continue ;; esac  # no free-threaded/pre-releases
         if [ -x "$candidate/bin/python3" ]; then found="$candidate/bin/python3"; break; fi
       done
@@ -95,3 +95,4 @@ for python in "${PYTHONS[@]}"; do
   [ -n "$raw" ] || die "bazel built no $tag wheel in $BIN/tools/wheel"
   repair "$raw" "$tag"
 done
+"${BAZEL[@]}" shutdown  # the wheel builds' server is not needed until the next run

@@ -34,6 +34,9 @@ from deploy_support import bazel_bin, free_port, get, procs, try_get, wait_until
 
 ALL_TAGS = ["cp310", "cp311", "cp312", "cp313"]
 
+# `bazel test` gives no $HOME: pip (its cache) and pyenv's default root want the user's.
+os.environ.setdefault("HOME", str(Path.home()))
+
 # Bundled libraries that must come from the wheel: the system's copies are hidden under bubblewrap.
 HIDDEN_PREFIXES = ("libgrpc", "libgpr", "libupb", "libabsl_", "libprotobuf", "libspdlog", "libfmt", "libre2",
                    "libcares", "libssl", "libcrypto", "libaddress_sorting", "libedit", "libbsd", "libtinfo")
@@ -41,15 +44,8 @@ HIDDEN_PREFIXES = ("libgrpc", "libgpr", "libupb", "libabsl_", "libprotobuf", "li
 SMALL_APP = textwrap.dedent("""
     VERSION = "v1"
 
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+    async def app(scope, receive, send):  # the README's smallest app: no lifespan support
+        assert scope["type"] == "http"
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": VERSION.encode()})
 """)

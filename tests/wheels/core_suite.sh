@@ -9,7 +9,6 @@
 # Interpreters as in test_wheels.py ($ESG_WHEEL_PYTHON_cp3XY, else cp311 is /usr/bin/python3.11, the others pyenv's newest 3.X.*; a missing
 # wheel or interpreter fails. Exits non-zero when any suite fails; prints one summary line per TAG.
 set -uo pipefail
-shopt -s extglob
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DIST=${ESG_WHEEL_DIST:-$ROOT/dist}
 TAGS=("$@")
@@ -42,7 +41,7 @@ for tag in "${TAGS[@]}"; do
   # The pins first; an older CPython some pins no longer support (starlette 1.x needs 3.11) gets the newest
   # releases that support it.
   "$python" -m venv "$venv" && { "${pip[@]}" $APP_DEPS >"$WORK/$tag.pip" 2>&1 ||
-                                 "${pip[@]}" ${APP_DEPS//==*([^ $'\n'])/} >>"$WORK/$tag.pip" 2>&1; }
+                                 "${pip[@]}" $(echo "$APP_DEPS" | sed 's/==.*//') >>"$WORK/$tag.pip" 2>&1; }
   if [ $? != 0 ]; then
     echo "core_suite $tag: FAILED to install ($(tail -n 3 "$WORK/$tag.pip"))"
     rc=1
@@ -54,7 +53,8 @@ for tag in "${TAGS[@]}"; do
       PYTHONDONTWRITEBYTECODE=1 "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider "${SUITE[@]}" \
       >"$WORK/$tag.log" 2>&1)
   status=$?
-  echo "core_suite $tag ($("$python" -c 'import platform; print(platform.python_version())')): $(tail -n 1 "$WORK/$tag.log")"
+  version=$("$python" -c 'import platform; print(platform.python_version())')
+  echo "core_suite $tag ($version): $(tail -n 1 "$WORK/$tag.log" | tr -s ' ')"
   if [ $status != 0 ]; then grep -E "^(FAILED|ERROR)" "$WORK/$tag.log" | head -n 20; rc=1; fi
 done
 exit $rc

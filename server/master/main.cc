@@ -2,6 +2,7 @@
 // workers (master.h). The control plane plugs in through MasterOptions::start_control_server.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,6 +22,32 @@
 #include "server/master/worker_process.h"
 
 namespace {
+
+// `esg --version` says what a bug report needs, like uvicorn's "Running uvicorn 0.55.0 with CPython 3.12.1 on
+// Linux": "esg 0.1.0 with CPython 3.12.1 on Linux". The Python is the interpreter workers would run
+// (ChooseInterpreter: $ESG_PYTHON, the active virtualenv, the build's), asked for its implementation and version.
+std::string VersionLine(const std::string& cli_line) {
+  std::string python = esg::ChooseInterpreter();
+  std::string quoted = "'";
+  for (char c : python) quoted += (c == '\'' ? std::string("'\\''") : std::string(1, c));
+  quoted += "'";
+  std::string command = quoted +
+                        " -c 'import platform; print(platform.python_implementation(), platform.python_version())'"
+                        " 2>/dev/null";
+  std::string described;
+  if (FILE* pipe = popen(command.c_str(), "r"); pipe != nullptr) {
+    char buffer[128];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) described += buffer;
+    if (pclose(pipe) != 0) described.clear();
+  }
+  while (!described.empty() && (described.back() == '\n' || described.back() == '\r')) described.pop_back();
+  if (described.empty()) described = "Python " + python + " (cannot run it)";
+  struct utsname system;
+  std::string platform = uname(&system) == 0 ? system.sysname : "unknown";
+  std::string line = cli_line;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  return line + " with " + described + " on " + platform + "\n";
+}
 
 esg::control::ControlOptions ControlOptionsFrom(const esg::Config& config) {
   esg::control::ControlOptions control;
@@ -95,6 +122,8 @@ int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   esg::cli::ParseResult parsed = esg::cli::Parse(args, esg::cli::ProcessEnv(), &config);
   if (!parsed.run) {
+    // --version (cli.cc says "esg X.Y.Z"): add the Python and the platform.
+    if (parsed.exit_code == 0 && parsed.out.rfind("esg ", 0) == 0) parsed.out = VersionLine(parsed.out);
     std::fputs(parsed.out.c_str(), stdout);
     std::fputs(parsed.err.c_str(), stderr);
     return parsed.exit_code;

@@ -109,7 +109,7 @@ def test_esgctl_status(venv, procs, tmp_path):
     if not (site / "esg" / "bin" / "esgctl").exists():
         pytest.fail("the wheel has no esgctl", pytrace=False)
     port = free_port()
-    env = clean_env(venv, XDG_RUNTIME_DIR=str(tmp_path))
+    env = clean_env(venv, ESG_CONTROL_SOCKET=str(tmp_path / "control.sock"))
     p = procs([venv / "bin" / "esg", "--port", str(port), "--app-dir", APPS, "dep_app:app"], name="wheel-esg",
               env=env)
     p.wait_output("ESG running on", timeout=30)

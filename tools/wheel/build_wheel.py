@@ -4,9 +4,9 @@
 
 FILEs are the package's files as Bazel gives them (paths ending in esg/<name>); they land in esg/ with the
 `_esg` extension. The native executables land in esg/bin/ (mode 0755); console scripts `esg` and `esgctl`
-(esg.main:esg_command / esgctl_command) exec them. The wheel is not manylinux: the executables link
-Debian 12's shared libraries (gRPC, protobuf, spdlog, fmt, OpenSSL), so it installs on Debian 12 (or a
-system with the same libraries) for the interpreter the build used.
+(esg.main:esg_command / esgctl_command) exec them. This wheel (linux_ARCH) still links the build machine's
+shared libraries (gRPC, protobuf, spdlog, fmt, OpenSSL); tools/build-wheels.sh turns it into a
+self-contained manylinux wheel with auditwheel. It is for the one CPython the build used (Requires-Python).
 """
 
 import argparse
@@ -45,6 +45,9 @@ def main() -> int:
             sys.exit(f"build_wheel: {path} is not inside an esg/ package directory")
         with open(path, "rb") as f:
             entries.append((rel[index + 1:], f.read(), False))
+    py = re.match(r"^cp3(\d+)$", m.group("py"))
+    if not py:
+        sys.exit(f"build_wheel: {m.group('py')!r} is not a CPython 3 tag")
     init = dict((n, d) for n, d, _ in entries).get("esg/__init__.py", b"").decode()
     found = re.search(r'^__version__ = "([^"]+)"', init, re.M)
     if not found or found.group(1) != args.version:
@@ -61,12 +64,11 @@ def main() -> int:
         "Name: esg",
         f"Version: {args.version}",
         "Summary: ESG, an application server for Python web apps (ASGI 3, ASGI 2, WSGI) with a C++ engine",
-        "Requires-Python: ==3.11.*",
+        f"Requires-Python: ==3.{py.group(1)}.*",
         "Provides-Extra: gunicorn",
         "Requires-Dist: gunicorn>=20.1; extra == 'gunicorn'",
         "",
-        "The wheel carries the native `esg` master and `esgctl` in esg/bin/ and links Debian 12's shared",
-        "libraries. See README.md (Deployment).",
+        "The wheel carries the native `esg` master and `esgctl` in esg/bin/. See README.md (Install).",
         "",
     ])
     wheel = "\n".join(["Wheel-Version: 1.0", "Generator: esg tools/wheel/build_wheel.py", "Root-Is-Purelib: false",

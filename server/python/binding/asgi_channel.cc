@@ -219,7 +219,11 @@ bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* tracker) {
   task_init_ = PyRef::Steal(PyObject_GetAttrString(task_type_.get(), "__init__"));
   started_name_ = PyRef::Steal(PyUnicode_InternFromString("started"));
   empty_tuple_ = PyRef::Steal(PyTuple_New(0));
+#if PY_VERSION_HEX >= 0x030B0000
   init_kwnames_ = PyRef::Steal(Py_BuildValue("(ss)", "loop", "context"));
+#else
+  init_kwnames_ = PyRef::Steal(Py_BuildValue("(s)", "loop"));  // Task(context=) is 3.11+
+#endif
   if (!task_init_ || !started_name_ || !empty_tuple_ || !init_kwnames_) return false;
 #if PY_VERSION_HEX < 0x030E0000
   // Up to 3.13 asyncio's C current_task() reads this dict; writing it directly saves two Python-level
@@ -236,11 +240,35 @@ bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* tracker) {
   return true;
 }
 
+namespace {
+
+// 3.13 no longer declares the known-hash setters (they went internal); there the plain calls rehash the loop,
+// which is an identity hash.
+inline int SetKnownHash(PyObject* dict, PyObject* key, PyObject* value, Py_hash_t hash) {
+#if PY_VERSION_HEX >= 0x030D0000
+  (void)hash;
+  return PyDict_SetItem(dict, key, value);
+#else
+  return _PyDict_SetItem_KnownHash(dict, key, value, hash);
+#endif
+}
+
+inline int DelKnownHash(PyObject* dict, PyObject* key, Py_hash_t hash) {
+#if PY_VERSION_HEX >= 0x030D0000
+  (void)hash;
+  return PyDict_DelItem(dict, key);
+#else
+  return _PyDict_DelItem_KnownHash(dict, key, hash);
+#endif
+}
+
+}  // namespace
+
 bool AsgiChannel::EnterTask(PyObject* task) {
   if (current_tasks_) {
     PyObject* dict = current_tasks_.get();
     if (_PyDict_GetItem_KnownHash(dict, loop_.get(), loop_hash_) != nullptr) return false;
-    if (!PyErr_Occurred() && _PyDict_SetItem_KnownHash(dict, loop_.get(), task, loop_hash_) == 0) return true;
+    if (!PyErr_Occurred() && SetKnownHash(dict, loop_.get(), task, loop_hash_) == 0) return true;
     PyErr_Clear();
     return false;
   }
@@ -254,7 +282,7 @@ void AsgiChannel::LeaveTask(PyObject* task) {
   if (current_tasks_) {
     PyObject* dict = current_tasks_.get();
     if (_PyDict_GetItem_KnownHash(dict, loop_.get(), loop_hash_) == task) {
-      if (_PyDict_DelItem_KnownHash(dict, loop_.get(), loop_hash_) < 0) PyErr_Clear();
+      if (DelKnownHash(dict, loop_.get(), loop_hash_) < 0) PyErr_Clear();
     }
     PyErr_Clear();
     return;
@@ -314,8 +342,18 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   PyRef driver = PyRef::Steal(NewAppDriver(coro.get(), yielded_ref.get(), exchange, tracker_.get(), task.get(),
                                            websocket));
   PyObject* init_args[] = {task.get(), driver.get(), loop_.get(), context.get()};
+#if PY_VERSION_HEX >= 0x030B0000
   PyRef init = driver ? PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()))
                       : PyRef();
+#else
+  // 3.10's Task takes no context=: it copies the current one, so the request's context is entered around
+  // the call (the Task then runs in a copy holding everything the app set during the eager step).
+  PyRef init;
+  if (driver && PyContext_Enter(context.get()) == 0) {
+    init = PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()));
+    PyContext_Exit(context.get());
+  }
+#endif
   if (!init) {
     LogPythonError("Cannot schedule the ASGI application task");
     fail();

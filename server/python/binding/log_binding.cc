@@ -17,6 +17,15 @@ namespace py = pybind11;
 namespace esg::python {
 namespace {
 
+// 3.13 made the finalization check public (Py_IsFinalizing) and dropped the private spelling.
+bool IsFinalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing();
+#else
+  return _Py_IsFinalizing();
+#endif
+}
+
 // --- Forwarding to Python logging (--log-config) --------------------------------------------------------
 
 // The Python callable of forward_logs_to_python. Owned through a shared_ptr by the forwarder; released
@@ -25,7 +34,7 @@ struct PyCallable {
   PyObject* callable;
   explicit PyCallable(PyObject* c) : callable(c) { Py_INCREF(c); }
   ~PyCallable() {
-    if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+    if (!Py_IsInitialized() || IsFinalizing()) return;
     PyGILState_STATE gil = PyGILState_Ensure();
     Py_DECREF(callable);
     PyGILState_Release(gil);
@@ -51,7 +60,7 @@ int PythonLevel(spdlog::level::level_enum level) {
 // raised by the callable is reported as unraisable, never propagated into the engine.
 void Forward(const std::shared_ptr<PyCallable>& target, log::Which which, spdlog::level::level_enum level,
              std::string_view message) {
-  if (!Py_IsInitialized() || _Py_IsFinalizing()) {
+  if (!Py_IsInitialized() || IsFinalizing()) {
     std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
     return;
   }

@@ -122,7 +122,10 @@ def run_command(app: str, options: Dict[str, Any]) -> None:
     script_dir = sys.path[0] if sys.path and sys.path[0] else ""
     if script_dir and "app_dir" not in options and os.path.isdir(script_dir):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (script_dir, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(argv, env=env, process_group=0, preexec_fn=_die_with_parent)
+    if sys.version_info >= (3, 11):
+        proc = subprocess.Popen(argv, env=env, process_group=0, preexec_fn=_die_with_parent)
+    else:  # Popen(process_group=) is 3.11+: the child makes its own group
+        proc = subprocess.Popen(argv, env=env, preexec_fn=_own_group_dying_with_parent)
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                  signal.SIGTTIN, signal.SIGTTOU)
     previous = {}
@@ -136,6 +139,12 @@ def run_command(app: str, options: Dict[str, Any]) -> None:
             signal.signal(sig, handler)
     if code != 0:
         sys.exit(code if code > 0 else 128 - code)
+
+
+def _own_group_dying_with_parent() -> None:
+    """In the child, before 3.11: what process_group=0 and _die_with_parent do."""
+    os.setpgid(0, 0)
+    _die_with_parent()
 
 
 def _die_with_parent() -> None:

@@ -304,7 +304,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   // An allocated, not yet initialised Task stands in as the current task during the first step.
   auto* task_type = reinterpret_cast<PyTypeObject*>(task_type_.get());
   PyRef task = PyRef::Steal(task_type->tp_new(task_type, empty_tuple_.get(), nullptr));
-  PyRef context = PyRef::Steal(PyContext_CopyCurrent());
+  PyRef context = PyRef::Steal(reset_contextvars_ && !websocket ? PyContext_New() : PyContext_CopyCurrent());
   if (!task || !context || PyContext_Enter(context.get()) < 0) {
     LogPythonError("Cannot start the ASGI application");
     fail();
@@ -361,7 +361,14 @@ void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyOb
     fail();
     return;
   }
-  PyRef task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  PyRef task;
+  if (reset_contextvars_ && !websocket) {
+    PyRef kwargs = PyRef::Steal(Py_BuildValue("{sN}", "context", PyContext_New()));
+    PyRef args = PyRef::Steal(PyTuple_Pack(1, coro.get()));
+    if (kwargs && args) task = PyRef::Steal(PyObject_Call(create_task_.get(), args.get(), kwargs.get()));
+  } else {
+    task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  }
   if (!task) {
     LogPythonError("Cannot start the ASGI application task");
     fail();

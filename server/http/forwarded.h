@@ -27,6 +27,18 @@
 
 namespace esg::http {
 
+// True when `head` has a header ForwardedPolicy::FromHeaders reads (x-forwarded-* or forwarded). The request
+// path asks first, so a request from a trusted peer without such headers costs one pass over the names.
+inline bool HasForwardedHeaders(const RequestHead& head) {
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const std::string& n = head.headers[i].name;
+    if (n.size() >= 9 && (n[0] == 'x' || n[0] == 'f') && (n.compare(0, 12, "x-forwarded-") == 0 || n == "forwarded")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class ForwardedPolicy {
  public:
   // Parses the allow list. False (with *error naming the bad entry) on a malformed entry.

@@ -138,7 +138,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnixPeer(peer->fd) : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
   }
   std::string forwarded_host;  // a trusted proxy's original Host (replaces the host header), else empty
-  if (forwarded_ && peer->forwarded_trust == 1) {
+  if (forwarded_ && peer->forwarded_trust == 1 && http::HasForwardedHeaders(head)) {
     // A trusted proxy: its X-Forwarded-* (or Forwarded) headers say who the client is and how it connected.
     http::ForwardedPolicy::ForwardedElement fwd = forwarded_->FromHeaders(head, websocket);
     scheme = fwd.scheme;

@@ -44,7 +44,7 @@ std::vector<ConfigField> MakeFields() {
       {"ws_ping_timeout", &C::ws_ping_timeout},
       {"ws_per_message_deflate", &C::ws_per_message_deflate},
       {"lifespan", &C::lifespan},
-      {"http", &C::http},
+      {"http", &C::http, false},
       {"http2", &C::http2, false},
       {"ws_max_queue", &C::ws_max_queue},
       {"h11_max_incomplete_event_size", &C::h11_max_incomplete_event_size},

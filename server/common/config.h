@@ -76,7 +76,7 @@ struct Config {
 
   // HTTP behaviour.
   bool proxy_headers = true;
-  std::optional<std::string> forwarded_allow_ips;  // unset: $FORWARDED_ALLOW_IPS or "127.0.0.1,::1"
+  std::optional<std::string> forwarded_allow_ips;  // unset: $FORWARDED_ALLOW_IPS or "127.0.0.1"
   bool server_header = true;
   bool date_header = true;
   std::string root_path;
@@ -139,7 +139,7 @@ struct ListenerSpec {
 
 // Defaults resolved when neither the option nor its environment variable is given.
 inline constexpr int kDefaultWorkers = 1;                              // --workers, $WEB_CONCURRENCY
-inline constexpr std::string_view kDefaultForwardedAllowIps = "127.0.0.1,::1";  // --forwarded-allow-ips (uvicorn 0.55)
+inline constexpr std::string_view kDefaultForwardedAllowIps = "127.0.0.1";  // --forwarded-allow-ips
 
 // A pointer to one Config member, of one of the types settings have.
 using FieldMember =

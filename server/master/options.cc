@@ -145,9 +145,10 @@ std::vector<OptionSpec> MakeTable() {
        "the kernel default (lowest wake-up latency when cores are oversubscribed). A real-time policy set from "
        "outside (chrt) is left alone.",
        true, kNone, false, true, "", &Config::cpu_scheduling});
-  add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto",
-       "WebSocket protocol implementation. Every value but none selects ESG's own (websockets-sansio "
-       "too).", true, kNone, false, true, "", &Config::ws, "", false, "websockets-sansio"});
+  // websockets-sansio (uvicorn 0.55) is accepted unlisted: the seed's metavar stays. Every value but none
+  // selects ESG's own WebSocket implementation.
+  add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", true,
+       kNone, false, true, "", &Config::ws, "", false, "websockets-sansio"});
   add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", true,
        kPositive64, false, true, "", &Config::ws_max_size});
   add({"--ws-ping-interval", "", T::kFloat, "FLOAT", "WebSocket ping interval", true, kNonNegative, false,
@@ -171,9 +172,7 @@ std::vector<OptionSpec> MakeTable() {
   add({"--use-colors", "--no-use-colors", T::kBoolPair, "", "Enable/Disable colorized logging.", false, kNone,
        false, true, "", &Config::use_colors});
   add({"--proxy-headers", "--no-proxy-headers", T::kBoolPair, "",
-       "Enable/Disable X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Forwarded-Port (or, when none "
-       "of them is present, the RFC 7239 Forwarded header) from the peers --forwarded-allow-ips trusts, to "
-       "populate the client address, the URL scheme and the host the app sees.",
+       "Enable/Disable X-Forwarded-Proto, X-Forwarded-For, X-Forwarded-Port to populate remote address info.",
        false, kNone, false, true, "", &Config::proxy_headers});
   add({"--server-header", "--no-server-header", T::kBoolPair, "", "Enable/Disable default Server header.", false,
        kNone, false, true, "", &Config::server_header});
@@ -181,7 +180,7 @@ std::vector<OptionSpec> MakeTable() {
        kNone, false, true, "", &Config::date_header});
   add({"--forwarded-allow-ips", "", T::kText, "TEXT",
        "Comma seperated list of IPs to trust with proxy headers. Defaults to the $FORWARDED_ALLOW_IPS "
-       "environment variable if available, or '127.0.0.1,::1'.",
+       "environment variable if available, or '127.0.0.1'.",
        false, kNone, false, true, "", &Config::forwarded_allow_ips,
        "FORWARDED_ALLOW_IPS"});
   add({"--root-path", "", T::kText, "TEXT",
@@ -229,7 +228,8 @@ std::vector<OptionSpec> MakeTable() {
 
   // uvicorn 0.55's options (tests/integration/test_uvicorn_options.py compares them with uvicorn's).
   add({"--http", "", T::kChoice, "auto|h11|httptools|zttp",
-       "HTTP protocol implementation. Every value selects ESG's own HTTP/1.1 engine (llhttp).", true, kNone,
+       "HTTP protocol implementation (default auto). Every value selects ESG's own HTTP/1.1 engine (llhttp).",
+       false, kNone,
        false, true, "", &Config::http});
   add({"--http2", "", T::kFlag, "", "Enable HTTP/2 support (not supported yet).", false, kNone, false, false, "",
        &Config::http2});

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from esgtest import IO_TIMEOUT, esg_bin, server_env
+from esgtest import IO_TIMEOUT, esg_bin, exchange, server_env
 from test_cli import parse_click_help
 
 UVICORN_VERSION = "0.55.0"  # requirements.txt pins the same
@@ -231,16 +231,9 @@ def test_ws_max_queue_stops_reading_while_the_queue_is_full(esg_server, max_queu
 ])
 def test_h11_max_incomplete_event_size_is_the_head_size_limit(esg_server, args, status):
     server = esg_server(args, app="hello:app")
-    with socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 100) for i in range(30))
-                     + b"Connection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    assert data.startswith(b"HTTP/1.1 %d" % status), data[:100]
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 100) for i in range(30))  # a 3.3 kB head
+    resp = exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + pad + b"Connection: close\r\n\r\n")
+    assert resp.status == status, resp.raw[:100]
 
 
 # ------------------------------------------------------------------------------------- --reset-contextvars

@@ -68,9 +68,14 @@ void Connection::OnEvents(uint32_t events) {
   }
 }
 
+bool Connection::WsQueueFull() const {
+  return ws_stream_ && (ws_stream_->queued_bytes() > config_.read_high_water ||
+                        ws_stream_->queued_messages() >= config_.ws.max_queue);
+}
+
 bool Connection::ReadPaused() const {
   if (stream_ && stream_->buffered_body() > config_.read_high_water) return true;
-  if (ws_stream_ && ws_stream_->queued_bytes() > config_.read_high_water) return true;
+  if (WsQueueFull()) return true;
   // A WebSocket client that does not read what we send (pongs, echoes) is not read either, until the
   // output drains (WebSocketSession::OnDrained resumes); --timeout-send ends it if it never does.
   if (ws_ && ws_->output_blocked()) return true;
@@ -82,6 +87,9 @@ void Connection::DoRead() {
   // itself re-checks, so a nested call only has to return.
   if (reading_) return;
   reading_ = true;
+  // WebSocket frames left in the buffer when the message queue filled up (--ws-max-queue) come first.
+  // (Not ReadPaused(): its full-buffer clause holds exactly when such frames fill the buffer's end.)
+  if (ws_ && buffer_len_ > 0 && !WsQueueFull() && !ws_->output_blocked()) ParseBuffered();
   ReadLoop();
   reading_ = false;
 }

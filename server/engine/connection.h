@@ -115,6 +115,8 @@ class Connection final : public EventHandler, public StreamConnection, private h
   void ReleaseBuffer();
   void FinishDiscard();
   bool ReadPaused() const;
+  // A WebSocket app has read_high_water bytes or --ws-max-queue messages waiting: no more frames are parsed.
+  bool WsQueueFull() const;
   size_t unsent() const { return out_.size() - out_sent_; }
   bool OutputOverMark() const { return unsent() > config_.write_high_water; }
   void ResumeAfterResponse();  // goes on with the next pipelined request, if any is buffered

@@ -18,7 +18,8 @@ bool WebSocketStream::PopMessage(Message* out) {
   if (queue_.empty()) return false;
   *out = std::move(queue_.front());
   queue_.pop_front();
-  bool was_full = queued_bytes_ > 0;
+  // Reading may be paused by bytes or by the message count (--ws-max-queue): resume after either.
+  bool was_full = queued_bytes_ > 0 || out->data.empty();
   queued_bytes_ -= out->data.size();
   if (was_full && connection_) connection_->ResumeReading();
   return true;

@@ -8,7 +8,9 @@
 //
 // Bounds (what one client can make a worker hold): a message being received, at most --ws-max-size bytes
 // on the wire and again after inflating (refused from the frame header, and while inflating, with 1009);
-// received messages waiting for the app, read_high_water plus one message; unsent output, write_high_water
+// received messages waiting for the app, read_high_water plus one message and at most --ws-max-queue
+// messages (reading pauses at either mark, as uvicorn's websockets stop reading when max_queue is full,
+// so a client cannot queue a flood of tiny messages); unsent output, write_high_water
 // plus what one read buffer of frames can answer (reading stops while output is over the mark, and at most
 // one pong waits: a newer ping replaces it, RFC 6455 §5.5.3); a client that reads nothing is dropped after
 // --timeout-send.
@@ -63,6 +65,7 @@ class WebSocketStream {
   // back is sent, and reading resumes.
   void Writable();
   size_t queued_bytes() const { return queued_bytes_; }
+  size_t queued_messages() const { return queue_.size(); }
   void Detach(int code);
 
   // Handshake facts kept from the request.
@@ -95,6 +98,7 @@ struct WebSocketLimits {
   double ping_interval = 20.0;              // --ws-ping-interval (0: never ping)
   double ping_timeout = 20.0;               // --ws-ping-timeout: 1011 when no pong arrives in time
   size_t compress_threshold = 64;           // smaller messages go out uncompressed
+  size_t max_queue = 32;                    // --ws-max-queue: reading pauses while this many messages wait
 };
 
 class WebSocketSession final : private http::WsFrameHandler {
@@ -109,6 +113,8 @@ class WebSocketSession final : private http::WsFrameHandler {
   SendResult SendClose(int code, std::string_view reason);
   void Tick(double now);
   bool closing() const { return closing_; }
+  // --ws-max-queue messages wait for the app: the frame parser stops between messages (http::WsFrameHandler).
+  bool Full() const override { return stream_->queued_messages() >= limits_.max_queue; }
   // More than write_high_water of our frames wait to be sent: the connection stops reading.
   bool output_blocked() const { return output_blocked_; }
   void OnDrained();  // the unsent output fell under the low-water mark

@@ -1,4 +1,5 @@
-// ForwardedPolicy implementation: address parsing with inet_pton and prefix matching on raw bytes.
+// ForwardedPolicy implementation: address parsing with inet_pton and prefix matching on raw bytes; the
+// X-Forwarded-Host/-Port checks and an RFC 7239 Forwarded parser (one pass, no backtracking).
 #include "server/http/forwarded.h"
 
 #include <arpa/inet.h>
@@ -182,6 +183,248 @@ std::string_view ForwardedPolicy::Scheme(std::string_view value, bool websocket)
   if (websocket && is("wss")) return "wss";
   if (websocket && is("ws")) return "ws";
   return {};
+}
+
+namespace {
+
+// The rightmost comma-separated entry of a header value, trimmed.
+std::string_view Rightmost(std::string_view value) {
+  size_t comma = value.rfind(',');
+  return Trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
+}
+
+// 1..65535 in plain decimal (at most five digits), else 0.
+int ParsePort(std::string_view text) {
+  if (text.empty() || text.size() > 5) return 0;
+  int v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + (c - '0');
+  }
+  return v <= 65535 ? v : 0;
+}
+
+bool IsTchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One RFC 7239 forwarded-element: the parameters ESG uses, unescaped.
+struct Element {
+  std::string for_node, proto, host;
+  bool has_for = false, has_proto = false, has_host = false;
+};
+
+// Parses `value` (1#forwarded-element) into `out`. False on a syntax error, a parameter given twice in
+// one element, or more than `max` elements. OWS is allowed around ',' and ';'.
+bool ParseForwarded(std::string_view value, size_t max, std::vector<Element>* out) {
+  size_t i = 0, n = value.size();
+  auto skip_ows = [&] {
+    while (i < n && (value[i] == ' ' || value[i] == '\t')) ++i;
+  };
+  out->emplace_back();
+  while (true) {
+    skip_ows();
+    if (i < n && value[i] != ',' && value[i] != ';') {
+      size_t start = i;
+      while (i < n && IsTchar(static_cast<unsigned char>(value[i]))) ++i;
+      std::string_view name = value.substr(start, i - start);
+      if (name.empty() || i >= n || value[i] != '=') return false;
+      ++i;
+      std::string v;
+      if (i < n && value[i] == '"') {
+        ++i;
+        bool closed = false;
+        while (i < n) {
+          unsigned char c = static_cast<unsigned char>(value[i++]);
+          if (c == '"') {
+            closed = true;
+            break;
+          }
+          if (c == '\\') {
+            if (i >= n) return false;
+            c = static_cast<unsigned char>(value[i++]);
+            if (c != '\t' && (c < 0x20 || c == 0x7f)) return false;
+          } else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+            return false;
+          }
+          v.push_back(static_cast<char>(c));
+        }
+        if (!closed) return false;
+      } else {
+        size_t vstart = i;
+        while (i < n && IsTchar(static_cast<unsigned char>(value[i]))) ++i;
+        if (i == vstart) return false;
+        v.assign(value.substr(vstart, i - vstart));
+      }
+      Element& e = out->back();
+      auto is = [name](std::string_view lower) {
+        return name.size() == lower.size() &&
+               std::equal(name.begin(), name.end(), lower.begin(), [](char a, char b) { return (a | 0x20) == b; });
+      };
+      bool* seen = is("for") ? &e.has_for : is("proto") ? &e.has_proto : is("host") ? &e.has_host : nullptr;
+      if (seen) {
+        if (*seen) return false;  // RFC 7239 4: a parameter MUST NOT occur more than once per element
+        *seen = true;
+        (seen == &e.has_for ? e.for_node : seen == &e.has_proto ? e.proto : e.host) = std::move(v);
+      }
+      skip_ows();
+    }
+    if (i >= n) return true;
+    if (value[i] == ';') {
+      ++i;
+    } else if (value[i] == ',') {
+      ++i;
+      if (out->size() >= max) return false;
+      out->emplace_back();
+    } else {
+      return false;
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view ForwardedPolicy::Host(std::string_view forwarded_host) {
+  std::string_view host = Rightmost(forwarded_host);
+  return IsValidHost(host) ? host : std::string_view();
+}
+
+int ForwardedPolicy::Port(std::string_view forwarded_port) { return ParsePort(Rightmost(forwarded_port)); }
+
+bool ForwardedPolicy::IsValidHost(std::string_view host) {
+  if (host.empty()) return false;
+  std::string_view port;
+  if (host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view ip = host.substr(1, close - 1);
+    std::array<uint8_t, 16> bytes;
+    if (ip.find(':') == std::string_view::npos || ParseIp(ip, &bytes) == 0) return false;
+    std::string_view rest = host.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    port = rest.substr(1);
+  } else {
+    size_t colon = host.find(':');
+    std::string_view name = host.substr(0, colon);
+    if (name.empty() || name.size() > 253) return false;
+    for (char c : name) {
+      bool ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '-' || c == '.' || c == '_';
+      if (!ok) return false;
+    }
+    if (colon == std::string_view::npos) return true;
+    port = host.substr(colon + 1);
+  }
+  return ParsePort(port) != 0;
+}
+
+std::optional<ForwardedPolicy::ForwardedElement> ForwardedPolicy::FromForwarded(std::string_view forwarded,
+                                                                               bool websocket) const {
+  std::vector<Element> elements;
+  if (!ParseForwarded(forwarded, kMaxForwardedElements, &elements)) return std::nullopt;
+  // Empty elements (",,", a trailing ',') are allowed by the list rule and say nothing.
+  elements.erase(std::remove_if(elements.begin(), elements.end(),
+                                [](const Element& e) { return !e.has_for && !e.has_proto && !e.has_host; }),
+                 elements.end());
+  if (elements.empty()) return std::nullopt;
+  for (size_t i = elements.size(); i-- > 0;) {
+    const Element& e = elements[i];
+    std::optional<Client> client;
+    // "unknown" and obfuscated identifiers ("_hidden") name no client; neither does a name.
+    if (!e.for_node.empty() && e.for_node != "unknown" && e.for_node.front() != '_') client = ParseHop(e.for_node);
+    if (client && Trusts(client->host) && i > 0) continue;
+    ForwardedElement out;
+    out.client = std::move(client);
+    if (e.has_proto && e.proto.find(',') == std::string::npos) out.scheme = Scheme(e.proto, websocket);
+    if (e.has_host && IsValidHost(e.host)) out.host = e.host;
+    return out;
+  }
+  return std::nullopt;  // not reached: i == 0 always returns
+}
+
+std::pair<std::string_view, int> ForwardedPolicy::SplitHost(std::string_view host) {
+  size_t colon = host.rfind(':');
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return {host.substr(1, close - 1), close + 1 < host.size() ? ParsePort(host.substr(close + 2)) : 0};
+  }
+  if (colon == std::string_view::npos) return {host, 0};
+  return {host.substr(0, colon), ParsePort(host.substr(colon + 1))};
+}
+
+ForwardedPolicy::ForwardedElement ForwardedPolicy::FromHeaders(const RequestHead& head, bool websocket) const {
+  std::string xff, xfh, xfp, rfc7239;
+  std::string_view scheme;
+  bool any_x = false;
+  auto join = [](std::string* to, const std::string& value) {
+    if (!to->empty()) to->push_back(',');
+    to->append(value);
+  };
+  for (size_t i = 0; i < head.header_count; ++i) {
+    const Header& h = head.headers[i];
+    if (h.name.size() < 9 || (h.name[0] != 'x' && h.name[0] != 'f')) continue;
+    std::string_view name(h.name);
+    if (name == "x-forwarded-for") {
+      join(&xff, h.value);
+    } else if (name == "x-forwarded-proto") {
+      std::string_view p = Scheme(h.value, websocket);
+      if (!p.empty()) scheme = p;
+    } else if (name == "x-forwarded-host") {
+      join(&xfh, h.value);
+    } else if (name == "x-forwarded-port") {
+      join(&xfp, h.value);
+    } else if (name == "forwarded") {
+      join(&rfc7239, h.value);
+      continue;
+    } else {
+      continue;
+    }
+    any_x = true;
+  }
+  ForwardedElement out;
+  std::string_view host;
+  int port = 0;
+  if (any_x) {
+    if (!xff.empty()) out.client = ClientFrom(xff);
+    out.scheme = scheme;
+    host = Host(xfh);
+    port = Port(xfp);
+    if (host.empty() && port != 0) {
+      // X-Forwarded-Port alone: the request's own host with the proxy's port (as Werkzeug's ProxyFix).
+      for (size_t i = 0; i < head.header_count; ++i) {
+        if (head.headers[i].name == "host") {
+          host = head.headers[i].value;
+          if (!IsValidHost(host)) host = {};
+          break;
+        }
+      }
+    }
+  } else if (!rfc7239.empty()) {
+    if (auto e = FromForwarded(rfc7239, websocket)) out = std::move(*e);
+    host = out.host;
+  }
+  if (host.empty()) {
+    out.host.clear();
+    return out;
+  }
+  auto [name, own_port] = SplitHost(host);
+  if (port == 0) port = own_port;
+  bool secure = out.scheme == "https" || out.scheme == "wss";
+  std::string result(host.front() == '[' ? host.substr(0, host.find(']') + 1) : name);
+  // A port equal to the default of the scheme the app will see is left out, so url_for() writes
+  // https://example.com/ rather than https://example.com:443/. With no forwarded scheme the listener's
+  // scheme is not known here: any port is kept.
+  bool is_default = !out.scheme.empty() && port == (secure ? 443 : 80);
+  if (port != 0 && !is_default) result += ":" + std::to_string(port);
+  out.host = std::move(result);
+  return out;
 }
 
 }  // namespace esg::http

@@ -151,6 +151,7 @@ bool WsFrameParser::CheckLength() {
 size_t WsFrameParser::Feed(char* data, size_t len, WsFrameHandler* handler) {
   size_t pos = 0;
   while (!stopped_) {
+    if (stage_ == Stage::kFirst && header_len_ == 0 && !in_message_ && handler->Full()) break;
     if (stage_ == Stage::kFirst) {
       while (pos < len && header_len_ < 2) header_[header_len_++] = static_cast<uint8_t>(data[pos++]);
       if (header_len_ < 2) break;

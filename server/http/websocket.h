@@ -57,6 +57,9 @@ class WsFrameHandler {
   // A whole control frame (ping, pong, close), at most 125 bytes of payload, unmasked. May arrive between
   // the fragments of a message.
   virtual bool OnControl(WsOpcode opcode, std::string_view payload) = 0;
+  // Asked between whole messages: true stops Feed() before the next frame, leaving the rest unconsumed
+  // for the caller to feed again later (the receiver's queue is full: --ws-max-queue).
+  virtual bool Full() const { return false; }
 };
 
 class WsFrameParser {

@@ -185,6 +185,7 @@ void Apply(const Occurrence& occurrence, Config* config) {
       std::vector<std::string_view> choices = Choices(spec);
       bool found = false;
       for (std::string_view choice : choices) found = found || choice == occurrence.value;
+      found = found || (!spec.unlisted_choices.empty() && ValueListed(spec.unlisted_choices, occurrence.value));
       if (!found) {
         std::string listed;
         for (std::string_view choice : choices) {
@@ -256,8 +257,24 @@ void Tokenize(const std::vector<std::string>& args, std::vector<Occurrence>* occ
     bool takes_value = spec->type == OptionType::kText || spec->type == OptionType::kInt ||
                        spec->type == OptionType::kFloat || spec->type == OptionType::kChoice;
     if (!takes_value) {
-      if (equals != std::string::npos) throw UsageError{"Option '" + name + "' does not take a value."};
+      if (equals != std::string::npos && !(spec->boolean_value && name == spec->name)) {
+        throw UsageError{"Option '" + name + "' does not take a value."};
+      }
       occurrence.off = spec->type == OptionType::kBoolPair && name == spec->off_name;
+      if (spec->boolean_value && name == spec->name) {
+        // uvicorn's "--x BOOLEAN": "--x=false", or "--x false" when the next word is a click BOOLEAN.
+        std::optional<bool> given;
+        if (equals != std::string::npos) {
+          given = ParseClickBoolean(arg.substr(equals + 1));
+          if (!given) {
+            throw UsageError{"Invalid value for '" + name + "': " + PyRepr(arg.substr(equals + 1)) +
+                             " is not a valid boolean."};
+          }
+        } else if (i + 1 < args.size() && (given = ParseClickBoolean(args[i + 1]))) {
+          ++i;
+        }
+        if (given) occurrence.off = !*given;
+      }
     } else if (equals != std::string::npos) {
       occurrence.value = arg.substr(equals + 1);
     } else if (i + 1 < args.size()) {

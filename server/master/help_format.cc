@@ -105,8 +105,8 @@ std::string FirstColumn(const OptionSpec& spec) {
   std::string first(spec.name);
   switch (spec.type) {
     case OptionType::kBoolPair:
-      first += " / ";
-      first += spec.off_name;
+      first += spec.boolean_value ? " " : " / ";
+      first += spec.boolean_value ? spec.metavar : spec.off_name;
       break;
     case OptionType::kChoice:
       first += " [";

@@ -65,7 +65,7 @@ struct IsOptional<std::optional<T>> : std::true_type {};
 template <typename T>
 std::string Render(const OptionSpec& spec, const T& value, bool python) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (!python && spec.type == OptionType::kBoolPair) return value ? "enabled" : "disabled";
+    if (!python && spec.type == OptionType::kBoolPair && !spec.boolean_value) return value ? "enabled" : "disabled";
     return value ? "True" : "False";
   } else if constexpr (std::is_same_v<T, double>) {
     return PyFloatRepr(value);
@@ -145,8 +145,10 @@ std::vector<OptionSpec> MakeTable() {
        "the kernel default (lowest wake-up latency when cores are oversubscribed). A real-time policy set from "
        "outside (chrt) is left alone.",
        true, kNone, false, true, "", &Config::cpu_scheduling});
+  // websockets-sansio (uvicorn 0.55) is accepted unlisted: the seed's metavar stays. Every value but none
+  // selects ESG's own WebSocket implementation.
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", true,
-       kNone, false, true, "", &Config::ws});
+       kNone, false, true, "", &Config::ws, "", false, "websockets-sansio"});
   add({"--ws-max-size", "", T::kInt, "INTEGER", "WebSocket max size message in bytes", true,
        kPositive64, false, true, "", &Config::ws_max_size});
   add({"--ws-ping-interval", "", T::kFloat, "FLOAT", "WebSocket ping interval", true, kNonNegative, false,
@@ -224,10 +226,32 @@ std::vector<OptionSpec> MakeTable() {
        "Treat APP as an application factory, i.e. a () -> <ASGI app> callable.", true, kNone, false,
        true, "", &Config::factory});
 
+  // uvicorn 0.55's options (tests/integration/test_uvicorn_options.py compares them with uvicorn's).
+  add({"--http", "", T::kChoice, "auto|h11|httptools|zttp",
+       "HTTP protocol implementation (default auto). Every value selects ESG's own HTTP/1.1 engine (llhttp).",
+       false, kNone,
+       false, true, "", &Config::http});
+  add({"--http2", "", T::kFlag, "", "Enable HTTP/2 support (not supported yet).", false, kNone, false, false, "",
+       &Config::http2});
+  add({"--ws-max-queue", "", T::kInt, "INTEGER",
+       "The maximum length of the WebSocket message queue: received messages waiting for the app's "
+       "receive(); reading from the client stops while it is full.",
+       true, kPositive, false, true, "", &Config::ws_max_queue});
+  add({"--h11-max-incomplete-event-size", "", T::kInt, "INTEGER",
+       "The maximum number of bytes to buffer of an incomplete event: ESG's --limit-request-head-size (the "
+       "smaller of the two holds when both are given).",
+       false, kPositive, false, true, "", &Config::h11_max_incomplete_event_size});
+  add({"--reset-contextvars", "", T::kFlag, "",
+       "Run each ASGI HTTP request in a fresh, empty contextvars.Context. Hides context set at import time "
+       "or by instrumentation (without it, requests see a copy of the worker's main context; a value set "
+       "during lifespan startup is seen by neither, as in uvicorn).",
+       false, kNone, false, true, "", &Config::reset_contextvars});
+
   // ESG's own options.
-  add({"--ws-per-message-deflate", "--no-ws-per-message-deflate", T::kBoolPair, "",
-       "Enable/Disable the WebSocket permessage-deflate extension (RFC 7692).  [default: {default}]", false, kNone,
-       false, true, "", &Config::ws_per_message_deflate});
+  add({"--ws-per-message-deflate", "--no-ws-per-message-deflate", T::kBoolPair, "BOOLEAN",
+       "WebSocket per-message-deflate compression (RFC 7692): true or false (--no-ws-per-message-deflate "
+       "also turns it off).", true, kNone, false, true, "", &Config::ws_per_message_deflate, "", false, "",
+       true});
   add({"--timeout-graceful-shutdown", "", T::kInt, "INTEGER",
        "Maximum number of seconds to wait for graceful shutdown. Unset: wait for in-flight work to finish.",
        false, kNonNegative, false, true, "",
@@ -378,6 +402,18 @@ std::string PyFloatRepr(double value) {
   std::string out(buf);
   if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
   return out;
+}
+
+std::optional<bool> ParseClickBoolean(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+  for (std::string_view yes : {"1", "true", "t", "yes", "y", "on"}) {
+    if (lower == yes) return true;
+  }
+  for (std::string_view no : {"0", "false", "f", "no", "n", "off"}) {
+    if (lower == no) return false;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string_view> Choices(const OptionSpec& spec) {

@@ -62,7 +62,17 @@ struct OptionSpec {
   std::optional<FieldMember> field;
   std::string_view env_default;  // environment variable giving the default (click's envvar=)
   bool negated = false;          // kFlag that stores false (--no-control)
+  // kChoice: further values accepted but not listed in --help (uvicorn's newer names, e.g. --ws
+  // websockets-sansio, while the listed metavar stays the seed's), '|'-separated.
+  std::string_view unlisted_choices = {};
+  // kBoolPair written as uvicorn writes it: "--x BOOLEAN" (true/false, 1/0, yes/no, on/off, y/n, t/f, as
+  // click's BOOLEAN), with "--x" alone and "--no-x" still accepted; --help shows "--x BOOLEAN" and the
+  // default as True/False.
+  bool boolean_value = false;
 };
+
+// click's BOOLEAN words: true for 1/true/t/yes/y/on, false for 0/false/f/no/n/off (any case); nullopt else.
+std::optional<bool> ParseClickBoolean(std::string_view text);
 
 // All options, seed options first in the seed's order, then ESG's own, then --help.
 const std::vector<OptionSpec>& Options();

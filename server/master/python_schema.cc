@@ -45,6 +45,11 @@ int main() {
     for (std::string_view choice : Choices(spec)) {
       if (spec.type == OptionType::kChoice) choices += PyRepr(choice) + ", ";
     }
+    for (std::string_view rest = spec.unlisted_choices; !rest.empty();) {
+      size_t bar = rest.find('|');
+      choices += PyRepr(rest.substr(0, bar)) + ", ";
+      rest = bar == std::string_view::npos ? std::string_view() : rest.substr(bar + 1);
+    }
     choices += ")";
     out += "    " + PyRepr(field->name) + ": (" + DefaultPyLiteral(spec) + ", " + PyRepr(spec.name) + ", " +
            PyRepr(Kind(spec)) + ", " + choices + "),\n";

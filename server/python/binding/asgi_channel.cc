@@ -92,6 +92,37 @@ const AsgiChannel::ScopeTemplates* AsgiChannel::Templates(const engine::Listener
   return &templates_.emplace(listener, std::move(t)).first->second;
 }
 
+namespace {
+
+// A trusted proxy named the host the client asked for (`host`, http::ForwardedPolicy::FromHeaders): the
+// host header already carries it (BuildScope); a request without one (HTTP/1.0) gets one, and `server`
+// becomes that host and port (the scheme's default when none), so that WSGI's SERVER_NAME/SERVER_PORT agree
+// with HTTP_HOST as Werkzeug's ProxyFix makes them.
+bool SetForwardedHost(PyObject* scope, PyObject* headers, const http::RequestHead& head, const std::string& host) {
+  const Interned& k = interned();
+  bool has_host = false;
+  for (size_t i = 0; i < head.header_count && !has_host; ++i) has_host = head.headers[i].name == "host";
+  if (!has_host) {
+    PyObject* pair = Py_BuildValue("(NN)", k.HeaderName("host"),
+                                   PyBytes_FromStringAndSize(host.data(), static_cast<Py_ssize_t>(host.size())));
+    if (!pair || PyList_Append(headers, pair) < 0) {
+      Py_XDECREF(pair);
+      return false;
+    }
+    Py_DECREF(pair);
+  }
+  auto [name, port] = http::ForwardedPolicy::SplitHost(host);
+  if (port == 0) {
+    PyObject* scheme = PyDict_GetItemWithError(scope, k.scheme);
+    if (!scheme) return false;
+    port = scheme == k.https || scheme == k.wss ? 443 : 80;
+  }
+  return SetSteal(scope, k.server,
+                  Py_BuildValue("(Ni)", PyUnicode_DecodeLatin1(name.data(), static_cast<Py_ssize_t>(name.size()), nullptr), port));
+}
+
+}  // namespace
+
 PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine::PeerInfo* peer,
                                   const http::RequestHead& head, bool websocket) {
   const Interned& k = interned();
@@ -106,24 +137,15 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   if (forwarded_ && peer->forwarded_trust < 0) {
     peer->forwarded_trust = (listener->unix_socket ? forwarded_->TrustsUnixPeer(peer->fd) : forwarded_->Trusts(peer->client_host)) ? 1 : 0;
   }
-  if (forwarded_ && peer->forwarded_trust == 1) {
-    // A trusted proxy: its X-Forwarded-* headers say who the client is and how it connected.
-    std::string forwarded_for;
-    for (size_t i = 0; i < head.header_count; ++i) {
-      const http::Header& h = head.headers[i];
-      if (std::string_view(h.name) == "x-forwarded-for") {
-        if (!forwarded_for.empty()) forwarded_for += ",";
-        forwarded_for += h.value;
-      } else if (std::string_view(h.name) == "x-forwarded-proto") {
-        std::string_view p = http::ForwardedPolicy::Scheme(h.value, websocket);
-        if (!p.empty()) scheme = p;
-      }
-    }
-    if (!forwarded_for.empty()) {
-      if (auto c = forwarded_->ClientFrom(forwarded_for)) {
-        client = Py_BuildValue("(si)", c->host.c_str(), c->port);
-        if (!client) return nullptr;
-      }
+  std::string forwarded_host;  // a trusted proxy's original Host (replaces the host header), else empty
+  if (forwarded_ && peer->forwarded_trust == 1 && http::HasForwardedHeaders(head)) {
+    // A trusted proxy: its X-Forwarded-* (or Forwarded) headers say who the client is and how it connected.
+    http::ForwardedPolicy::ForwardedElement fwd = forwarded_->FromHeaders(head, websocket);
+    scheme = fwd.scheme;
+    forwarded_host = std::move(fwd.host);
+    if (fwd.client) {
+      client = Py_BuildValue("(si)", fwd.client->host.c_str(), fwd.client->port);
+      if (!client) return nullptr;
     }
   }
   if (!client && !listener->unix_socket && !peer->client_host.empty()) {
@@ -192,7 +214,8 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   for (size_t i = 0; i < head.header_count; ++i) {
     const http::Header& h = head.headers[i];
     PyObject* name = k.HeaderName(h.name);
-    PyObject* value = PyBytes_FromStringAndSize(h.value.data(), static_cast<Py_ssize_t>(h.value.size()));
+    const std::string& v = !forwarded_host.empty() && h.name == "host" ? forwarded_host : h.value;
+    PyObject* value = PyBytes_FromStringAndSize(v.data(), static_cast<Py_ssize_t>(v.size()));
     if (!name || !value) {
       Py_XDECREF(name);
       Py_XDECREF(value);
@@ -204,6 +227,7 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
     PyTuple_SET_ITEM(pair, 1, value);
     PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);
   }
+  if (!forwarded_host.empty() && !SetForwardedHost(scope, headers, head, forwarded_host)) return nullptr;
   PyObject* state = state_.get() != Py_None ? PyDict_Copy(state_.get()) : PyDict_New();
   if (!SetSteal(scope, k.state, state)) return nullptr;
   return guard.release();
@@ -308,7 +332,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   // An allocated, not yet initialised Task stands in as the current task during the first step.
   auto* task_type = reinterpret_cast<PyTypeObject*>(task_type_.get());
   PyRef task = PyRef::Steal(task_type->tp_new(task_type, empty_tuple_.get(), nullptr));
-  PyRef context = PyRef::Steal(PyContext_CopyCurrent());
+  PyRef context = PyRef::Steal(reset_contextvars_ && !websocket ? PyContext_New() : PyContext_CopyCurrent());
   if (!task || !context || PyContext_Enter(context.get()) < 0) {
     LogPythonError("Cannot start the ASGI application");
     fail();
@@ -375,7 +399,14 @@ void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyOb
     fail();
     return;
   }
-  PyRef task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  PyRef task;
+  if (reset_contextvars_ && !websocket) {
+    PyRef kwargs = PyRef::Steal(Py_BuildValue("{sN}", "context", PyContext_New()));
+    PyRef args = PyRef::Steal(PyTuple_Pack(1, coro.get()));
+    if (kwargs && args) task = PyRef::Steal(PyObject_Call(create_task_.get(), args.get(), kwargs.get()));
+  } else {
+    task = PyRef::Steal(PyObject_CallOneArg(create_task_.get(), coro.get()));
+  }
   if (!task) {
     LogPythonError("Cannot start the ASGI application task");
     fail();

@@ -35,6 +35,9 @@ class AsgiChannel final : public engine::AppChannel {
 
   // Trust X-Forwarded-For/-Proto from the peers `policy` allows (--proxy-headers).
   void set_forwarded_policy(const http::ForwardedPolicy& policy) { forwarded_ = policy; }
+  // --reset-contextvars: HTTP requests start in an empty contextvars.Context instead of a copy of the
+  // current one (WebSockets keep the copy, as in uvicorn 0.55).
+  void set_reset_contextvars(bool reset) { reset_contextvars_ = reset; }
 
   void OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) override;
   void OnWebSocket(const engine::WsStreamPtr& stream, const http::RequestHead& head) override;
@@ -78,6 +81,7 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef root_path_str_;
   std::string root_path_;
   std::optional<http::ForwardedPolicy> forwarded_;
+  bool reset_contextvars_ = false;
   std::unordered_map<const engine::Listener*, ScopeTemplates> templates_;
 };
 

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <climits>
 #include <memory>
 #include <string>
 
@@ -39,7 +41,9 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.limits.max_request_line = static_cast<size_t>(c.limit_request_line);
   e.limits.max_header_count = static_cast<size_t>(c.limit_request_fields);
   e.limits.max_header_size = static_cast<size_t>(c.limit_request_field_size);
-  e.limits.max_head_size = static_cast<size_t>(c.limit_request_head_size);
+  // uvicorn's --h11-max-incomplete-event-size bounds the same buffered head: with both, both hold.
+  e.limits.max_head_size = static_cast<size_t>(std::min(c.limit_request_head_size,
+                                                        c.h11_max_incomplete_event_size.value_or(INT_MAX)));
   e.limits.max_body_size = c.limit_request_body;
   e.timeout_keep_alive = c.timeout_keep_alive;
   e.timeout_request_header = c.timeout_request_header;
@@ -51,6 +55,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.ws.max_message = static_cast<uint64_t>(c.ws_max_size);
   e.ws.ping_interval = c.ws_ping_interval;
   e.ws.ping_timeout = c.ws_ping_timeout;
+  e.ws.max_queue = static_cast<size_t>(c.ws_max_queue);
   e.defaults.server = c.server_header;
   e.defaults.date = c.date_header;
   for (const auto& [name, value] : c.headers) e.defaults.extra += name + ": " + value + "\r\n";
@@ -79,6 +84,7 @@ class Engine {
     if (!app.is_none() && !tracker.is_none() && !channel_->EnableEagerStart(app.ptr(), tracker.ptr())) {
       throw py::error_already_set();
     }
+    channel_->set_reset_contextvars(config.reset_contextvars);
     if (config.proxy_headers) {
       http::ForwardedPolicy policy;
       std::string error;

@@ -20,7 +20,7 @@ DEFAULTS: Dict[str, Any] = {name: default for name, (default, _flag, _kind, _cho
 # Names uvicorn users pass that have no meaning for ESG's single HTTP engine. Accepted and ignored so that
 # `CONFIG_KWARGS = {"http": "h11"}` and `esg.run(app, http="httptools")` work as they do with uvicorn.
 NO_OP_OPTIONS: Dict[str, Tuple[str, ...]] = {
-    "http": ("auto", "h11", "httptools"),
+    "http": ("auto", "h11", "httptools", "zttp"),
 }
 
 CHOICES: Dict[str, Tuple[str, ...]] = {name: choices for name, (_d, _f, kind, choices) in SETTINGS.items()

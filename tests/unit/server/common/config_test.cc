@@ -26,7 +26,8 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
       "timeout_request_header", "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password", "ssl_version",
       "ssl_cert_reqs", "ssl_ca_certs", "ssl_ciphers", "python", "ws_per_message_deflate",
       "timeout_worker_healthcheck", "limit_max_requests_jitter", "user", "group", "venv",
-      "timeout_request_body", "timeout_send"};
+      "timeout_request_body", "timeout_send", "ws_max_queue", "h11_max_incomplete_event_size",
+      "reset_contextvars"};
   EXPECT_EQ(keys, expected);
   EXPECT_EQ(doc["control_fd"], 5);
   EXPECT_TRUE(doc["listeners"].is_array());

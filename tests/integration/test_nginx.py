@@ -5,6 +5,7 @@ files, WebSockets, and `nginx -t` accepts the shipped files."""
 
 from __future__ import annotations
 
+import json
 import hashlib
 import re
 import shutil
@@ -125,6 +126,22 @@ def test_real_client_address_and_https_scheme_reach_the_app(stack):
     assert over_https["client"] and over_https["client"][0] == "127.0.0.2", over_https
     headers = dict(over_https["headers"])
     assert headers["host"].startswith("127.0.0.1:"), "Host is passed through ($http_host)"
+
+
+def test_a_clients_forwarded_host_headers_never_reach_the_app(stack):
+    # ESG believes X-Forwarded-Host/-Port and Forwarded from a trusted peer (nginx here), so the shipped config
+    # must not pass on a client's: otherwise any client could choose the host the app builds URLs with.
+    http_url, https_url = stack
+    sent = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "1234",
+            "Forwarded": 'for=10.9.9.9;host="evil.example";proto=https'}
+    with client() as c:
+        seen = [c.get(f"{url}/scope", headers=sent).json() for url in (http_url, https_url)]
+    for scope in seen:
+        headers = dict(scope["headers"])
+        assert headers["host"].startswith("127.0.0.1:"), scope
+        assert not any(name in headers for name in ("x-forwarded-host", "x-forwarded-port", "forwarded")), scope
+        assert "evil" not in json.dumps(scope), scope
+        assert scope["client"][0] == "127.0.0.2", scope
 
 
 def test_upload_50mb(stack):

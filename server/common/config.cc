@@ -69,6 +69,8 @@ std::vector<ConfigField> MakeFields() {
       {"timeout_send", &C::timeout_send},
       {"timeout_worker_healthcheck", &C::timeout_worker_healthcheck},
       {"limit_max_requests_jitter", &C::limit_max_requests_jitter},
+      {"limit_worker_memory", &C::limit_worker_memory},
+      {"limit_worker_lifetime", &C::limit_worker_lifetime},
       {"user", &C::user},
       {"group", &C::group},
       {"venv", &C::venv},

@@ -127,6 +127,7 @@ void Supervisor::MaybeFinishReload() {
     if (w->generation != done.generation && (w->state == WState::kStarting || w->state == WState::kReady)) {
       old.push_back(pid);
       DrainWorker(w, "reload");
+      CountRestart(RestartReason::kReload);
     }
   }
   const uint64_t previous = generation_;
@@ -308,7 +309,11 @@ control::ServerStatus Supervisor::Status() const {
     ws.connections = w->connections;
     ws.rss_bytes = w->rss;
     ws.seconds_since_heartbeat = SecondsSince(w->last_heartbeat);
+    if (w->retiring) ws.recycling = RestartReasonName(w->retire_reason);
     s.workers.push_back(ws);
+  }
+  for (int i = 0; i < kRestartReasons; ++i) {
+    s.worker_restarts.emplace_back(RestartReasonName(static_cast<RestartReason>(i)), restarts_[i]);
   }
   return s;
 }

@@ -51,6 +51,11 @@ struct ServerStatus {
   // Workers replaced since the master started, by reason, always all of them in this order: "crash",
   // "heartbeat", "max-requests", "memory", "age", "reload". Never decreases.
   std::vector<std::pair<std::string, uint64_t>> worker_restarts;
+  // Requests served by every worker since the master started: the live workers' counters plus the last
+  // counters of the workers that exited. Never decreases.
+  uint64_t requests_total = 0;
+  // Reloads since the master started by result, always both in this order: "ok", "rolled_back".
+  std::vector<std::pair<std::string, uint64_t>> reloads;
 };
 
 // The outcome of a call. `code` maps onto a canonical gRPC status in the service.

@@ -71,6 +71,7 @@ std::vector<ConfigField> MakeFields() {
       {"limit_max_requests_jitter", &C::limit_max_requests_jitter},
       {"limit_worker_memory", &C::limit_worker_memory},
       {"limit_worker_lifetime", &C::limit_worker_lifetime},
+      {"metrics_bind", &C::metrics_bind},
       {"user", &C::user},
       {"group", &C::group},
       {"venv", &C::venv},

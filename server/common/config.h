@@ -95,6 +95,7 @@ struct Config {
   // Recycling (issue 14 §3): a worker past either limit is replaced like one past --limit-max-requests.
   std::optional<int> limit_worker_memory;       // MiB of RSS (from the heartbeat)
   std::optional<double> limit_worker_lifetime;  // seconds; each worker adds a random 0..10 % of it
+  std::string metrics_bind;  // Prometheus GET /metrics by the master: "HOST:PORT" or "unix:PATH"; "" = off
   std::string user;                     // run workers as this user (name or uid) when started as root
   std::string group;                    // ... and this group (name or gid); default: the user's group
   std::string venv;                     // virtualenv of the workers (default: <app_dir>/.venv if present)

@@ -286,6 +286,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   if (it == workers_.end()) return;
   WorkerPtr w = it->second;
   workers_.erase(it);
+  exited_requests_ += w->requests;  // keeps the metrics' totals from going backwards
   scheduler_->Cancel(w->kill_timer);
   w->kill_timer = 0;
   const std::string recent_output = launcher_->RecentOutput(pid);

@@ -230,6 +230,8 @@ class Supervisor final : public WorkerEvents {
   std::vector<ScaleWaiter> scale_waiters_;
   std::function<void(const control::Event&)> event_sink_;
   std::array<uint64_t, kRestartReasons> restarts_{};
+  uint64_t exited_requests_ = 0;  // the last request counters of the workers that exited
+  uint64_t reloads_ok_ = 0, reloads_rolled_back_ = 0;
   std::mt19937_64 random_{std::random_device{}()};  // lifetime jitter
 };
 

@@ -1,6 +1,8 @@
 // Control and Health services over AdminApi (see control_service.h).
 #include "control/server/control_service.h"
 
+#include "control/prometheus.h"
+
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -138,6 +140,12 @@ Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatusReques
     restart->set_reason(reason);
     restart->set_count(count);
   }
+  return Status::OK;
+}
+
+Status ControlService::GetMetrics(grpc::ServerContext*, const v1::GetMetricsRequest*, v1::GetMetricsResponse* out) {
+  out->set_text(PrometheusText(admin_->GetStatus()));
+  out->set_content_type(std::string(kPrometheusContentType));
   return Status::OK;
 }
 

@@ -211,7 +211,9 @@ void Supervisor::OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::s
   worker->last_heartbeat = Now();
   switch (message.kind) {
     case WorkerMessage::Kind::kHeartbeat:
-      worker->requests = message.requests;
+      // A worker's request counter only grows; max() keeps a bogus lower value from moving the master's
+      // totals (metrics) backwards.
+      worker->requests = std::max(worker->requests, message.requests);
       worker->in_flight = message.in_flight;
       worker->connections = message.connections;
       worker->rss = message.rss;

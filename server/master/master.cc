@@ -97,8 +97,10 @@ int RunMaster(MasterOptions options) {
   bool started = supervisor.Start();
   if (started && options.start_control_server) stop_control = options.start_control_server(&admin, io);
   if (started) io.run();
-  metrics.Stop();  // before admin.Close(): a scrape waiting on the io thread gets its answer first
+  // admin.Close() first: it answers every AdminApi call still waiting for the (stopped) io thread, so a
+  // scrape blocked in GetStatus returns and the metrics thread can be joined.
   admin.Close();
+  metrics.Stop();
   if (stop_control) stop_control();
   launcher.set_events(nullptr);
   return supervisor.exit_code();

@@ -10,6 +10,8 @@ import subprocess
 import textwrap
 import threading
 
+import pytest
+
 from test_control import _esgctl, esgctl, ok, sockdir  # noqa: F401  (fixture)
 from test_supervision import WAIT, get_info, wait_until, wait_workers
 from deploy_support import APPS, env_for, free_port, get, procs, python  # noqa: F401  (fixture)
@@ -20,6 +22,7 @@ def restarts(sock: str) -> dict:
     return {r["reason"]: int(r.get("count", 0)) for r in status["worker_restarts"]}
 
 
+@pytest.mark.timeout(180)
 def test_limit_worker_memory_replaces_a_leaking_worker_without_failed_requests(esg_server, sockdir):
     sock = str(sockdir / "control.sock")
     server = esg_server(["--workers", "2", "--limit-worker-memory", "150", "--control-socket", sock],

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy_support import free_port
-from test_control import esgctl, ok, sockdir  # noqa: F401  (fixture)
+from test_control import control_module, esgctl, ok, sockdir  # noqa: F401  (fixtures)
 from test_supervision import WAIT, wait_until, wait_workers
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,7 +50,7 @@ def send(server, n: int) -> None:
             assert c.get("/").status_code == 200
 
 
-def test_metrics_are_prometheus_text_summed_over_the_workers(esg_server, sockdir):
+def test_metrics_are_prometheus_text_summed_over_the_workers(esg_server, sockdir, control_module):
     port = free_port()
     sock = str(sockdir / "control.sock")
     server = esg_server(["--workers", "2", "--metrics-bind", f"127.0.0.1:{port}", "--control-socket", sock],
@@ -73,6 +73,8 @@ def test_metrics_are_prometheus_text_summed_over_the_workers(esg_server, sockdir
         assert not {"pid", "path"} & {k for k, _ in labels}, (name, labels)  # bounded label sets
     # The same figures through the control plane.
     assert total(samples(ok(esgctl(sock, "metrics")))) == 30
+    with control_module.Client(sock) as client:  # and for scripts, through the gRPC API
+        assert total(samples(client.metrics())) == 30
     # Anything but GET /metrics is refused.
     assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 404
     assert httpx.post(url).status_code == 405

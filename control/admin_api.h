@@ -36,6 +36,7 @@ struct WorkerStatus {
   uint64_t connections = 0;
   uint64_t rss_bytes = 0;
   double seconds_since_heartbeat = 0;
+  std::string recycling;  // "" or why it is being replaced: "max-requests", "memory", "age"
 };
 
 struct ServerStatus {
@@ -47,6 +48,14 @@ struct ServerStatus {
   std::vector<std::string> listeners;                               // "http://127.0.0.1:8000", "unix:/tmp/esg.sock"
   std::vector<std::pair<std::string, std::string>> config_summary;  // effective settings, for display
   std::vector<WorkerStatus> workers;
+  // Workers replaced since the master started, by reason, always all of them in this order: "crash",
+  // "heartbeat", "max-requests", "memory", "age", "reload". Never decreases.
+  std::vector<std::pair<std::string, uint64_t>> worker_restarts;
+  // Requests served by every worker since the master started: the live workers' counters plus the last
+  // counters of the workers that exited. Never decreases.
+  uint64_t requests_total = 0;
+  // Reloads since the master started by result, always both in this order: "ok", "rolled_back".
+  std::vector<std::pair<std::string, uint64_t>> reloads;
 };
 
 // The outcome of a call. `code` maps onto a canonical gRPC status in the service.
@@ -75,10 +84,11 @@ enum class EventKind {
   kDrain,
   kResume,
   kScale,           // detail: the new worker count
+  kWorkerRecycling, // a limit was reached; detail: "<reason>: <what>" (max-requests, memory, age)
 };
 
 // "worker_spawned", "worker_ready", "worker_exited", "reload_started", "reload_finished", "drain", "resume",
-// "scale"; "" for a value outside the enum.
+// "scale", "worker_recycling"; "" for a value outside the enum.
 inline std::string_view EventKindName(EventKind kind) {
   switch (kind) {
     case EventKind::kWorkerSpawned: return "worker_spawned";
@@ -89,6 +99,7 @@ inline std::string_view EventKindName(EventKind kind) {
     case EventKind::kDrain: return "drain";
     case EventKind::kResume: return "resume";
     case EventKind::kScale: return "scale";
+    case EventKind::kWorkerRecycling: return "worker_recycling";
   }
   return "";
 }

@@ -19,6 +19,7 @@ constexpr int kConnectTimeoutMs = 3000;
 
 const std::vector<CommandInfo> kCommands = {
     {"status", "", "show the master, its listeners and every worker", {}, RunStatus},
+    {"metrics", "", "print the master's metrics in the Prometheus text format (as GET /metrics)", {}, RunMetrics},
     {"reload", "[--release PATH] [--timeout S]",
      "start a new generation (optionally from another release), wait until ready, drain the old one",
      {"--release", "--timeout"}, RunReload},

@@ -139,9 +139,16 @@ void WriteStatus(std::ostream& out, bool json, const v1::GetStatusResponse& r) {
     out << std::left << std::setw(8) << w.pid() << std::setw(5) << w.generation() << std::setw(10)
         << EnumWord(v1::WorkerState_Name(w.state()), "WORKER_STATE_") << std::setw(9) << FormatDuration(w.uptime())
         << std::setw(10) << w.requests() << std::setw(10) << w.in_flight() << std::setw(7) << w.connections()
-        << std::setw(8) << FormatBytes(w.rss_bytes()) << FormatDuration(w.since_heartbeat()) << " ago\n";
+        << std::setw(8) << FormatBytes(w.rss_bytes()) << FormatDuration(w.since_heartbeat()) << " ago";
+    if (!w.recycling().empty()) out << "  (recycling: " << w.recycling() << ")";
+    out << "\n";
   }
   out << r.workers_size() << (r.workers_size() == 1 ? " worker\n" : " workers\n");
+  if (r.worker_restarts_size() > 0) {
+    out << "restarts:";
+    for (const v1::RestartCount& c : r.worker_restarts()) out << " " << c.reason() << "=" << c.count();
+    out << "\n";
+  }
 }
 
 void WriteReload(std::ostream& out, std::ostream& err, bool json, const v1::ReloadResponse& r) {

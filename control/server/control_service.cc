@@ -1,6 +1,8 @@
 // Control and Health services over AdminApi (see control_service.h).
 #include "control/server/control_service.h"
 
+#include "control/prometheus.h"
+
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -56,6 +58,7 @@ v1::EventKind ToProto(EventKind kind) {
     case EventKind::kDrain: return v1::EVENT_KIND_DRAIN;
     case EventKind::kResume: return v1::EVENT_KIND_RESUME;
     case EventKind::kScale: return v1::EVENT_KIND_SCALE;
+    case EventKind::kWorkerRecycling: return v1::EVENT_KIND_WORKER_RECYCLING;
   }
   return v1::EVENT_KIND_UNSPECIFIED;
 }
@@ -130,7 +133,19 @@ Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatusReques
     worker->set_connections(w.connections);
     worker->set_rss_bytes(w.rss_bytes);
     SetDuration(w.seconds_since_heartbeat, worker->mutable_since_heartbeat());
+    worker->set_recycling(w.recycling);
   }
+  for (const auto& [reason, count] : status.worker_restarts) {
+    v1::RestartCount* restart = out->add_worker_restarts();
+    restart->set_reason(reason);
+    restart->set_count(count);
+  }
+  return Status::OK;
+}
+
+Status ControlService::GetMetrics(grpc::ServerContext*, const v1::GetMetricsRequest*, v1::GetMetricsResponse* out) {
+  out->set_text(PrometheusText(admin_->GetStatus()));
+  out->set_content_type(std::string(kPrometheusContentType));
   return Status::OK;
 }
 

@@ -36,6 +36,8 @@ class ControlService final : public v1::Control::Service {
 
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context, const v1::GetMetricsRequest* request,
+                          v1::GetMetricsResponse* response) override;
   grpc::Status ScaleWorkers(grpc::ServerContext* context, const v1::ScaleWorkersRequest* request,
                             v1::ScaleWorkersResponse* response) override;
   grpc::Status Reload(grpc::ServerContext* context, const v1::ReloadRequest* request,

@@ -101,6 +101,10 @@ struct Config {
   // Supervision, user space and releases (server/master).
   int timeout_worker_healthcheck = 30;  // seconds without a heartbeat before a worker is replaced
   int limit_max_requests_jitter = 0;    // each worker adds a random 0..N to limit_max_requests
+  // Recycling (issue 14 §3): a worker past either limit is replaced like one past --limit-max-requests.
+  std::optional<int> limit_worker_memory;       // MiB of RSS (from the heartbeat)
+  std::optional<double> limit_worker_lifetime;  // seconds; each worker adds a random 0..10 % of it
+  std::string metrics_bind;  // Prometheus GET /metrics by the master: "HOST:PORT" or "unix:PATH"; "" = off
   std::string user;                     // run workers as this user (name or uid) when started as root
   std::string group;                    // ... and this group (name or gid); default: the user's group
   std::string venv;                     // virtualenv of the workers (default: <app_dir>/.venv if present)

@@ -9,7 +9,9 @@
 
 #include "server/common/log.h"
 #include "server/master/admin.h"
+#include "control/prometheus.h"
 #include "server/master/file_watch.h"
+#include "server/master/metrics_server.h"
 #include "server/master/scheduler.h"
 #include "server/master/supervisor.h"
 #include "server/master/worker_launcher.h"
@@ -79,11 +81,26 @@ int RunMaster(MasterOptions options) {
 
   MasterAdmin admin(io, supervisor);
   supervisor.set_event_sink([&admin](const control::Event& event) { admin.Publish(event); });
+  // --metrics-bind: bound before any worker starts (a port in use is a start-up error), served on its own
+  // thread; each scrape asks the supervisor for its status through the AdminApi.
+  MetricsServer metrics;
+  if (!options.config.metrics_bind.empty()) {
+    std::string error;
+    if (!metrics.Open(options.config.metrics_bind, &error)) {
+      log::Error().error("{}", error);
+      return 1;
+    }
+    metrics.Start([&admin] { return control::PrometheusText(admin.GetStatus()); });
+    log::Error().info("Metrics on {}", metrics.Describe());
+  }
   StopControlServer stop_control;
   bool started = supervisor.Start();
   if (started && options.start_control_server) stop_control = options.start_control_server(&admin, io);
   if (started) io.run();
+  // admin.Close() first: it answers every AdminApi call still waiting for the (stopped) io thread, so a
+  // scrape blocked in GetStatus returns and the metrics thread can be joined.
   admin.Close();
+  metrics.Stop();
   if (stop_control) stop_control();
   launcher.set_events(nullptr);
   return supervisor.exit_code();

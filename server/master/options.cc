@@ -296,6 +296,18 @@ std::vector<OptionSpec> MakeTable() {
        "workers are not recycled all at once.",
        true, kNonNegative, false, true, "",
        &Config::limit_max_requests_jitter});
+  add({"--limit-worker-memory", "", T::kInt, "INTEGER",
+       "Replace a worker whose resident memory (RSS) passes this many MiB: its replacement starts first, "
+       "then it finishes its requests and exits, as with --limit-max-requests.",
+       false, kPositive, false, true, "", &Config::limit_worker_memory});
+  add({"--limit-worker-lifetime", "", T::kFloat, "FLOAT",
+       "Replace each worker after it has run this many seconds, plus a random 0-10 % so that workers are not "
+       "replaced all at once; its replacement starts first, as with --limit-max-requests.",
+       false, kAboveZero, false, true, "", &Config::limit_worker_lifetime});
+  add({"--metrics-bind", "", T::kText, "TEXT",
+       "Serve Prometheus metrics (GET /metrics, text format 0.0.4) from the master at HOST:PORT or "
+       "unix:PATH, summed over all workers. Off by default.",
+       false, kNone, false, true, "", &Config::metrics_bind});
   add({"--user", "", T::kText, "TEXT",
        "Run the workers as this user (name or uid). Needs esg to be started as root: the master binds the "
        "sockets, the app never runs as root.",

@@ -179,6 +179,7 @@ Supervisor::WorkerPtr Supervisor::Spawn(uint64_t generation, const Release& rele
   worker->generation = generation;
   worker->spawned = worker->last_heartbeat = Now();
   worker->ready_deadline = worker->spawned + ready_timeout;
+  worker->retire_at = RetireAt(worker->spawned);
   workers_[pid] = worker;
   log::Error().debug("Started worker process [{}] (generation {}) with {}", pid, generation, release.python);
   Emit(control::EventKind::kWorkerSpawned, pid, generation, release.describe);
@@ -210,10 +211,13 @@ void Supervisor::OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::s
   worker->last_heartbeat = Now();
   switch (message.kind) {
     case WorkerMessage::Kind::kHeartbeat:
-      worker->requests = message.requests;
+      // A worker's request counter only grows; max() keeps a bogus lower value from moving the master's
+      // totals (metrics) backwards.
+      worker->requests = std::max(worker->requests, message.requests);
       worker->in_flight = message.in_flight;
       worker->connections = message.connections;
       worker->rss = message.rss;
+      CheckMemory(worker);
       break;
     case WorkerMessage::Kind::kReady:
       OnReady(worker);
@@ -223,12 +227,8 @@ void Supervisor::OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::s
       break;
     case WorkerMessage::Kind::kMaxRequests:
       worker->requests = message.requests;
-      if (!worker->retiring && worker->state == WState::kReady && !stopping_) {
-        worker->retiring = true;
-        log::Error().info("Worker [{}] served {} requests (--limit-max-requests): starting its replacement.",
-                          worker->pid, worker->requests);
-        Reconcile();
-      }
+      Recycle(worker, RestartReason::kMaxRequests,
+              "served " + std::to_string(worker->requests) + " requests (--limit-max-requests)");
       break;
     default:
       break;
@@ -249,7 +249,7 @@ void Supervisor::OnReady(const WorkerPtr& worker) {
     DrainWorker(worker, "it belongs to a replaced generation");
     return;
   }
-  // A new worker of the serving generation takes over from one that reached --limit-max-requests.
+  // A new worker of the serving generation takes over from one that reached a limit (Recycle).
   WorkerPtr retiring;
   for (const auto& [pid, w] : workers_) {
     if (w->generation == generation_ && w->retiring && w->state == WState::kReady &&
@@ -288,6 +288,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   if (it == workers_.end()) return;
   WorkerPtr w = it->second;
   workers_.erase(it);
+  exited_requests_ += w->requests;  // keeps the metrics' totals from going backwards
   scheduler_->Cancel(w->kill_timer);
   w->kill_timer = 0;
   const std::string recent_output = launcher_->RecentOutput(pid);
@@ -323,6 +324,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   const bool app_failed = !w->failure.empty() || (WIFEXITED(status) && WEXITSTATUS(status) == 3);
   if (!was_ready) {
     ++boot_failures_;
+    if (booted_) CountRestart(RestartReason::kCrash);
     if (!booted_ && options_.config.reload) {
       log::Error().error("Worker [{}] failed to start ({}); waiting for a file change.", pid, text);
       waiting_for_change_ = true;
@@ -355,8 +357,10 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
     backoff_seconds_ = std::min(kMaxBackoffSeconds, std::max(0.1, backoff_seconds_ * 2));
   }
   if (w->retiring) {
-    log::Error().info("Worker [{}] exited after --limit-max-requests ({}).", pid, text);
+    log::Error().info("Worker [{}] exited after reaching a limit ({}: {}).", pid,
+                      RestartReasonName(w->retire_reason), text);
   } else {
+    CountRestart(w->kill_reason.rfind("no heartbeat", 0) == 0 ? RestartReason::kHeartbeat : RestartReason::kCrash);
     log::Error().error("Worker [{}] died ({}); starting a replacement.", pid, text);
   }
   ScheduleReconcile(Seconds(backoff_seconds_));
@@ -465,6 +469,7 @@ void Supervisor::CheckHealth() {
       launcher_->Signal(pid, SIGKILL);
     }
   }
+  CheckAge();
   CompleteScaleWaiters(true);
   health_timer_ = scheduler_->RunAfter(std::chrono::seconds(1), [this] {
     health_timer_ = 0;

@@ -4,8 +4,8 @@
 // pipes), reads time and sets timers through an injected Scheduler (scheduler.h), and learns what the
 // workers do through WorkerEvents, which it implements. RunMaster (master.cc) wires the real ones to the
 // io_context and its signal_set; supervisor_test.cc wires fakes. The methods are split over
-// supervisor.cc (start, signals, workers, reconcile, health) and supervisor_operations.cc (reload, stop
-// and the AdminApi operations).
+// supervisor.cc (start, signals, workers, reconcile, health), supervisor_recycling.cc (replacing a worker
+// that reached a limit) and supervisor_operations.cc (reload, stop and the AdminApi operations).
 //
 // Single-threaded: every method runs on the master's io_context thread (MasterAdmin posts onto it).
 //
@@ -14,7 +14,9 @@
 // shutdown: it stops accepting, finishes in-flight requests, exits). The workers of the *current
 // generation* are kept at the target count: one that dies is replaced (with backoff), one that misses
 // heartbeats for --timeout-worker-healthcheck is killed and replaced, one that reports
-// {"event": "max_requests"} gets a replacement first and is drained once the replacement is ready.
+// {"event": "max_requests"} gets a replacement first and is drained once the replacement is ready; so does
+// one whose heartbeat RSS passes --limit-worker-memory or whose age passes --limit-worker-lifetime (+ jitter)
+// (supervisor_recycling.cc). Every replacement is counted by reason (Status().worker_restarts).
 //
 // Reload (SIGHUP, AdminApi::Reload, a file change under --reload): re-read the release (--env-file,
 // --app-dir and --venv resolved again through symlinks), start a full new generation, wait until every
@@ -28,11 +30,13 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +78,16 @@ class Supervisor final : public WorkerEvents {
   static constexpr double kMaxBackoffSeconds = 10;
   // A worker that lived at least this long before dying resets the respawn backoff.
   static constexpr std::chrono::seconds kStableUptime{10};
+  // --limit-worker-lifetime: each worker lives up to this fraction longer (random), so that workers started
+  // together are not replaced together.
+  static constexpr double kLifetimeJitter = 0.1;
+
+  // Why a worker of the serving generation was replaced. Counted for the life of the master
+  // (Status().worker_restarts, in this order, named by RestartReasonName).
+  enum class RestartReason { kCrash, kHeartbeat, kMaxRequests, kMemory, kAge, kReload };
+  static constexpr int kRestartReasons = 6;
+  // "crash", "heartbeat", "max-requests", "memory", "age", "reload".
+  static const char* RestartReasonName(RestartReason reason);
 
   Supervisor(MasterOptions& options, SupervisorPorts ports);
   ~Supervisor() override;
@@ -121,7 +135,9 @@ class Supervisor final : public WorkerEvents {
     Clock::time_point last_heartbeat;
     Clock::time_point ready_deadline;
     uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0;
-    bool retiring = false;        // reached --limit-max-requests; drained once a replacement is ready
+    bool retiring = false;        // reached a limit (retire_reason); drained once a replacement is ready
+    RestartReason retire_reason = RestartReason::kMaxRequests;
+    Clock::time_point retire_at = Clock::time_point::max();  // --limit-worker-lifetime (+ jitter) is up
     std::string failure;          // startup_failed message
     std::string kill_reason;      // why the master killed it (heartbeat, ready timeout)
     Scheduler::TimerId kill_timer = 0;
@@ -159,6 +175,15 @@ class Supervisor final : public WorkerEvents {
   void CheckHealth();
   std::vector<WorkerPtr> Current(bool include_retiring) const;
   std::string ExitText(const WorkerPtr& worker, int status) const;
+
+  // Recycling (supervisor_recycling.cc).
+  Clock::time_point RetireAt(Clock::time_point spawned);
+  void CheckMemory(const WorkerPtr& worker);
+  void CheckAge();
+  // Marks a ready worker of the serving generation to be replaced (once), counts and announces it, and
+  // starts the replacement; OnReady drains it when the replacement is ready.
+  void Recycle(const WorkerPtr& worker, RestartReason reason, const std::string& why);
+  void CountRestart(RestartReason reason, uint64_t n = 1) { restarts_[static_cast<int>(reason)] += n; }
 
   // Reload (supervisor_operations.cc).
   void StartReload(const std::string& reason, const std::string& release_path, std::optional<double> ready_timeout,
@@ -204,6 +229,10 @@ class Supervisor final : public WorkerEvents {
   int exit_code_ = 0;
   std::vector<ScaleWaiter> scale_waiters_;
   std::function<void(const control::Event&)> event_sink_;
+  std::array<uint64_t, kRestartReasons> restarts_{};
+  uint64_t exited_requests_ = 0;  // the last request counters of the workers that exited
+  uint64_t reloads_ok_ = 0, reloads_rolled_back_ = 0;
+  std::mt19937_64 random_{std::random_device{}()};  // lifetime jitter
 };
 
 }  // namespace esg

@@ -127,6 +127,7 @@ void Supervisor::MaybeFinishReload() {
     if (w->generation != done.generation && (w->state == WState::kStarting || w->state == WState::kReady)) {
       old.push_back(pid);
       DrainWorker(w, "reload");
+      CountRestart(RestartReason::kReload);
     }
   }
   const uint64_t previous = generation_;
@@ -275,6 +276,7 @@ void Supervisor::Announce() {
 }
 
 void Supervisor::Emit(control::EventKind kind, pid_t pid, uint64_t generation, const std::string& detail) {
+  if (kind == control::EventKind::kReloadFinished) ++(detail == "ok" ? reloads_ok_ : reloads_rolled_back_);
   if (!event_sink_) return;
   control::Event event;
   event.kind = kind;
@@ -308,7 +310,14 @@ control::ServerStatus Supervisor::Status() const {
     ws.connections = w->connections;
     ws.rss_bytes = w->rss;
     ws.seconds_since_heartbeat = SecondsSince(w->last_heartbeat);
+    if (w->retiring) ws.recycling = RestartReasonName(w->retire_reason);
     s.workers.push_back(ws);
+  }
+  s.requests_total = exited_requests_;
+  for (const control::WorkerStatus& ws : s.workers) s.requests_total += ws.requests;
+  s.reloads = {{"ok", reloads_ok_}, {"rolled_back", reloads_rolled_back_}};
+  for (int i = 0; i < kRestartReasons; ++i) {
+    s.worker_restarts.emplace_back(RestartReasonName(static_cast<RestartReason>(i)), restarts_[i]);
   }
   return s;
 }

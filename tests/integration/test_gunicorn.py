@@ -164,6 +164,12 @@ def test_config_kwargs_with_an_unknown_option_is_a_boot_error(gunicorn):
     assert "no_such_option" in p.output()
 
 
+def test_config_kwargs_with_a_master_only_option_is_a_boot_error(gunicorn):
+    p, _ = gunicorn("-w", "1", worker="dep_workers.MasterOnlyESGWorker", wait=False)
+    assert p.wait(60) == 3, p.describe()
+    assert "limit_worker_memory need the esg master" in p.output()
+
+
 def test_backlog_reaches_the_listening_socket(gunicorn):
     p, port = gunicorn("-w", "1", "--backlog", "37")
     out = subprocess.run([need_program("ss"), "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout

@@ -23,6 +23,16 @@ NO_OP_OPTIONS: Dict[str, Tuple[str, ...]] = {
     "http": ("auto", "h11", "httptools", "zttp"),
 }
 
+# Options only the `esg` master can honour (it watches and replaces the workers): refused, rather than
+# silently ignored, where there is no master (an app object served in-process, a gunicorn worker).
+MASTER_ONLY_OPTIONS: Tuple[str, ...] = ("limit_worker_memory", "limit_worker_lifetime", "metrics_bind")
+
+
+def master_only_in(options: Mapping[str, Any]) -> List[str]:
+    """The master-only options set (not None) in `options`."""
+    return [name for name in MASTER_ONLY_OPTIONS if options.get(name) not in (None, "")]
+
+
 CHOICES: Dict[str, Tuple[str, ...]] = {name: choices for name, (_d, _f, kind, choices) in SETTINGS.items()
                                       if kind == "choice"}
 

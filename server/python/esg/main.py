@@ -106,6 +106,9 @@ def run(app: Any, **options: Any) -> None:
     if options.get("reload") or (options.get("workers") or 1) > 1:
         raise ConfigError("esg.run(): workers= and reload= need the app as an import string, e.g. "
                           "esg.run(\"example:app\", workers=4); an app object can only be served in this process.")
+    if esg_config.master_only_in(options):
+        raise ConfigError(f"esg.run(): {', '.join(esg_config.master_only_in(options))} need the app as an import "
+                          "string (the esg master replaces the workers); an app object is served in this process.")
     environ = dict(os.environ)
     if "workers" not in options:
         environ.pop("WEB_CONCURRENCY", None)  # one process is all an app object can have

@@ -129,6 +129,16 @@ class Worker:
             _esg.init_log(command["level"], self.config.get("use_colors"), bool(self.config.get("access_log", True)))
 
     # -- worker -> master
+    def send_heartbeat(self) -> None:
+        engine = self.serving.engine
+        self.control.send(
+            "heartbeat",
+            requests=engine.requests_served if engine is not None else 0,
+            in_flight=engine.active_requests if engine is not None else 0,
+            connections=engine.connections if engine is not None else 0,
+            rss=rss_bytes(),
+        )
+
     async def heartbeat(self) -> None:
         loop = asyncio.get_running_loop()
         next_beat = 0.0
@@ -146,13 +156,7 @@ class Worker:
                         self.control.send("max_requests", requests=served)
             if now >= next_beat:
                 next_beat = now + HEARTBEAT_SECONDS
-                self.control.send(
-                    "heartbeat",
-                    requests=engine.requests_served if engine is not None else 0,
-                    in_flight=engine.active_requests if engine is not None else 0,
-                    connections=engine.connections if engine is not None else 0,
-                    rss=rss_bytes(),
-                )
+                self.send_heartbeat()
             await asyncio.sleep(MAX_REQUESTS_CHECK_SECONDS if self.max_requests is not None else HEARTBEAT_SECONDS)
 
     async def run(self) -> int:
@@ -167,6 +171,10 @@ class Worker:
             code = await self.serving.run(on_ready=lambda: self.control.send("ready", pid=os.getpid()))
         finally:
             beat.cancel()
+        if code == 0 and self.serving.engine is not None:
+            # The last counters, so that the master's totals (metrics) include the requests served since
+            # the last periodic heartbeat.
+            self.send_heartbeat()
         if code != 0:
             self.control.send("startup_failed", message=self.serving.failure_message)
         return code

@@ -90,6 +90,9 @@ class ESGWorker(Worker):
         esg_config.check_options(self.options, where)
         if self.options.get("workers") not in (None, 1) or self.options.get("reload"):
             raise ConfigError(f"{where}: workers and reload are gunicorn's job (-w N, --reload).")
+        if esg_config.master_only_in(self.options):
+            raise ConfigError(f"{where}: {', '.join(esg_config.master_only_in(self.options))} need the esg master; "
+                              "gunicorn has no equivalent (its max_requests recycles by request count).")
         self.config = esg_config.build(self.options, {})
         from esg.serve import require_tls_support  # (the engine is imported in the worker, not the arbiter)
 

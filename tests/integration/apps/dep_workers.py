@@ -9,3 +9,8 @@ class MyESGWorker(ESGWorker):
 
 class BadESGWorker(ESGWorker):
     CONFIG_KWARGS = {"no_such_option": 1}
+
+
+class MasterOnlyESGWorker(ESGWorker):
+    # Only the esg master recycles by memory: under gunicorn this is a boot error naming the option.
+    CONFIG_KWARGS = {"limit_worker_memory": 100}

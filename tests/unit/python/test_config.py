@@ -75,3 +75,12 @@ def test_engine_refuses_an_unknown_or_mistyped_setting():
                 _esg.Engine(lambda *args: None, loop, {**config.build({}, {}), **settings}, [], None)
     finally:
         loop.close()
+
+
+def test_master_only_options_pass_to_the_master_and_are_named_where_there_is_none():
+    assert config.master_only_in({"limit_worker_memory": 200, "metrics_bind": "", "port": 1}) == ["limit_worker_memory"]
+    assert config.master_only_in({"limit_worker_lifetime": None}) == []
+    args = config.cli_args({"limit_worker_memory": 200, "limit_worker_lifetime": 3600.0,
+                            "metrics_bind": "127.0.0.1:9100"})
+    assert args == ["--limit-worker-memory", "200", "--limit-worker-lifetime", "3600.0",
+                    "--metrics-bind", "127.0.0.1:9100"]

@@ -129,6 +129,10 @@ class Client:
         """Master state, listeners, config summary and every worker (a GetStatusResponse message)."""
         return self._call(self._stub.GetStatus, pb.GetStatusRequest(), self.timeout)
 
+    def metrics(self) -> str:
+        """The master's metrics in the Prometheus text format 0.0.4 (the same text as GET /metrics)."""
+        return self._call(self._stub.GetMetrics, pb.GetMetricsRequest(), self.timeout).text
+
     def reload(self, release: Optional[str] = None, timeout: Optional[float] = None, *,
                check: bool = True) -> "pb.ReloadResponse":
         """Start a new generation (from `release`, a directory, if given), wait until each new worker is

@@ -25,7 +25,8 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
       "limit_request_body",
       "timeout_request_header", "ssl_keyfile", "ssl_certfile", "ssl_keyfile_password", "ssl_version",
       "ssl_cert_reqs", "ssl_ca_certs", "ssl_ciphers", "python", "ws_per_message_deflate",
-      "timeout_worker_healthcheck", "limit_max_requests_jitter", "user", "group", "venv",
+      "timeout_worker_healthcheck", "limit_max_requests_jitter", "limit_worker_memory", "limit_worker_lifetime",
+      "metrics_bind", "user", "group", "venv",
       "timeout_request_body", "timeout_send", "ws_max_queue", "h11_max_incomplete_event_size",
       "reset_contextvars"};
   EXPECT_EQ(keys, expected);

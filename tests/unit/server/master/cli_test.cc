@@ -405,6 +405,23 @@ TEST(CliTest, SupervisionOptions) {
             "1<=x<=2147483647.");
 }
 
+TEST(CliTest, RecyclingLimits) {
+  Parsed run = ParseArgs({"--limit-worker-memory", "200", "--limit-worker-lifetime", "3600.5", "a:b"});
+  ASSERT_TRUE(run.result.run) << run.result.err;
+  EXPECT_EQ(run.config.limit_worker_memory, 200);
+  EXPECT_EQ(run.config.limit_worker_lifetime, 3600.5);
+  EXPECT_FALSE(ParseArgs({"a:b"}).config.limit_worker_memory.has_value());
+  EXPECT_FALSE(ParseArgs({"a:b"}).config.limit_worker_lifetime.has_value());
+  EXPECT_EQ(ErrorLine(ParseArgs({"--limit-worker-memory", "0", "a:b"})),
+            "Error: Invalid value for '--limit-worker-memory': 0 is not in the range 1<=x<=2147483647.");
+  EXPECT_EQ(ErrorLine(ParseArgs({"--limit-worker-memory", "1.5", "a:b"})),
+            "Error: Invalid value for '--limit-worker-memory': '1.5' is not a valid integer.");
+  EXPECT_EQ(ErrorLine(ParseArgs({"--limit-worker-lifetime", "0", "a:b"})),
+            "Error: Invalid value for '--limit-worker-lifetime': 0.0 is not in the range x>0.");
+  EXPECT_EQ(ErrorLine(ParseArgs({"--limit-worker-lifetime", "-5", "a:b"})),
+            "Error: Invalid value for '--limit-worker-lifetime': -5.0 is not in the range x>0.");
+}
+
 TEST(OptionTableTest, EveryRowCanBeApplied) {
   for (const OptionSpec& spec : Options()) {
     if (spec.type == OptionType::kAction || spec.name == "--header") continue;

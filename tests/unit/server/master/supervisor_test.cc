@@ -1,7 +1,7 @@
 // The supervisor's policy (server/master/supervisor.h) driven with a fake WorkerLauncher and a fake clock:
 // no processes, no sleeping — a worker "exits" when the test says so, and time moves only through
 // FakeScheduler::Advance. Covers boot, restart backoff, the crash loop (exit 3), health checks, reload
-// (new workers first; rollback), scale, max-requests recycling, drain/resume and the stop order.
+// (new workers first; rollback), scale, recycling (max requests, memory, age) and its counters, drain/resume and the stop order.
 #include "server/master/supervisor.h"
 
 #include <signal.h>
@@ -414,6 +414,108 @@ TEST_F(SupervisorTest, MaxRequestsStartsAReplacementThenDrainsTheWorker) {
   Exit(100, 0);
   clock_.Advance(1s);
   EXPECT_EQ(Spawned(), 2u);
+}
+
+uint64_t Restarts(const control::ServerStatus& status, const std::string& reason) {
+  for (const auto& [name, count] : status.worker_restarts) {
+    if (name == reason) return count;
+  }
+  ADD_FAILURE() << "no restart reason " << reason;
+  return 0;
+}
+
+TEST_F(SupervisorTest, AWorkerOverTheMemoryLimitIsReplacedNewFirstThenDrained) {
+  options_.config.limit_worker_memory = 200;
+  Start(2);
+  Ready(100);
+  Ready(101);
+  Say(100, R"({"event": "heartbeat", "requests": 1, "rss": 209715200})");  // exactly 200 MiB: within
+  EXPECT_EQ(Spawned(), 2u);
+  Say(100, R"({"event": "heartbeat", "requests": 2, "rss": 209715201})");
+  ASSERT_EQ(Spawned(), 3u);
+  EXPECT_FALSE(launcher_.Drained(100));  // keeps serving until its replacement is ready
+  EXPECT_EQ(StateOf(100), control::WorkerState::kReady);
+  control::ServerStatus status = supervisor_->Status();
+  EXPECT_EQ(Restarts(status, "memory"), 1u);
+  for (const control::WorkerStatus& w : status.workers) EXPECT_EQ(w.recycling, w.pid == 100 ? "memory" : "");
+  Say(100, R"({"event": "heartbeat", "requests": 3, "rss": 309715201})");  // once is enough
+  EXPECT_EQ(Spawned(), 3u);
+  EXPECT_EQ(Count(control::EventKind::kWorkerRecycling), 1);
+  Ready(102);
+  EXPECT_TRUE(launcher_.Drained(100));
+  EXPECT_FALSE(launcher_.Drained(101));
+  Exit(100, 0);
+  clock_.Advance(1s);
+  EXPECT_EQ(Spawned(), 3u);
+  status = supervisor_->Status();
+  EXPECT_EQ(Restarts(status, "memory"), 1u);
+  EXPECT_EQ(Restarts(status, "crash"), 0u);
+}
+
+TEST_F(SupervisorTest, WithoutAMemoryLimitRssIsOnlyRecorded) {
+  Start(1);
+  Ready(100);
+  Say(100, R"({"event": "heartbeat", "requests": 1, "rss": 99999999999})");
+  EXPECT_EQ(Spawned(), 1u);
+  EXPECT_EQ(Count(control::EventKind::kWorkerRecycling), 0);
+}
+
+TEST_F(SupervisorTest, AWorkerPastItsLifetimeIsReplacedWithinTheJitter) {
+  options_.config.limit_worker_lifetime = 100;
+  options_.config.timeout_worker_healthcheck = 1000;
+  Start(3);
+  for (pid_t pid : {100, 101, 102}) Ready(pid);
+  clock_.Advance(99s);
+  EXPECT_EQ(Spawned(), 3u);  // not before the lifetime
+  clock_.Advance(12s);  // 100 s * kLifetimeJitter (10 s) + one health-check tick
+  static_assert(Supervisor::kLifetimeJitter == 0.1);
+  ASSERT_EQ(Spawned(), 6u);  // every one by lifetime + jitter (+ one health-check tick)
+  for (pid_t pid : {100, 101, 102}) EXPECT_FALSE(launcher_.Drained(pid));
+  EXPECT_EQ(Restarts(supervisor_->Status(), "age"), 3u);
+  EXPECT_EQ(Count(control::EventKind::kWorkerRecycling), 3);
+  for (pid_t pid : {103, 104, 105}) Ready(pid);
+  for (pid_t pid : {100, 101, 102}) EXPECT_TRUE(launcher_.Drained(pid));
+}
+
+TEST_F(SupervisorTest, AWorkerStillStartingIsNotRecycledByAge) {
+  options_.config.limit_worker_lifetime = 1;
+  options_.config.timeout_worker_healthcheck = 1000;
+  Start(1);
+  clock_.Advance(30s);
+  EXPECT_EQ(Spawned(), 1u);  // it has no replacement to wait for: the ready timeout deals with it
+  Ready(100);
+  clock_.Advance(1s);
+  EXPECT_EQ(Spawned(), 2u);
+}
+
+TEST_F(SupervisorTest, RestartsAreCountedByReasonAndNeverDecrease) {
+  options_.config.timeout_worker_healthcheck = 5;
+  Start(1);
+  Ready(100);
+  Killed(100, SIGSEGV);  // crash
+  clock_.Advance(200ms);
+  ASSERT_EQ(Spawned(), 2u);
+  Ready(101);
+  clock_.Advance(7s);  // silent: killed for the heartbeat
+  ASSERT_EQ(launcher_.SignalsTo(101, SIGKILL), 1);
+  Killed(101, SIGKILL);
+  clock_.Advance(1s);
+  ASSERT_EQ(Spawned(), 3u);
+  Ready(102);
+  Say(102, R"({"event": "max_requests", "requests": 10})");
+  ASSERT_EQ(Spawned(), 4u);
+  Ready(103);
+  Exit(102, 0);
+  std::optional<control::ReloadResult> reloaded;
+  supervisor_->Reload("", std::nullopt, [&](control::ReloadResult r) { reloaded = r; });
+  ASSERT_EQ(Spawned(), 5u);
+  Ready(104);
+  ASSERT_TRUE(reloaded.has_value());
+  Exit(103, 0);
+  control::ServerStatus status = supervisor_->Status();
+  std::vector<std::pair<std::string, uint64_t>> expected = {{"crash", 1}, {"heartbeat", 1}, {"max-requests", 1},
+                                                            {"memory", 0}, {"age", 0},       {"reload", 1}};
+  EXPECT_EQ(status.worker_restarts, expected);
 }
 
 TEST_F(SupervisorTest, DrainStopsEveryWorkerUntilResume) {

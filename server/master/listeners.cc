@@ -77,39 +77,6 @@ bool FillUnixAddress(const std::string& path, sockaddr_un* address, std::string*
   return true;
 }
 
-enum class PathState { kAbsent, kStale, kLive, kError };
-
-// Whether a server is listening at `path`: a successful (or would-block) connect() means yes.
-PathState ProbeUnixPath(const std::string& path, std::string* error) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return PathState::kAbsent;
-    *error = ErrnoText(errno) + " (cannot inspect unix socket " + path + ")";
-    return PathState::kError;
-  }
-  if (!S_ISSOCK(st.st_mode)) {
-    *error = "Cannot bind to unix socket " + path +
-             ": the path exists and is not a socket; refusing to replace it";
-    return PathState::kError;
-  }
-  sockaddr_un address;
-  if (!FillUnixAddress(path, &address, error)) return PathState::kError;
-  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (probe < 0) {
-    *error = ErrnoText(errno) + " (cannot create a socket)";
-    return PathState::kError;
-  }
-  int rc = connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  int saved = errno;
-  close(probe);
-  if (rc == 0 || saved == EAGAIN || saved == EINPROGRESS) {
-    *error = "Another process is already listening on unix socket " + path + "; refusing to replace it";
-    return PathState::kLive;
-  }
-  if (saved == ECONNREFUSED) return PathState::kStale;
-  *error = ErrnoText(saved) + " (cannot check unix socket " + path + ")";
-  return PathState::kError;
-}
 
 // Creates a listening UNIX socket at `path` with `access`'s group and mode. Returns the fd or -1.
 int BindUnixAt(const std::string& path, int backlog, const UnixSocketAccess& access, std::string* error) {
@@ -143,6 +110,37 @@ int BindUnixAt(const std::string& path, int backlog, const UnixSocketAccess& acc
 }
 
 }  // namespace
+
+PathState ProbeUnixPath(const std::string& path, std::string* error) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return PathState::kAbsent;
+    *error = ErrnoText(errno) + " (cannot inspect unix socket " + path + ")";
+    return PathState::kError;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    *error = "Cannot bind to unix socket " + path +
+             ": the path exists and is not a socket; refusing to replace it";
+    return PathState::kError;
+  }
+  sockaddr_un address;
+  if (!FillUnixAddress(path, &address, error)) return PathState::kError;
+  int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) {
+    *error = ErrnoText(errno) + " (cannot create a socket)";
+    return PathState::kError;
+  }
+  int rc = connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int saved = errno;
+  close(probe);
+  if (rc == 0 || saved == EAGAIN || saved == EINPROGRESS) {
+    *error = "Another process is already listening on unix socket " + path + "; refusing to replace it";
+    return PathState::kLive;
+  }
+  if (saved == ECONNREFUSED) return PathState::kStale;
+  *error = ErrnoText(saved) + " (cannot check unix socket " + path + ")";
+  return PathState::kError;
+}
 
 bool BindTcp(const std::string& host_in, int port, int backlog, BoundSocket* listener, std::string* error) {
   std::string host = host_in;

@@ -37,6 +37,11 @@ struct UnixSocketAccess {
 // `*error` ("Invalid value for '--uds-group': no such group 'x'.") when the group is unknown.
 bool UnixAccessFromConfig(const Config& config, UnixSocketAccess* access, std::string* error);
 
+// What is at a UNIX socket path: nothing, a socket nobody listens on (stale: safe to replace), a live
+// server (`*error` says so), or something else (`*error`: not a socket, or the check failed).
+enum class PathState { kAbsent, kStale, kLive, kError };
+PathState ProbeUnixPath(const std::string& path, std::string* error);
+
 // Binds what `config` asks for (--fd wins over --uds, which wins over --host/--port).
 // Returns false and sets `*error` (e.g. "[Errno 98] Address already in use (cannot bind to
 // 127.0.0.1:8000)") on failure.

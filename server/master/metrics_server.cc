@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "control/prometheus.h"
+#include "server/master/listeners.h"
 
 namespace esg {
 namespace {
@@ -224,8 +225,19 @@ bool MetricsServer::Open(const std::string& bind, std::string* error) {
                " bytes after unix:.";
       return false;
     }
-    struct stat st;
-    if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
+    // Only a stale socket is replaced: never another server's (the app's own --uds, say), never a file.
+    std::string why;
+    switch (ProbeUnixPath(path, &why)) {
+      case PathState::kAbsent:
+        break;
+      case PathState::kStale:
+        unlink(path.c_str());
+        break;
+      case PathState::kLive:
+      case PathState::kError:
+        *error = what + why + ".";
+        return false;
+    }
     endpoint = Protocol::endpoint(asio::local::stream_protocol::endpoint(path));
     state_->unix_path = path;
     state_->describe = "unix:" + path;

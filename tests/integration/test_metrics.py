@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -91,6 +92,30 @@ def test_metrics_on_a_unix_socket_and_a_bad_bind(esg_server, run_esg, sockdir):
     result = run_esg(["--metrics-bind", "localhost:9100", "--port", "0", "hello:app"])
     assert result.returncode == 1, result.stderr
     assert "--metrics-bind localhost:9100: 'localhost' is not an IP address." in result.stderr
+
+
+def test_a_metrics_socket_never_replaces_a_live_server_or_a_file(esg_server, run_esg, sockdir):
+    # --metrics-bind unix:PATH used to unlink whatever socket was at PATH — the app's own --uds included.
+    app_sock = str(sockdir / "app.sock")
+    server = esg_server(["--uds", app_sock], app="hello:app")
+    result = run_esg(["--metrics-bind", f"unix:{app_sock}", "--port", "0", "hello:app"])
+    assert result.returncode == 1, result.stderr
+    assert "already listening" in result.stderr, result.stderr
+    assert os.path.exists(app_sock)
+    assert server.get("/").status_code == 200
+    plain = sockdir / "plain-file"
+    plain.write_text("keep me")
+    result = run_esg(["--metrics-bind", f"unix:{plain}", "--port", "0", "hello:app"])
+    assert result.returncode == 1, result.stderr
+    assert plain.read_text() == "keep me"
+    # A stale socket (nobody listening) is replaced.
+    stale = str(sockdir / "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()
+    metrics = esg_server(["--metrics-bind", f"unix:{stale}"], app="hello:app")
+    wait_until(lambda: ("esg_requests_total", frozenset()) in scrape("http://esg/metrics", uds=stale),
+               what="metrics on the replaced stale socket", server=metrics)
 
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

@@ -141,10 +141,10 @@ def test_circus_ini_shared_fd_session(procs, tmp_path):
     assert stats.failed == 0, f"{stats.summary()}\n{stats.errors}\n{circus.proc.describe()}"
     assert stats.posts > 0 and stats.pids - before, "requests reached the new processes"
 
-    assert circus.ctl("incr", "web").strip() == "ok"
+    assert circus.ctl("incr", "web", "--waiting").strip() == "5"
     circus.wait_processes(5)
     assert circus.ctl("numprocesses", "web").strip() == "5"
-    assert circus.ctl("decr", "web").strip() == "ok"
+    assert circus.ctl("decr", "web", "--waiting").strip() == "4"
     circus.wait_processes(4)
     assert circus.ctl("numprocesses", "web").strip() == "4"
     assert get(url, timeout=30).status_code == 200
@@ -186,7 +186,7 @@ def test_circus_uds_behind_nginx_session(procs, tmp_path):
     with SteadyLoad(port=port, clients=4) as load:
         load.wait_requests(40)
         before = set(load.stats.pids)
-        assert "ok" in circus.ctl("reload", "web")
+        assert "ok" in circus.ctl("reload", "web", "--waiting")
         wait_until(lambda: len(reloaded.findall(circus.proc.output().encode())) >= done_before + 4, 120,
                    interval=0.2, what="4 ESG reloads finished", describe=circus.proc.describe)
         load.wait_requests(40)
@@ -196,12 +196,12 @@ def test_circus_uds_behind_nginx_session(procs, tmp_path):
                               f"{(prefix / 'error.log').read_text()[-3000:]}"
     assert stats.posts > 0 and stats.pids - before, "requests reached the new workers"
 
-    assert circus.ctl("incr", "web").strip() == "ok"
+    assert circus.ctl("incr", "web", "--waiting").strip() == "5"
     circus.wait_processes(5)
     fifth = run / "web-5.sock"
     wait_until(fifth.exists, 60, interval=0.2, what="web-5.sock", describe=circus.proc.describe)
     wait_until(lambda: try_get("http://localhost/", uds=str(fifth), timeout=5), 60, interval=0.2,
                what="the 5th process answering on its socket")
-    assert circus.ctl("decr", "web").strip() == "ok"
+    assert circus.ctl("decr", "web", "--waiting").strip() == "4"
     circus.wait_processes(4)
     assert get(url, timeout=30).status_code == 200

@@ -144,11 +144,16 @@ class ESGWorker(Worker):
     # -- serving
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> int:
-        loop.add_signal_handler(signal.SIGTERM, self._graceful_stop)
         loop.add_signal_handler(signal.SIGINT, self._quick_exit)
         loop.add_signal_handler(signal.SIGQUIT, self._quick_exit)
         loop.add_signal_handler(signal.SIGUSR1, self.log.reopen_files)
         loop.add_signal_handler(signal.SIGWINCH, lambda: None)
+        # SIGTERM through signal.signal, not the loop: gunicorn's arbiter repeats SIGTERM while a worker exits
+        # (each time it wakes, e.g. on the other old worker's SIGCHLD after a HUP), and the loop's
+        # remove_signal_handler() would restore SIG_DFL for an instant, turning a clean exit into "terminated
+        # due to signal 15". This handler is swapped for SIG_IGN in one step below. The loop's wakeup fd (set
+        # by the handlers above) wakes the loop, and the Python-level handler runs on the main thread.
+        signal.signal(signal.SIGTERM, lambda signum, frame: loop.call_soon_threadsafe(self._graceful_stop))
         interval = max(min(float(self.timeout) / 2, 1.0), 0.05)
 
         def heartbeat() -> None:
@@ -166,9 +171,9 @@ class ESGWorker(Worker):
         try:
             return await self.serving.run()
         finally:
-            # Gunicorn's arbiter may repeat SIGTERM while this worker exits (e.g. after HUP); once the loop
-            # is gone the default disposition would turn a clean exit into "terminated due to signal 15".
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGWINCH):
+            # Once the loop is gone a repeated signal must not kill a worker that exits cleanly.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGWINCH):
                 loop.remove_signal_handler(sig)
                 signal.signal(sig, signal.SIG_IGN)
 

@@ -216,6 +216,24 @@ def test_wsgi_call_gets_504_and_its_thread_finishes_unheard(esg_server):
     assert "Exception in ASGI application" not in server.stderr()
 
 
+def test_wsgi_call_that_timed_out_while_queued_is_never_started(esg_server):
+    server = esg_server([*DEADLINE, "--interface", "wsgi", "--wsgi-threads", "1"], app=WSGI)
+    first, second = server.connect(timeout=20), server.connect(timeout=20)
+    first.send(http_request("GET", "/sleep?s=2"))  # holds the only thread past its deadline
+    second.send(http_request("GET", "/sleep?s=2"))  # queued behind it; times out while waiting
+    for conn in (first, second):
+        assert_gateway_timeout(conn.read_response())
+        conn.close()
+
+    def served_stats():
+        r = try_get(f"{server.base_url}/stats", timeout=5)
+        return r.json() if r is not None and r.status_code == 200 else None
+
+    # Calls are taken in order: once a later /stats is answered, the queued call was dequeued (and skipped).
+    s = wait_until(served_stats, 20, what="the WSGI thread free again", describe=server.describe)
+    assert s["sleeps_done"] == 1, s
+
+
 def test_wsgi_stream_is_cut_off_and_stops_at_its_next_chunk(esg_server, markers):
     server = esg_server([*DEADLINE, "--interface", "wsgi"], app=WSGI)
     with server.connect(timeout=20) as conn:

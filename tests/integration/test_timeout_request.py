@@ -192,6 +192,9 @@ def test_many_timed_out_requests_at_once_stay_bounded_and_others_are_served(esg_
     assert (s["opened"], s["closed"], s["cancelled"]) == (count * rounds,) * 3
     # The first round grows the pools; later rounds reuse them (an unbounded leak would add per request).
     assert rss[-1] - rss[0] < 8 * 1024, f"worker RSS grew {rss} KiB over {count * (rounds - 1)} timed-out requests"
+    # One warning line per timed-out request (the master forwards the worker's lines: wait for them).
+    wait_until(lambda: server.stderr().count("(--timeout-request)") >= count * rounds, 20,
+               what="a warning line per timed-out request", describe=server.describe)
     assert server.stderr().count("(--timeout-request)") == count * rounds
 
 
@@ -307,6 +310,7 @@ class TimeoutESGWorker(ESGWorker):
 worker_class = TimeoutESGWorker
 bind = "127.0.0.1:{port}"
 workers = 1
+control_socket_disable = True  # gunicorn 23+'s control socket, not needed here (its path is shared)
 """
 
 

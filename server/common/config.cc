@@ -72,6 +72,7 @@ std::vector<ConfigField> MakeFields() {
       {"timeout_request_header", &C::timeout_request_header},
       {"timeout_request_body", &C::timeout_request_body},
       {"timeout_send", &C::timeout_send},
+      {"timeout_request", &C::timeout_request},
       {"timeout_worker_healthcheck", &C::timeout_worker_healthcheck},
       {"limit_max_requests_jitter", &C::limit_max_requests_jitter},
       {"limit_worker_memory", &C::limit_worker_memory},

@@ -97,6 +97,7 @@ struct Config {
   double timeout_request_header = 30.0;    // seconds for the whole request head (slowloris)
   double timeout_request_body = 60.0;      // longest pause in a request body the app is waiting for
   double timeout_send = 60.0;              // longest time a client may leave response bytes unread
+  double timeout_request = 0;              // --timeout-request: seconds an HTTP app has for its response; 0 = off
 
   // Supervision, user space and releases (server/master).
   int timeout_worker_healthcheck = 30;  // seconds without a heartbeat before a worker is replaced

@@ -273,6 +273,7 @@ void Connection::OnRequestHead(http::RequestHead& head) {
   if (!head.has_body()) stream->body_complete_ = true;
   stream_ = stream;
   host_->RequestStarted();
+  if (config_.timeout_request > 0) request_deadline_ = Now() + config_.timeout_request;
   if (head.has_body() && !stream->expect_continue) {
     // The app starts once the body bytes already read are parsed (at the end of this Feed, or at the
     // message end): a small body that came with its head is then whole at the first receive(), and the
@@ -305,6 +306,10 @@ void Connection::FailRequest(int status, const std::string& reason) {
   } else {
     log::Error().warn("Invalid HTTP request from {}: {}", peer_.client_text, log::Escape(reason));
   }
+  AnswerAndClose(status, reason);
+}
+
+void Connection::AnswerAndClose(int status, const std::string& reason) {
   deferred_head_ = nullptr;  // a request whose app never started: answered here
   if (stream_ && stream_->response_started()) {
     Abort();

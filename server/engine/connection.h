@@ -15,7 +15,7 @@
 // socket behind Transport. Its state is two enums (Phase: open → close-after-write → lingering → closed;
 // Request: where the current message is) plus a few orthogonal facts (peer's end seen, draining, a sender
 // waiting, re-entry guards). Files: connection.cc (HTTP/1), connection_close.cc (deadlines and closing),
-// websocket_upgrade.cc (the WebSocket side).
+// request_timeout.cc (--timeout-request), websocket_upgrade.cc (the WebSocket side).
 #pragma once
 
 #include <sys/uio.h>
@@ -111,6 +111,9 @@ class Connection final : public EventHandler, public StreamConnection, private h
   void ParseBuffered();
   void Flush();
   void FailRequest(int status, const std::string& reason);
+  void AnswerAndClose(int status, const std::string& reason);  // FailRequest without its log line
+  // --timeout-request (request_timeout.cc): the current request's response is not complete in time.
+  void TimeOutRequest();
   void StartDeferred();  // starts the app of a deferred request (see deferred_head_)
   void ReleaseBuffer();
   void FinishDiscard();
@@ -153,6 +156,7 @@ class Connection final : public EventHandler, public StreamConnection, private h
   double deadline_ = 0;        // close when now passes it (0: none)
   double last_read_ = 0;       // when bytes last arrived (request-body deadline)
   double last_write_ = 0;      // when queued response bytes last moved (send deadline)
+  double request_deadline_ = 0;  // --timeout-request: the current request's response is due (0: none)
   uint64_t requests_ = 0;      // request heads received on this connection
   int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
   Phase phase_ = Phase::kOpen;

@@ -83,6 +83,10 @@ void Connection::CheckDeadline(double now) {
     Abort();
     return;
   }
+  if (stream_ && request_deadline_ != 0 && now >= request_deadline_) {
+    TimeOutRequest();
+    return;
+  }
   if (stream_ && !stream_->body_complete() && stream_->body_wanted() && now - last_read_ > config.timeout_request_body) {
     log::Error().info("Closing {}: request body stalled for {}s (--timeout-request-body)", peer_.client_text,
                       config.timeout_request_body);

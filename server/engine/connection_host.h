@@ -37,6 +37,8 @@ class ConnectionHost {
   virtual size_t active_requests() const = 0;
   virtual void RequestStarted() = 0;
   virtual void RequestFinished() = 0;
+  // A request was ended by --timeout-request (counted per worker: Server::request_timeouts()).
+  virtual void RequestTimedOut() = 0;
   virtual void WebSocketOpened() = 0;
   virtual void WebSocketClosed() = 0;
   // The connection is closed: the host deletes it after the current event batch (never during a call

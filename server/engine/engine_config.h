@@ -16,6 +16,7 @@ struct EngineConfig {
   double timeout_request_header = 30.0;  // the whole request head must arrive within this
   double timeout_request_body = 60.0;    // longest pause in a body the app is waiting for (408 / close)
   double timeout_send = 60.0;            // longest time queued response bytes may make no progress
+  double timeout_request = 0;            // an HTTP request's response must be complete within this (0: off)
   bool access_log = true;
   size_t limit_concurrency = 0;
   bool websocket = true;                 // --ws none turns upgrades into plain requests

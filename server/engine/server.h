@@ -62,6 +62,8 @@ class Server final : public ConnectionHost {
   size_t connection_count() const { return connections_.size(); }
   size_t fresh_connections() const;
   uint64_t requests_served() const { return requests_served_; }
+  // Requests ended by --timeout-request (504 or a cut-short response) since the worker started.
+  uint64_t request_timeouts() const { return request_timeouts_; }
 
   size_t active_websockets() const { return active_websockets_; }
   // Sends every open WebSocket a close frame with `code` (1001 when the worker goes away).
@@ -80,6 +82,7 @@ class Server final : public ConnectionHost {
   void ReleaseBuffer(char* buffer) override;
   void RequestStarted() override { ++active_requests_; }
   void RequestFinished() override { --active_requests_; ++requests_served_; }
+  void RequestTimedOut() override { ++request_timeouts_; }
   void WebSocketOpened() override { ++active_websockets_; }
   void WebSocketClosed() override { --active_websockets_; }
   void Retire(Connection* connection) override;
@@ -119,6 +122,7 @@ class Server final : public ConnectionHost {
   size_t active_requests_ = 0;
   size_t active_websockets_ = 0;
   uint64_t requests_served_ = 0;
+  uint64_t request_timeouts_ = 0;
   bool draining_ = false;
   bool accept_paused_ = false;
   double accept_resume_at_ = 0;

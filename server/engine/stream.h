@@ -32,6 +32,9 @@ class StreamObserver {
   // client went away. Called once per wait, however many SendBody calls returned kWait meanwhile: the
   // observer wakes every sender that waits.
   virtual void OnWritable() = 0;
+  // --timeout-request: the response was not complete in time. The connection has already answered 504
+  // (or cut the response short) and detached the stream; the observer stops the app (cancels its task).
+  virtual void OnTimedOut() {}
 };
 
 class HttpStream {
@@ -58,6 +61,8 @@ class HttpStream {
   // The connection is gone: SendBody reports kClosed and nothing more reaches the client. Unlike
   // disconnected(), false after a mere half-close, when a response is still written if the socket takes it.
   bool connection_gone() const { return connection_ == nullptr; }
+  // Ended by --timeout-request (the connection is gone too).
+  bool timed_out() const { return timed_out_; }
 
   // --- Response (app side) ---
   http::ResponseHead& response() { return response_; }
@@ -115,6 +120,7 @@ class HttpStream {
   bool continue_sent_ = false;
   bool peer_closed_ = false;
   bool body_wanted_ = false;
+  bool timed_out_ = false;
   http::ResponseHead response_;
 };
 

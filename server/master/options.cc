@@ -284,6 +284,11 @@ std::vector<OptionSpec> MakeTable() {
        "Seconds a client may leave response bytes unread (the socket takes nothing) before the connection is "
        "closed.", true,
        kAboveZero, false, true, "", &Config::timeout_send});
+  add({"--timeout-request", "", T::kFloat, "FLOAT",
+       "Seconds an HTTP request's app has to complete its response; then its task is cancelled and the client "
+       "gets 504 (the connection closes), or a cut-off response if it had started. WebSocket and lifespan are "
+       "not subject to it; a WSGI thread cannot be stopped and finishes unheard. 0 (the default) = off.",
+       false, kNonNegative, false, true, "", &Config::timeout_request});
 
   // Supervision, user space and releases (server/master/supervisor.h).
   add({"--timeout-worker-healthcheck", "", T::kInt, "INTEGER",

@@ -1,6 +1,7 @@
 // AppDriver implementation: a coroutine-like C object (send/throw/close/__await__) around the app's coroutine.
 #include "server/python/binding/app_driver.h"
 
+#include "server/python/binding/app_cancel.h"
 #include "server/python/binding/exchange.h"
 #include "server/python/binding/python_error.h"
 
@@ -171,7 +172,8 @@ PyAsyncMethods kDriverAsync = {DriverAwait, nullptr, nullptr, nullptr};
 
 void EndExchange(PyObject* exchange, bool failed) {
   if (failed) {
-    LogPythonError("Exception in ASGI application");
+    // The CancelledError of --timeout-request is the expected end, not an app error: no traceback.
+    if (!(ExchangeTimedOut(exchange) && ClearTimeoutCancellation())) LogPythonError("Exception in ASGI application");
     PyObject* r = PyObject_CallMethodNoArgs(exchange, g_fail);
     if (!r) LogPythonError("Cannot fail the ASGI exchange");
     Py_XDECREF(r);

@@ -383,6 +383,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
     fail();
     return true;
   }
+  if (!websocket) SetExchangeTask(exchange, task.get());  // cancelled by --timeout-request
   PyObject* started_args[] = {tracker_.get(), task.get(), websocket ? Py_True : Py_False};
   PyRef started = PyRef::Steal(PyObject_VectorcallMethod(started_name_.get(), started_args, 3, nullptr));
   if (!started) LogPythonError("Cannot track the ASGI application task");
@@ -410,7 +411,9 @@ void AsgiChannel::Start(PyObject* scope, PyObject* receive, PyObject* send, PyOb
   if (!task) {
     LogPythonError("Cannot start the ASGI application task");
     fail();
+    return;
   }
+  if (!websocket) SetExchangeTask(exchange, task.get());  // cancelled by --timeout-request
 }
 
 void AsgiChannel::OnRequest(const engine::StreamPtr& stream, const http::RequestHead& head) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -38,6 +39,11 @@ Config ConfigFromDict(const py::dict& settings) {
 
 engine::EngineConfig MakeEngineConfig(const Config& c) {
   engine::EngineConfig e;
+  // The CLI checks this range; esg.run(app_object, ...) and the gunicorn worker reach here directly.
+  if (!(c.timeout_request >= 0) || !std::isfinite(c.timeout_request)) {
+    throw py::value_error("timeout_request (--timeout-request) must be 0 (off) or a positive number of seconds, got " +
+                          std::to_string(c.timeout_request));
+  }
   e.limits.max_request_line = static_cast<size_t>(c.limit_request_line);
   e.limits.max_header_count = static_cast<size_t>(c.limit_request_fields);
   e.limits.max_header_size = static_cast<size_t>(c.limit_request_field_size);
@@ -49,6 +55,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.timeout_request_header = c.timeout_request_header;
   e.timeout_request_body = c.timeout_request_body;
   e.timeout_send = c.timeout_send;
+  e.timeout_request = c.timeout_request;
   e.limit_concurrency = static_cast<size_t>(c.limit_concurrency.value_or(0));
   e.websocket = c.ws != "none";
   e.ws_per_message_deflate = c.ws_per_message_deflate;
@@ -145,6 +152,7 @@ class Engine {
   size_t connections() const { return server_->connection_count(); }
   size_t fresh_connections() const { return server_->fresh_connections(); }
   uint64_t requests_served() const { return server_->requests_served(); }
+  uint64_t request_timeouts() const { return server_->request_timeouts(); }
 
  private:
   std::unique_ptr<AsgiChannel> channel_;
@@ -177,7 +185,9 @@ void InitEngine(py::module_& m) {
       .def_property_readonly("connections", &Engine::connections)
       .def_property_readonly("fresh_connections", &Engine::fresh_connections,
                              "Connections accepted that have not sent a request yet.")
-      .def_property_readonly("requests_served", &Engine::requests_served);
+      .def_property_readonly("requests_served", &Engine::requests_served)
+      .def_property_readonly("request_timeouts", &Engine::request_timeouts,
+                             "Requests ended by --timeout-request (504 or a cut-short response) in this worker.");
 }
 
 }  // namespace esg::python

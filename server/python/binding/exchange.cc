@@ -5,6 +5,7 @@
 #include <string>
 
 #include "server/common/log.h"
+#include "server/python/binding/app_cancel.h"
 #include "server/python/binding/interned.h"
 #include "server/python/binding/loop_futures.h"
 #include "server/python/binding/python_error.h"
@@ -21,6 +22,7 @@ class Observer final : public engine::StreamObserver {
   explicit Observer(ExchangeObject* owner) : owner_(owner) {}
   void OnBodyReady() override;
   void OnWritable() override;
+  void OnTimedOut() override;
 
  private:
   ExchangeObject* owner_;
@@ -35,10 +37,12 @@ struct ExchangeObject {
   PyObject* receive_waiter;  // pending future of receive(), owned
   PyObject* send_waiter;     // pending future of send(), owned
   PyObject* more_send_waiters;  // list of futures of further send() calls made meanwhile (asyncio.gather), owned
+  PyObject* task;  // the Task running the app once it suspended (SetExchangeTask), owned until finish()/fail()
   bool start_received;
   bool body_end_delivered;
   bool app_done;
   bool detached;  // detach() was called: the app's return does not end the exchange, the next finish() does
+  bool cancelled;  // --timeout-request cancelled `task`
 };
 
 PyTypeObject ExchangeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
@@ -122,6 +126,15 @@ void Observer::OnWritable() {
   }
   // A receive() waiting for the disconnect learns about it here too.
   if (ex->receive_waiter && ex->stream->disconnected()) OnBodyReady();
+}
+
+void Observer::OnTimedOut() {
+  ExchangeObject* ex = owner_;
+  if (!ex->task || ex->app_done || ex->cancelled) return;
+  ex->cancelled = true;
+  PyObject* task = Py_NewRef(ex->task);
+  CancelTimedOutTask(task);
+  Py_DECREF(task);
 }
 
 PyObject* ExchangeReceive(PyObject* self, PyObject*) {
@@ -341,12 +354,14 @@ PyObject* ExchangeSend(PyObject* self, PyObject* message) {
 // first finish() (the app's coroutine returning) is ignored: the holder of the exchange calls it again.
 PyObject* ExchangeFinish(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
+  Py_CLEAR(ex->task);  // the app's coroutine is over
   if (ex->detached) {
     ex->detached = false;
     Py_RETURN_NONE;
   }
   ex->app_done = true;
   engine::HttpStream& s = *ex->stream;
+  if (ex->cancelled) LogIgnoredCancellation(s.method, s.target);
   if (!s.response_complete()) {
     if (s.disconnected()) {
       s.Abandon();  // the client left; the connection (if any is left) goes too
@@ -365,6 +380,7 @@ PyObject* ExchangeFinish(PyObject* self, PyObject*) {
 // fail(): the app raised (the caller logged the traceback): 500 if nothing was sent, else abort.
 PyObject* ExchangeFail(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
+  Py_CLEAR(ex->task);
   ex->app_done = true;
   ex->stream->Fail();
   Py_RETURN_NONE;
@@ -385,6 +401,14 @@ PyObject* ExchangeVectorcall(PyObject* self, PyObject* const* args, size_t nargs
   }
   return ExchangeSend(self, args[0]);
 }
+
+// timed_out: the request was ended by --timeout-request (the WSGI adapter stops a streaming call on it).
+PyObject* ExchangeTimedOutGet(PyObject* self, void*) { return PyBool_FromLong(AsExchange(self)->stream->timed_out()); }
+
+PyGetSetDef kExchangeGetSet[] = {
+    {"timed_out", ExchangeTimedOutGet, nullptr, "The request was ended by --timeout-request.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
 
 PyMethodDef kReceiveDef = {"receive", ExchangeReceive, METH_NOARGS, "ASGI receive()"};
 PyMethodDef kExchangeMethods[] = {
@@ -412,6 +436,7 @@ void ExchangeDealloc(PyObject* self) {
   Py_XDECREF(ex->receive_waiter);
   Py_XDECREF(ex->send_waiter);
   Py_XDECREF(ex->more_send_waiters);
+  Py_XDECREF(ex->task);
   ex->stream.~shared_ptr();
   ex->observer.~Observer();
   Py_TYPE(self)->tp_free(self);
@@ -431,14 +456,26 @@ bool InitExchangeTypes() {
 #pragma GCC diagnostic pop
   ExchangeType.tp_call = PyVectorcall_Call;
   ExchangeType.tp_methods = kExchangeMethods;
+  ExchangeType.tp_getset = kExchangeGetSet;
   ExchangeType.tp_doc = "One HTTP request/response exchange; calling it is ASGI send(message).";
-  return PyType_Ready(&ExchangeType) == 0;
+  return InitAppCancel() && PyType_Ready(&ExchangeType) == 0;
 }
 
 bool FinishExchange(PyObject* exchange) {
   if (Py_TYPE(exchange) != &ExchangeType) return false;
   Py_XDECREF(ExchangeFinish(exchange, nullptr));
   return true;
+}
+
+void SetExchangeTask(PyObject* exchange, PyObject* task) {
+  if (Py_TYPE(exchange) != &ExchangeType) return;
+  ExchangeObject* ex = AsExchange(exchange);
+  if (ex->app_done) return;
+  Py_XSETREF(ex->task, Py_NewRef(task));
+}
+
+bool ExchangeTimedOut(PyObject* exchange) {
+  return Py_TYPE(exchange) == &ExchangeType && AsExchange(exchange)->stream->timed_out();
 }
 
 PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyObject** receive, PyObject** send) {
@@ -451,10 +488,12 @@ PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyO
   ex->receive_waiter = nullptr;
   ex->send_waiter = nullptr;
   ex->more_send_waiters = nullptr;
+  ex->task = nullptr;
   ex->start_received = false;
   ex->body_end_delivered = false;
   ex->app_done = false;
   ex->detached = false;
+  ex->cancelled = false;
   stream->set_observer(&ex->observer);
   PyObject* self = reinterpret_cast<PyObject*>(ex);
   *receive = PyCFunction_New(&kReceiveDef, self);

@@ -24,4 +24,10 @@ PyObject* NewExchange(LoopFutures* futures, const engine::StreamPtr& stream, PyO
 // Finishes `exchange` as its finish() method would, when it is an HTTP Exchange; false otherwise.
 bool FinishExchange(PyObject* exchange);
 
+// --timeout-request (app_cancel.h): `task` (an asyncio Task running the app of this HTTP Exchange, which
+// keeps a reference until finish() or fail()) is cancelled if the request times out. No-op for another type.
+void SetExchangeTask(PyObject* exchange, PyObject* task);
+// True for an HTTP Exchange whose request was ended by --timeout-request.
+bool ExchangeTimedOut(PyObject* exchange);
+
 }  // namespace esg::python

@@ -46,6 +46,17 @@ def flag_name(name: str) -> str:
     return SETTINGS[name][1] if name in SETTINGS else "--" + name.replace("_", "-")
 
 
+# Numeric settings whose range the `esg` CLI checks (exit 2) but a keyword argument would bypass.
+_SECONDS_OR_OFF = ("timeout_request",)
+
+
+def _seconds_or_off(value: Any) -> bool:
+    """A finite number >= 0 (bools are refused: True is not a duration)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value >= 0 and value != float("inf")
+
+
 def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
     """TypeError for an option ESG does not have, ValueError for a value outside its choices."""
     for name, value in options.items():
@@ -58,6 +69,9 @@ def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
                             f"options; Python names use underscores, e.g. log_level).")
         if name in CHOICES and value not in CHOICES[name] and value is not None:
             raise ValueError(f"{where}: {name}={value!r} is not one of {', '.join(CHOICES[name])}.")
+        if name in _SECONDS_OR_OFF and value is not None and not _seconds_or_off(value):
+            raise ValueError(f"{where}: {name}={value!r} must be 0 (off) or a positive number of seconds "
+                             f"({flag_name(name)}).")
 
 
 def normalize_headers(headers: Any) -> List[List[str]]:

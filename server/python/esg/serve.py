@@ -106,7 +106,9 @@ async def _run_tracked(awaitable, exchange, tracker: TaskTracker, is_websocket: 
     try:
         await awaitable
     except BaseException as exc:  # noqa: B902 - the server must survive anything the app raises
-        _log.exception("Exception in ASGI application", exc)
+        # The cancellation of --timeout-request is the expected end (the engine logged the timeout).
+        if not (isinstance(exc, asyncio.CancelledError) and getattr(exchange, "timed_out", False)):
+            _log.exception("Exception in ASGI application", exc)
         exchange.fail()
     else:
         exchange.finish()

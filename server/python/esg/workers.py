@@ -16,7 +16,10 @@ How gunicorn's settings map to ESG's:
   SIGTERM graceful stop; SIGINT/SIGQUIT quick exit; SIGUSR1 reopen gunicorn's log files.
   boot failure          exit status 3 (gunicorn's WORKER_BOOT_ERROR), so the arbiter stops.
 
-Pass other ESG settings by subclassing: `class MyWorker(ESGWorker): CONFIG_KWARGS = {"lifespan": "off"}`.
+Pass other ESG settings by subclassing: `class MyWorker(ESGWorker): CONFIG_KWARGS = {"lifespan": "off"}`,
+in a module of yours or in gunicorn's config file itself (`worker_class = MyWorker`: gunicorn takes a class
+there). ESG-only settings go this way, e.g. `"timeout_request": 30` (--timeout-request, a deadline per
+request): gunicorn's --timeout is the worker heartbeat above and is deliberately not mapped onto it.
 """
 
 import asyncio

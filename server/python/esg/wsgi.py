@@ -12,6 +12,11 @@ iterable is a list or tuple (the common case: Flask's and Django's non-streaming
 is sent by the loop in one message after the call. Other iterables are streamed, one `more_body` chunk
 per non-empty item.
 
+--timeout-request: a thread cannot be cancelled. The engine answers 504 (or cuts the response short) on
+its own; the call runs on in its pool thread, where every later send is discarded, a streamed body stops
+at its next chunk (write() and the iteration raise RequestTimedOut, and the result's close() runs), and a
+call still queued when its request timed out is skipped. The pool's size bounds the threads such calls hold.
+
 Thread/GIL contract: build_environ and WSGIAdapter.__call__ run on the loop thread; _Call.run, the
 input stream, start_response and write() run on a pool thread.
 """
@@ -33,6 +38,11 @@ _SKIPPED_HEADERS = (b"content-type", b"content-length")
 
 class ClientDisconnected(OSError):
     """Raised by wsgi.input when the client went away before sending the whole body."""
+
+
+class RequestTimedOut(ClientDisconnected):
+    """Raised in a WSGI call (by write() and the streaming of its result) whose request was ended by
+    --timeout-request: its client already got 504 or a cut-short response."""
 
 
 class _ThreadPool:
@@ -82,6 +92,8 @@ class _ThreadPool:
                 return
             error = None
             try:
+                if call.timed_out():  # timed out while queued: the app is not called at all
+                    raise RequestTimedOut("the request timed out before a WSGI thread was free")
                 result = call.run()
             except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
                 result, error = None, exc
@@ -300,7 +312,13 @@ class _Call:
         for message in messages:
             await self.send(message)
 
+    def timed_out(self) -> bool:
+        """The request was ended by --timeout-request (its exchange says so; a wrapped send never does)."""
+        return getattr(self.send, "timed_out", False)
+
     def _send_chunk(self, data: bytes) -> None:
+        if self.timed_out():
+            raise RequestTimedOut("the request was ended by --timeout-request; its response is discarded")
         if self.completed:
             raise RuntimeError(f"the WSGI app sent more than its Content-Length ({self.content_length} bytes)")
         messages = []
@@ -374,7 +392,8 @@ class _Call:
                 if not self.waiter.done():
                     self.waiter.set_exception(exc)
                 return
-            _log.exception("Exception in ASGI application", exc)
+            if not (isinstance(exc, ClientDisconnected) and self.timed_out()):  # the engine logged the timeout
+                _log.exception("Exception in ASGI application", exc)
             try:
                 send.fail()
             except Exception as fail_exc:  # noqa: BLE001
@@ -455,4 +474,4 @@ def make_adapter(app: Any, config: Dict[str, Any]) -> WSGIAdapter:
     return WSGIAdapter(app, threads=threads, multiprocess=workers > 1)
 
 
-__all__ = ["WSGIAdapter", "ClientDisconnected", "build_environ", "make_adapter", "DEFAULT_THREADS"]
+__all__ = ["WSGIAdapter", "ClientDisconnected", "RequestTimedOut", "build_environ", "make_adapter", "DEFAULT_THREADS"]

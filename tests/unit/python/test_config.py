@@ -84,3 +84,14 @@ def test_master_only_options_pass_to_the_master_and_are_named_where_there_is_non
                             "metrics_bind": "127.0.0.1:9100"})
     assert args == ["--limit-worker-memory", "200", "--limit-worker-lifetime", "3600.0",
                     "--metrics-bind", "127.0.0.1:9100"]
+
+
+def test_timeout_request_is_off_by_default_and_range_checked():
+    assert config.DEFAULTS["timeout_request"] == 0
+    config.check_options({"timeout_request": 0})
+    config.check_options({"timeout_request": 2.5})
+    assert config.cli_args({"timeout_request": 2.5}) == ["--timeout-request", "2.5"]
+    assert config.cli_args({"timeout_request": 0}) == []
+    for bad in (-1, float("nan"), float("inf"), "abc", True):
+        with pytest.raises(ValueError, match=r"timeout_request=.*\(--timeout-request\)"):
+            config.check_options({"timeout_request": bad})

@@ -59,6 +59,7 @@ class FakeHost final : public ConnectionHost {
     --in_flight;
     ++requests_finished;
   }
+  void RequestTimedOut() override { ++timeouts; }
   void WebSocketOpened() override { ++websockets; }
   void WebSocketClosed() override { --websockets; }
   void Retire(Connection* connection) override { retired.push_back(connection); }
@@ -67,6 +68,7 @@ class FakeHost final : public ConnectionHost {
 
   size_t in_flight = 0;
   size_t requests_finished = 0;
+  int timeouts = 0;
   int websockets = 0;
   int buffers_out = 0;
   std::vector<Connection*> retired;
@@ -84,8 +86,10 @@ class CountingObserver final : public StreamObserver {
  public:
   void OnBodyReady() override { ++body_ready; }
   void OnWritable() override { ++writable; }
+  void OnTimedOut() override { ++timed_out; }
   int body_ready = 0;
   int writable = 0;
+  int timed_out = 0;
 };
 
 // Holds every request and WebSocket handshake it is handed; the test answers them. With `answer_at_once`

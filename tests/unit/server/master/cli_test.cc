@@ -422,6 +422,21 @@ TEST(CliTest, RecyclingLimits) {
             "Error: Invalid value for '--limit-worker-lifetime': -5.0 is not in the range x>0.");
 }
 
+TEST(CliTest, TimeoutRequestIsOffByDefaultAndTakesNonNegativeFiniteSeconds) {
+  EXPECT_EQ(ParseArgs({"a:b"}).config.timeout_request, 0.0);
+  EXPECT_EQ(ParseArgs({"--timeout-request", "2.5", "a:b"}).config.timeout_request, 2.5);
+  EXPECT_EQ(ParseArgs({"--timeout-request", "0", "a:b"}).config.timeout_request, 0.0);
+  EXPECT_EQ(ErrorLine(ParseArgs({"--timeout-request", "-1", "a:b"})),
+            "Error: Invalid value for '--timeout-request': -1.0 is not in the range x>=0.");
+  for (const char* bad : {"abc", "inf", "nan", "1e999", ""}) {
+    Parsed run = ParseArgs({"--timeout-request", bad, "a:b"});
+    EXPECT_EQ(run.result.exit_code, 2) << bad;
+    EXPECT_EQ(ErrorLine(run), std::string("Error: Invalid value for '--timeout-request': '") + bad +
+                                  "' is not a valid float.")
+        << bad;
+  }
+}
+
 TEST(OptionTableTest, EveryRowCanBeApplied) {
   for (const OptionSpec& spec : Options()) {
     if (spec.type == OptionType::kAction || spec.name == "--header") continue;

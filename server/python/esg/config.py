@@ -58,6 +58,12 @@ def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
                             f"options; Python names use underscores, e.g. log_level).")
         if name in CHOICES and value not in CHOICES[name] and value is not None:
             raise ValueError(f"{where}: {name}={value!r} is not one of {', '.join(CHOICES[name])}.")
+        if name == "access_log_format" and value:
+            from esg import _esg  # the engine's own compiler: one definition of a valid format
+
+            why = _esg.check_access_log_format(str(value))
+            if why is not None:
+                raise ValueError(f"{where}: access_log_format={value!r}: {why}.")
 
 
 def normalize_headers(headers: Any) -> List[List[str]]:

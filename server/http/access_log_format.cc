@@ -30,8 +30,25 @@ bool EqualsLowercase(std::string_view any_case, std::string_view lowercase) {
 
 void AppendInt(int64_t value, std::string* out) {
   char digits[24];
-  int n = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(value));
-  out->append(digits, static_cast<size_t>(n));
+  char* end = digits + sizeof digits;
+  char* p = end;
+  uint64_t v = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  if (value < 0) *--p = '-';
+  out->append(p, static_cast<size_t>(end - p));
+}
+
+// `value` (0..999999) as exactly six digits.
+void AppendSixDigits(int64_t value, std::string* out) {
+  char digits[6];
+  for (int i = 5; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out->append(digits, 6);
 }
 
 std::string_view PathOf(std::string_view target) {
@@ -125,16 +142,23 @@ void AppendClfTime(int64_t unix_micros, std::string* out) {
   out->append(cached, static_cast<size_t>(cached_len));
 }
 
-// "2000-10-10T20:55:36.123456Z" (UTC), for the json preset.
+// "2000-10-10T20:55:36.123456Z" (UTC), for the json preset; the seconds part is built once per second.
 void AppendIsoTime(int64_t unix_micros, std::string* out) {
-  time_t t = static_cast<time_t>(unix_micros / 1000000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char text[40];
-  int n = std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                        static_cast<int>(unix_micros % 1000000));
-  out->append(text, static_cast<size_t>(n));
+  thread_local int64_t cached_second = -1;
+  thread_local char cached[32];
+  thread_local int cached_len = 0;
+  int64_t second = unix_micros / 1000000;
+  if (second != cached_second) {
+    time_t t = static_cast<time_t>(second);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    cached_len = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  out->append(cached, static_cast<size_t>(cached_len));
+  AppendSixDigits(unix_micros % 1000000, out);
+  out->push_back('Z');
 }
 
 // A JSON string of `text` as the log line would show it: AppendEscaped's text, then JSON's quoting. Only
@@ -164,12 +188,10 @@ void AppendDuration(const AccessLogEntry& entry, int unit_digits, std::string* o
     case 0: AppendInt(micros / 1000000, out); break;
     case 3: AppendInt(micros / 1000, out); break;
     case 6: AppendInt(micros, out); break;
-    default: {
-      char text[40];
-      int n = std::snprintf(text, sizeof text, "%lld.%06lld", static_cast<long long>(micros / 1000000),
-                            static_cast<long long>(micros % 1000000));
-      out->append(text, static_cast<size_t>(n));
-    }
+    default:
+      AppendInt(micros / 1000000, out);
+      out->push_back('.');
+      AppendSixDigits(micros % 1000000, out);
   }
 }
 

@@ -53,6 +53,7 @@ std::vector<ConfigField> MakeFields() {
       {"log_config", &C::log_config},
       {"log_level", &C::log_level},
       {"access_log", &C::access_log},
+      {"access_log_format", &C::access_log_format},
       {"use_colors", &C::use_colors},
       {"proxy_headers", &C::proxy_headers},
       {"forwarded_allow_ips", &C::forwarded_allow_ips},

@@ -72,6 +72,7 @@ struct Config {
   std::string log_config;
   std::string log_level = "info";  // critical|error|warning|info|debug|trace
   bool access_log = true;
+  std::string access_log_format;   // "" = uvicorn's line; gunicorn atoms or "json" (http/access_log_format.h)
   std::optional<bool> use_colors;  // unset: colours only when the stream is a TTY
 
   // HTTP behaviour.

@@ -15,6 +15,9 @@ namespace {
 
 std::atomic<bool> g_access_enabled{true};
 
+// Marks a message of AccessLine: the formatter writes it without the level prefix.
+const char kBareLine[] = "esg-access-line";
+
 struct LevelStyle {
   const char* prefix;  // "INFO:" etc., padded by the formatter
   const char* color;   // ANSI colour for the prefix
@@ -37,6 +40,11 @@ class UvicornFormatter final : public spdlog::formatter {
   explicit UvicornFormatter(bool colors) : colors_(colors) {}
 
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    if (msg.source.filename == kBareLine) {
+      dest.append(msg.payload.begin(), msg.payload.end());
+      dest.push_back('\n');
+      return;
+    }
     LevelStyle style = StyleOf(msg.level);
     std::string_view prefix(style.prefix);
     if (colors_) dest.append(std::string_view(style.color));
@@ -172,6 +180,11 @@ void SetLevel(spdlog::level::level_enum level) {
 spdlog::logger& Error() { return *ErrorPtr(); }
 spdlog::logger& Access() { return *AccessPtr(); }
 bool AccessEnabled() { return g_access_enabled.load(std::memory_order_relaxed); }
+
+void AccessLine(std::string_view line) {
+  AccessPtr()->log(spdlog::source_loc{kBareLine, 1, kBareLine}, spdlog::level::info,
+                   spdlog::string_view_t(line.data(), line.size()));
+}
 
 std::string Escape(std::string_view text) {
   static const char kHex[] = "0123456789abcdef";

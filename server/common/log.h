@@ -33,6 +33,9 @@ void Init(const Options& options);
 spdlog::logger& Error();
 spdlog::logger& Access();
 bool AccessEnabled();
+// One access line written as it is, without the "INFO:     " prefix (--access-log-format lines, which
+// are gunicorn's or JSON); with a forwarder installed it reaches esg.access like any other message.
+void AccessLine(std::string_view line);
 
 // --- Forwarding (optional; used by a worker started with --log-config) -------------------------------
 //

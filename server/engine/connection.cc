@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "server/common/log.h"
+#include "server/engine/access_log.h"
 
 namespace esg::engine {
 
@@ -270,6 +271,7 @@ void Connection::OnRequestHead(http::RequestHead& head) {
   stream->keep_alive = head.keep_alive && !draining_;
   stream->expect_continue = head.expect_continue && head.has_body();
   stream->content_length = head.chunked ? -1 : head.content_length;
+  if (config_.access_log_format) CaptureForAccessLog(config_, head, stream.get());
   if (!head.has_body()) stream->body_complete_ = true;
   stream_ = stream;
   host_->RequestStarted();
@@ -429,10 +431,7 @@ void Connection::SendContinue() {
 }
 
 void Connection::ResponseComplete(HttpStream* stream) {
-  if (log::AccessEnabled()) {
-    log::Access().info("{} - \"{} {} HTTP/1.{}\" {}", peer_.client_text, log::Escape(stream->method),
-                       log::Escape(stream->target), stream->http_minor, stream->response().status());
-  }
+  if (log::AccessEnabled()) WriteAccessLog(config_, peer_, *stream);
   host_->RequestFinished();
   // After the peer's end, requests it pipelined before it are still answered; then the connection closes.
   bool keep = stream->response().keep_alive() && !draining_ && (!eof_ || buffer_len_ > 0);

@@ -1,9 +1,11 @@
 // EngineConfig: the settings the engine itself reads (a worker builds it from the master's Config).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "server/engine/websocket_stream.h"
+#include "server/http/access_log_format.h"
 #include "server/http/parser_limits.h"
 #include "server/http/response_head.h"
 
@@ -18,6 +20,7 @@ struct EngineConfig {
   double timeout_send = 60.0;            // longest time queued response bytes may make no progress
   double timeout_request = 0;            // an HTTP request's response must be complete within this (0: off)
   bool access_log = true;
+  std::shared_ptr<const http::AccessLogFormat> access_log_format;  // null: uvicorn's default line
   size_t limit_concurrency = 0;
   bool websocket = true;                 // --ws none turns upgrades into plain requests
   bool ws_per_message_deflate = true;

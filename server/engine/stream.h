@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/engine/stream_connection.h"
 #include "server/http/request_head.h"
@@ -104,6 +105,10 @@ class HttpStream {
   int64_t body_sent = 0;
   int64_t content_length = -1;  // of the request body (-1: chunked or none)
   int64_t body_received = 0;
+  // Only with --access-log-format (access_log.h): the request headers it shows, and when the head was
+  // complete (a precise monotonic clock, for its durations).
+  std::vector<std::string> access_headers;
+  double access_started = 0;
 
  private:
   friend class Connection;

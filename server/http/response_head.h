@@ -71,6 +71,8 @@ class ResponseHead {
   int64_t content_length() const { return content_length_; }  // -1 when the app gave none
   bool keep_alive() const { return keep_alive_; }
   bool body_allowed() const { return body_allowed_; }
+  // The encoded head (status line and header lines) as last built; for the access log's %({name}o)s.
+  std::string_view encoded() const { return buf_.view(); }
 
  private:
   HeadBuffer buf_;

@@ -2,6 +2,7 @@
 // option through its row in the option table (options.h).
 #include "server/master/cli.h"
 
+#include "server/http/access_log_format.h"
 #include "server/http/forwarded.h"
 
 #include <cerrno>
@@ -370,6 +371,13 @@ ParseResult Parse(const std::vector<std::string>& args, const GetEnv& env, Confi
       std::string why;
       if (!policy.Parse(*config->forwarded_allow_ips, &why)) {
         throw UsageError{"Invalid value for '--forwarded-allow-ips': " + why + "."};
+      }
+    }
+    if (!config->access_log_format.empty()) {
+      http::AccessLogFormat format;
+      std::string why;
+      if (!http::AccessLogFormat::Compile(config->access_log_format, &format, &why)) {
+        throw UsageError{"Invalid value for '--access-log-format': " + why + "."};
       }
     }
     result.run = true;

@@ -169,6 +169,11 @@ std::vector<OptionSpec> MakeTable() {
        false, kNone, false, true, "", &Config::log_level});
   add({"--access-log", "--no-access-log", T::kBoolPair, "", "Enable/Disable access log.", false, kNone, false,
        true, "", &Config::access_log});
+  add({"--access-log-format", "", T::kText, "FORMAT",
+       "Access log line in gunicorn's atoms, e.g. '%(h)s %(t)s \"%(r)s\" %(s)s %(b)s %(D)s' (%({header}i)s, "
+       "%({header}o)s, %({variable}e)s too), or 'json' for one JSON object per line. Lines are written "
+       "without the 'INFO:' prefix. Default: uvicorn's line.",
+       false, kNone, false, true, "", &Config::access_log_format});
   add({"--use-colors", "--no-use-colors", T::kBoolPair, "", "Enable/Disable colorized logging.", false, kNone,
        false, true, "", &Config::use_colors});
   add({"--proxy-headers", "--no-proxy-headers", T::kBoolPair, "",

@@ -83,7 +83,16 @@ def test_hup_replaces_the_workers(gunicorn):
     p, port = gunicorn("-w", "2")
     before = pids(port)
     p.send_signal(signal.SIGHUP)
-    wait_until(lambda: not (pids(port, 6) & before), 20, what="only new workers answering", describe=p.describe)
+    seen: set[int] = set()
+
+    def replaced() -> bool:
+        now = pids(port, 6)
+        seen.update(now)
+        return not (now & before) and len(seen - before) >= 2
+
+    # Both new workers must answer before the SIGTERM: a worker still booting has gunicorn's arbiter handlers,
+    # which swallow a SIGTERM (the arbiter then SIGKILLs it after --graceful-timeout, 30 s).
+    wait_until(replaced, 20, what="only new workers answering, both of them", describe=p.describe)
     assert p.alive()
     assert p.stop() == 0, p.describe()
     assert "terminated due to signal" not in p.output(), p.describe()

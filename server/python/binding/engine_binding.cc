@@ -7,11 +7,13 @@
 #include <climits>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "server/common/config.h"
 #include "server/engine/server.h"
 #include "server/engine/tls_transport.h"
+#include "server/http/access_log_format.h"
 #include "server/master/tls_check.h"
 #include "server/python/binding/engine_binding.h"
 #include "server/python/binding/app_driver.h"
@@ -66,6 +68,14 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.defaults.server = c.server_header;
   e.defaults.date = c.date_header;
   for (const auto& [name, value] : c.headers) e.defaults.extra += name + ": " + value + "\r\n";
+  if (!c.access_log_format.empty()) {
+    auto format = std::make_shared<http::AccessLogFormat>();
+    std::string error;
+    if (!http::AccessLogFormat::Compile(c.access_log_format, format.get(), &error)) {
+      throw py::value_error("access_log_format: " + error + ".");
+    }
+    e.access_log_format = std::move(format);
+  }
   return e;
 }
 
@@ -162,6 +172,15 @@ class Engine {
 }  // namespace
 
 void InitEngine(py::module_& m) {
+  m.def(
+      "check_access_log_format",
+      [](const std::string& spec) -> std::optional<std::string> {
+        http::AccessLogFormat format;
+        std::string error;
+        if (http::AccessLogFormat::Compile(spec, &format, &error)) return std::nullopt;
+        return error;
+      },
+      py::arg("format"), "None when `format` is a valid access_log_format, else why it is not.");
   if (!InitInterned() || !InitExchangeTypes() || !InitAppDriverType()) throw py::error_already_set();
   m.attr("AppDriver") = py::reinterpret_borrow<py::object>(AppDriverType());
   m.attr("HAS_TLS") = true;  // esg.main.tls_supported(): the engine honours the ssl_* settings

@@ -72,6 +72,12 @@ def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
         if name in _SECONDS_OR_OFF and value is not None and not _seconds_or_off(value):
             raise ValueError(f"{where}: {name}={value!r} must be 0 (off) or a positive number of seconds "
                              f"({flag_name(name)}).")
+        if name == "access_log_format" and value:
+            from esg import _esg  # the engine's own compiler: one definition of a valid format
+
+            why = _esg.check_access_log_format(str(value))
+            if why is not None:
+                raise ValueError(f"{where}: access_log_format={value!r}: {why}.")
 
 
 def normalize_headers(headers: Any) -> List[List[str]]:

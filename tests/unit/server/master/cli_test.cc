@@ -481,6 +481,18 @@ TEST(CliTest, UdsAccessOptionsNeedUds) {
   EXPECT_EQ(ErrorLine(run), "Error: --uds-group applies to the socket file of --uds; pass --uds PATH too.");
 }
 
+TEST(CliTest, AccessLogFormatIsCompiledAtParseTime) {
+  Parsed run = ParseArgs({"--access-log-format", "%(h)s \"%(r)s\" %(s)s %({x-request-id}i)s %(D)s", "m:app"});
+  ASSERT_TRUE(run.result.run) << run.result.err;
+  EXPECT_EQ(run.config.access_log_format, "%(h)s \"%(r)s\" %(s)s %({x-request-id}i)s %(D)s");
+  EXPECT_TRUE(ParseArgs({"--access-log-format", "json", "m:app"}).result.run);
+  for (const char* bad : {"%(x)s", "%(h)d", "%(h", "100%", "%({}o)s"}) {
+    Parsed bad_run = ParseArgs({"--access-log-format", bad, "m:app"});
+    EXPECT_EQ(bad_run.result.exit_code, 2) << bad;
+    EXPECT_EQ(ErrorLine(bad_run).rfind("Error: Invalid value for '--access-log-format': ", 0), 0u) << ErrorLine(bad_run);
+  }
+}
+
 TEST(CliTest, ForwardedAllowIpsTakesUnixIdentities) {
   Parsed run = ParseArgs({"--forwarded-allow-ips", "127.0.0.1,unix:uid=33,unix:gid=33,unix:root,unix:group=0", "m:app"});
   EXPECT_TRUE(run.result.run) << run.result.err;

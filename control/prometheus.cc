@@ -26,6 +26,12 @@ class Writer {
     if (!labels.empty()) out_.append("{").append(labels).append("}");
     out_.append(" ").append(text).append("\n");
   }
+  // Microseconds written as exact decimal seconds ("62.008000"), not a binary double's approximation.
+  void SampleMicros(std::string_view name, uint64_t micros) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%" PRIu64 ".%06" PRIu64, micros / 1000000, micros % 1000000);
+    out_.append(name).append(" ").append(text).append("\n");
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -57,7 +63,7 @@ void RequestFigures(Writer& w, const RequestCounters& c) {
     std::string le = b < kDurationBounds ? std::string(kDurationBoundNames[b]) : std::string("+Inf");
     w.Sample("esg_request_duration_seconds_bucket", Label("le", le), cumulative);
   }
-  w.Sample("esg_request_duration_seconds_sum", "", static_cast<double>(c.duration_sum_us) / 1e6);
+  w.SampleMicros("esg_request_duration_seconds_sum", c.duration_sum_us);
   w.Sample("esg_request_duration_seconds_count", "", cumulative);
   w.Family("esg_http_received_bytes_total", "counter",
            "Bytes read from clients (HTTP and WebSocket, after TLS) by all workers.");

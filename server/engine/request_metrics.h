@@ -8,6 +8,7 @@
 // and the heartbeat reads them on that same thread (the asyncio loop the reactor runs on), so plain integers.
 #pragma once
 
+#include <sys/types.h>
 #include <time.h>
 
 #include <cstdint>

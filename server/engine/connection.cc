@@ -397,6 +397,7 @@ void Connection::Flush() {
       out_.clear();
     }
     out_sent_ = 0;
+    ResponseFlushed(counters_, &mark_);
     if (phase_ != Phase::kOpen) {
       CloseGracefully();
       return;
@@ -438,7 +439,7 @@ void Connection::ResponseComplete(HttpStream* stream) {
   // After the peer's end, requests it pipelined before it are still answered; then the connection closes.
   bool keep = stream->response().keep_alive() && !draining_ && (!eof_ || buffer_len_ > 0);
   bool body_pending = !stream->body_complete();
-  RecordResponse(counters_, &mark_, stream->response().status());
+  CompleteResponse(counters_, &mark_, stream->response().status(), unsent() > 0);
   // A client waiting for "100 Continue" may never send the body, and a large unread body is not worth
   // reading just to throw it away: close instead.
   if (body_pending && (stream->expect_continue || stream->body_remaining() > kMaxDiscard)) keep = false;

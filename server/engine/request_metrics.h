@@ -18,10 +18,15 @@
 
 namespace esg::engine {
 
-// The request a connection is answering, as far as the counters need it.
+// The request a connection is answering, as far as the counters need it, and the last complete response
+// whose bytes still wait in the connection's output queue (a slow reader, a large body): it is counted when
+// the queue drains (ResponseFlushed), or when the connection closes.
 struct RequestMark {
   uint64_t start_us = 0;  // when its head was parsed (0: unknown, e.g. a head ESG rejected as malformed)
   int method_class = kMethodOther;
+  uint64_t queued_start_us = 0;
+  int queued_method_class = kMethodOther;
+  int queued_status = 0;  // 0: none queued
 };
 
 // Microseconds on CLOCK_MONOTONIC. Precise, unlike the engine's coarse deadline clock (a few ms steps),
@@ -39,13 +44,40 @@ inline void MarkRequest(RequestCounters* counters, RequestMark* mark, std::strin
   mark->method_class = MethodClassOf(method);
 }
 
-// Its response (`status`, from the app or from ESG) is complete. Clears the mark, so an answer to bytes that
-// never made a head (a malformed request) counts as "other" with a zero duration.
+// Its response (`status`, from the app or from ESG) is complete. Clears the request's mark, so an answer to
+// bytes that never made a head (a malformed request) counts as "other" with a zero duration.
 inline void RecordResponse(RequestCounters* counters, RequestMark* mark, int status) {
   if (!counters) return;
   uint64_t now = MetricsNowMicros();
   counters->Record(mark->method_class, status, mark->start_us != 0 && now > mark->start_us ? now - mark->start_us : 0);
-  *mark = RequestMark();
+  mark->start_us = 0;
+  mark->method_class = kMethodOther;
+}
+
+// The output queue drained, or the connection closed: the queued response, if any, is done.
+inline void ResponseFlushed(RequestCounters* counters, RequestMark* mark) {
+  if (!counters || mark->queued_status == 0) return;
+  uint64_t now = MetricsNowMicros();
+  uint64_t start = mark->queued_start_us;
+  counters->Record(mark->queued_method_class, mark->queued_status, start != 0 && now > start ? now - start : 0);
+  mark->queued_status = 0;
+}
+
+// The app's response is complete; `queued`: some of its bytes are still in the output queue, so its
+// duration ends when they are written (ResponseFlushed). A response completed while an earlier one is still
+// queued (pipelining below the write mark) counts the earlier one now.
+inline void CompleteResponse(RequestCounters* counters, RequestMark* mark, int status, bool queued) {
+  if (!counters) return;
+  if (!queued) {
+    RecordResponse(counters, mark, status);
+    return;
+  }
+  ResponseFlushed(counters, mark);
+  mark->queued_start_us = mark->start_us;
+  mark->queued_method_class = mark->method_class;
+  mark->queued_status = status;
+  mark->start_us = 0;
+  mark->method_class = kMethodOther;
 }
 
 inline void CountReceived(RequestCounters* counters, ssize_t n) {

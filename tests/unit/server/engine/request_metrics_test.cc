@@ -118,6 +118,29 @@ TEST_F(RequestMetricsTest, AWebSocketHandshakeIsA1xx) {
   EXPECT_EQ(host_->websockets, 1);
 }
 
+// A response is timed to its last byte written: one queued behind a client that does not read yet is counted
+// when the queue drains — or when the connection closes with it.
+TEST_F(RequestMetricsTest, AQueuedResponseCountsOnceItsBytesAreWritten) {
+  app_.answer_at_once = true;
+  app_.answer = std::string(4 << 20, 'x');  // far more than a socketpair holds
+  OpenCounting();
+  Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(app_.streams.size(), 1u);
+  EXPECT_TRUE(app_.streams[0]->response_complete());
+  EXPECT_EQ(counters_.total_requests(), 0u);  // complete, but not written yet
+  std::string got = Receive(nullptr, (4 << 20) + 4096);
+  EXPECT_GT(got.size(), size_t{4 << 20});
+  EXPECT_EQ(counters_.requests[kGet][k2xx], 1u);
+  EXPECT_EQ(counters_.total_requests(), 1u);
+
+  Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(counters_.total_requests(), 1u);
+  connection_->Close();  // the client gives up with most of it unread
+  Reap();
+  EXPECT_EQ(counters_.requests[kGet][k2xx], 2u);
+  EXPECT_EQ(counters_.total_requests(), 2u);
+}
+
 TEST_F(RequestMetricsTest, NothingIsCountedWithoutCounters) {
   app_.answer_at_once = true;
   Open();  // the host hands out no counters: metrics are off

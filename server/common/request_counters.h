@@ -110,8 +110,9 @@ struct RequestCounters {
     op(received_bytes, other.received_bytes);
     op(sent_bytes, other.sent_bytes);
   }
+  // Saturates instead of wrapping: a worker's bogus huge reading cannot make a total go backwards.
   void Add(const RequestCounters& other) {
-    Each(other, [](uint64_t& a, uint64_t b) { a += b; });
+    Each(other, [](uint64_t& a, uint64_t b) { a = a + b < a ? UINT64_MAX : a + b; });
   }
   void MaxWith(const RequestCounters& other) {
     Each(other, [](uint64_t& a, uint64_t b) { a = a > b ? a : b; });

@@ -85,6 +85,12 @@ TEST(RequestCountersTest, AddSumsAndMaxWithNeverGoesBack) {
   EXPECT_EQ(seen.requests[0][1], 2u);
   EXPECT_EQ(seen.duration_sum_us, 20'000'030u);
   EXPECT_EQ(seen.received_bytes, 5000u);
+
+  // A hostile worker's huge reading saturates the sum rather than wrapping it below the old total.
+  RequestCounters huge;
+  huge.sent_bytes = UINT64_MAX - 1;
+  seen.Add(huge);
+  EXPECT_EQ(seen.sent_bytes, UINT64_MAX);
 }
 
 }  // namespace

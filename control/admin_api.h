@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/common/request_counters.h"
+
 namespace esg::control {
 
 // Bounds every implementation and the gRPC service enforce (INVALID_ARGUMENT beyond them), whatever the
@@ -34,6 +36,7 @@ struct WorkerStatus {
   uint64_t requests = 0;
   uint64_t in_flight = 0;
   uint64_t connections = 0;
+  uint64_t websockets = 0;  // open WebSocket sessions
   uint64_t rss_bytes = 0;
   double seconds_since_heartbeat = 0;
   std::string recycling;  // "" or why it is being replaced: "max-requests", "memory", "age"
@@ -54,6 +57,11 @@ struct ServerStatus {
   // Requests served by every worker since the master started: the live workers' counters plus the last
   // counters of the workers that exited. Never decreases.
   uint64_t requests_total = 0;
+  // The per-request figures (RequestCounters), counted by the workers only when the master serves
+  // --metrics-bind (request_counters_counted): the live workers' counters plus the last counters of the
+  // workers that exited, like requests_total. Never decreases.
+  bool request_counters_counted = false;
+  RequestCounters request_counters;
   // Reloads since the master started by result, always both in this order: "ok", "rolled_back".
   std::vector<std::pair<std::string, uint64_t>> reloads;
 };

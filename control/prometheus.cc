@@ -26,6 +26,12 @@ class Writer {
     if (!labels.empty()) out_.append("{").append(labels).append("}");
     out_.append(" ").append(text).append("\n");
   }
+  // Microseconds written as exact decimal seconds ("62.008000"), not a binary double's approximation.
+  void SampleMicros(std::string_view name, uint64_t micros) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%" PRIu64 ".%06" PRIu64, micros / 1000000, micros % 1000000);
+    out_.append(name).append(" ").append(text).append("\n");
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -34,6 +40,37 @@ class Writer {
 
 std::string Label(std::string_view name, std::string_view value) {
   return std::string(name) + "=\"" + PrometheusLabelValue(value) + "\"";
+}
+
+// The families of RequestCounters: requests by class, their durations, bytes in and out. Every class and
+// bucket is written, zeros included, so a series exists from the first scrape (rate() needs two points).
+void RequestFigures(Writer& w, const RequestCounters& c) {
+  w.Family("esg_requests_total", "counter",
+           "HTTP requests answered by all workers since the master started, by method class and status class "
+           "(responses ESG sent itself, such as 400, 408, 413, 431 and 503, included).");
+  for (int m = 0; m < kMethodClasses; ++m) {
+    for (int st = 0; st < kStatusClasses; ++st) {
+      w.Sample("esg_requests_total",
+               Label("method_class", kMethodClassNames[m]) + "," + Label("status_class", kStatusClassNames[st]),
+               c.requests[m][st]);
+    }
+  }
+  w.Family("esg_request_duration_seconds", "histogram",
+           "Time from a request's head to its response's last byte handed to the socket.");
+  uint64_t cumulative = 0;
+  for (int b = 0; b < kDurationBuckets; ++b) {
+    cumulative += c.duration_buckets[b];
+    std::string le = b < kDurationBounds ? std::string(kDurationBoundNames[b]) : std::string("+Inf");
+    w.Sample("esg_request_duration_seconds_bucket", Label("le", le), cumulative);
+  }
+  w.SampleMicros("esg_request_duration_seconds_sum", c.duration_sum_us);
+  w.Sample("esg_request_duration_seconds_count", "", cumulative);
+  w.Family("esg_http_received_bytes_total", "counter",
+           "Bytes read from clients (HTTP and WebSocket, after TLS) by all workers.");
+  w.Sample("esg_http_received_bytes_total", "", c.received_bytes);
+  w.Family("esg_http_sent_bytes_total", "counter",
+           "Bytes written to clients (HTTP and WebSocket, before TLS) by all workers.");
+  w.Sample("esg_http_sent_bytes_total", "", c.sent_bytes);
 }
 
 }  // namespace
@@ -64,14 +101,20 @@ std::string PrometheusText(const ServerStatus& s) {
   w.Family("esg_build_info", "gauge", "ESG's version and the workers' Python interpreter (always 1).");
   w.Sample("esg_build_info", Label("version", s.version) + "," + Label("python", python), uint64_t{1});
 
-  w.Family("esg_requests_total", "counter", "HTTP requests served by all workers since the master started.");
-  w.Sample("esg_requests_total", "", s.requests_total);
+  if (s.request_counters_counted) {
+    RequestFigures(w, s.request_counters);
+  } else {
+    // Without --metrics-bind (GetMetrics, esgctl metrics) the workers count no classes: the total only.
+    w.Family("esg_requests_total", "counter", "HTTP requests served by all workers since the master started.");
+    w.Sample("esg_requests_total", "", s.requests_total);
+  }
 
-  uint64_t in_flight = 0, connections = 0, rss_sum = 0, rss_max = 0;
+  uint64_t in_flight = 0, connections = 0, websockets = 0, rss_sum = 0, rss_max = 0;
   uint64_t by_state[4] = {0, 0, 0, 0};
   for (const WorkerStatus& worker : s.workers) {
     in_flight += worker.in_flight;
     connections += worker.connections;
+    websockets += worker.websockets;
     rss_sum += worker.rss_bytes;
     rss_max = std::max(rss_max, worker.rss_bytes);
     ++by_state[static_cast<int>(worker.state)];
@@ -80,6 +123,8 @@ std::string PrometheusText(const ServerStatus& s) {
   w.Sample("esg_requests_in_flight", "", in_flight);
   w.Family("esg_connections_open", "gauge", "Open client connections (at the workers' last heartbeats).");
   w.Sample("esg_connections_open", "", connections);
+  w.Family("esg_websockets_open", "gauge", "Open WebSocket sessions (at the workers' last heartbeats).");
+  w.Sample("esg_websockets_open", "", websockets);
 
   w.Family("esg_workers", "gauge", "Worker processes by state.");
   const char* states[4] = {"starting", "ready", "draining", "stopping"};

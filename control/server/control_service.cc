@@ -131,6 +131,7 @@ Status ControlService::GetStatus(grpc::ServerContext*, const v1::GetStatusReques
     worker->set_requests(w.requests);
     worker->set_in_flight(w.in_flight);
     worker->set_connections(w.connections);
+    worker->set_websockets(w.websockets);
     worker->set_rss_bytes(w.rss_bytes);
     SetDuration(w.seconds_since_heartbeat, worker->mutable_since_heartbeat());
     worker->set_recycling(w.recycling);

@@ -23,7 +23,8 @@ Connection::Connection(ConnectionHost* host, int fd, const Listener* listener, P
       listener_(listener),
       peer_(std::move(peer)),
       parser_(http::MakeRequestParser(config_.limits, this)),
-      transport_(std::move(transport)) {}
+      transport_(std::move(transport)),
+      counters_(host->request_counters()) {}
 
 Connection::~Connection() {
   if (buffer_) host_->ReleaseBuffer(buffer_);
@@ -125,6 +126,7 @@ void Connection::ReadLoop() {
     ssize_t n = transport_->Read(buffer_ + buffer_start_ + buffer_len_, room);
     if (n > 0) {
       last_read_ = Now();
+      CountReceived(counters_, n);
       buffer_len_ += static_cast<size_t>(n);
       if (static_cast<size_t>(n) < room) readable_ = false;  // drained (edge-triggered: a new edge comes)
       ParseBuffered();
@@ -256,6 +258,7 @@ void Connection::ReleaseBuffer() {
 void Connection::OnRequestHead(http::RequestHead& head) {
   deadline_ = 0;  // the app decides how long a request takes
   ++requests_;
+  MarkRequest(counters_, &mark_, head.method);
   size_t limit = config_.limit_concurrency;
   if (limit > 0 && host_->active_requests() >= limit) {
     // Over --limit-concurrency: answered at once, never queued (ParseBuffered sends it).
@@ -326,6 +329,7 @@ void Connection::AnswerAndClose(int status, const std::string& reason) {
   struct iovec iov = {response.data(), response.size()};
   SetCloseAfterWrite();
   Write(&iov, 1, response.size());
+  RecordResponse(counters_, &mark_, status);
   if (!closed() && out_.empty()) CloseGracefully();
 }
 
@@ -335,6 +339,7 @@ SendResult Connection::Write(const struct iovec* iov, int count, size_t total) {
   if (out_.empty()) {
     for (;;) {
       ssize_t n = transport_->Writev(iov, count);
+      CountSent(counters_, n);
       if (n >= 0) {
         written = static_cast<size_t>(n);
         break;
@@ -380,6 +385,7 @@ void Connection::Flush() {
   while (out_sent_ < out_.size()) {
     struct iovec iov = {out_.data() + out_sent_, out_.size() - out_sent_};
     ssize_t n = transport_->Writev(&iov, 1);
+    CountSent(counters_, n);
     if (n > 0) {
       out_sent_ += static_cast<size_t>(n);
       last_write_ = Now();
@@ -398,6 +404,7 @@ void Connection::Flush() {
       out_.clear();
     }
     out_sent_ = 0;
+    ResponseFlushed(counters_, &mark_);
     if (phase_ != Phase::kOpen) {
       CloseGracefully();
       return;
@@ -436,6 +443,7 @@ void Connection::ResponseComplete(HttpStream* stream) {
   // After the peer's end, requests it pipelined before it are still answered; then the connection closes.
   bool keep = stream->response().keep_alive() && !draining_ && (!eof_ || buffer_len_ > 0);
   bool body_pending = !stream->body_complete();
+  CompleteResponse(counters_, &mark_, stream->response().status(), unsent() > 0);
   // A client waiting for "100 Continue" may never send the body, and a large unread body is not worth
   // reading just to throw it away: close instead.
   if (body_pending && (stream->expect_continue || stream->body_remaining() > kMaxDiscard)) keep = false;

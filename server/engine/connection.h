@@ -27,6 +27,7 @@
 #include "server/engine/connection_host.h"
 #include "server/engine/peer_info.h"
 #include "server/engine/reactor.h"
+#include "server/engine/request_metrics.h"
 #include "server/engine/stream.h"
 #include "server/engine/stream_connection.h"
 #include "server/engine/transport.h"
@@ -159,6 +160,8 @@ class Connection final : public EventHandler, public StreamConnection, private h
   double request_deadline_ = 0;  // --timeout-request: the current request's response is due (0: none)
   uint64_t requests_ = 0;      // request heads received on this connection
   int reject_status_ = 0;      // answer this instead of dispatching (e.g. 503 over the concurrency limit)
+  RequestCounters* counters_;  // the worker's per-request figures (request_metrics.h); null: not counted
+  RequestMark mark_;           // the request being answered, for counters_
   Phase phase_ = Phase::kOpen;
   Request request_ = Request::kReceiving;
   bool readable_ = false;      // edge seen, socket not yet drained

@@ -37,6 +37,7 @@ void Connection::Close() {
     s->Detach();
   }
   EndWebSocket(1006);
+  ResponseFlushed(counters_, &mark_);  // a response still queued ends here (its client is gone or done)
   transport_->Shutdown(/*graceful=*/out_.empty());  // TLS: close_notify, unless response bytes are lost
   host_->reactor().Remove(fd_);
   close(fd_);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "server/common/request_counters.h"
 #include "server/engine/app_channel.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine_config.h"
@@ -41,6 +42,9 @@ class ConnectionHost {
   virtual void RequestTimedOut() = 0;
   virtual void WebSocketOpened() = 0;
   virtual void WebSocketClosed() = 0;
+  // The worker's per-request counters (request_metrics.h), or null when nobody reads them (the default):
+  // a connection reads this once, when it is created.
+  virtual RequestCounters* request_counters() { return nullptr; }
   // The connection is closed: the host deletes it after the current event batch (never during a call
   // into the connection).
   virtual void Retire(Connection* connection) = 0;

@@ -27,6 +27,7 @@ struct EngineConfig {
   WebSocketLimits ws;          // 503 for requests beyond this many in flight (0: no limit)
   size_t write_high_water = 64 * 1024;   // send() waits while more than this is queued
   size_t read_high_water = 64 * 1024;    // reading pauses while more body than this waits for the app
+  bool request_metrics = false;          // count RequestCounters (the master serves --metrics-bind)
 };
 
 }  // namespace esg::engine

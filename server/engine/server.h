@@ -66,6 +66,8 @@ class Server final : public ConnectionHost {
   uint64_t request_timeouts() const { return request_timeouts_; }
 
   size_t active_websockets() const { return active_websockets_; }
+  // The per-request figures (config().request_metrics), for the heartbeat; null when not counted.
+  const RequestCounters* counters() const { return config_.request_metrics ? &counters_ : nullptr; }
   // Sends every open WebSocket a close frame with `code` (1001 when the worker goes away).
   void CloseWebSockets(int code);
   bool draining() const { return draining_; }
@@ -86,6 +88,7 @@ class Server final : public ConnectionHost {
   void WebSocketOpened() override { ++active_websockets_; }
   void WebSocketClosed() override { --active_websockets_; }
   void Retire(Connection* connection) override;
+  RequestCounters* request_counters() override { return config_.request_metrics ? &counters_ : nullptr; }
 
  private:
   class Timer final : public EventHandler {
@@ -123,6 +126,7 @@ class Server final : public ConnectionHost {
   size_t active_websockets_ = 0;
   uint64_t requests_served_ = 0;
   uint64_t request_timeouts_ = 0;
+  RequestCounters counters_;
   bool draining_ = false;
   bool accept_paused_ = false;
   double accept_resume_at_ = 0;

@@ -24,6 +24,7 @@ bool Connection::StartWebSocket(http::RequestHead& head) {
                           http::kWebSocketUpgradeRequired.size()};
       SetCloseAfterWrite();
       Write(&iov, 1, iov.iov_len);
+      RecordResponse(counters_, &mark_, 426);
       // Written at once: close now (lingering), as the answer says; otherwise Flush closes after the write.
       if (!closed() && out_.empty()) CloseGracefully();
       return true;
@@ -51,6 +52,7 @@ void Connection::AcceptWebSocket(WebSocketStream* stream, const std::string& res
   if (closed() || ws_stream_.get() != stream) return;
   struct iovec iov = {const_cast<char*>(response_head.data()), response_head.size()};
   if (Write(&iov, 1, iov.iov_len) == SendResult::kClosed) return;
+  RecordResponse(counters_, &mark_, 101);
   if (log::AccessEnabled()) {
     log::Access().info("{} - \"WebSocket {}\" [accepted]", peer_.client_text, log::Escape(stream->target));
   }
@@ -73,6 +75,7 @@ void Connection::RejectWebSocket(int status) {
   struct iovec iov = {response.data(), response.size()};
   SetCloseAfterWrite();
   Write(&iov, 1, response.size());
+  RecordResponse(counters_, &mark_, status);
   EndWebSocket(1006);
   if (!closed() && out_.empty()) CloseGracefully();
 }

@@ -316,7 +316,8 @@ std::vector<OptionSpec> MakeTable() {
        false, kAboveZero, false, true, "", &Config::limit_worker_lifetime});
   add({"--metrics-bind", "", T::kText, "TEXT",
        "Serve Prometheus metrics (GET /metrics, text format 0.0.4) from the master at HOST:PORT or "
-       "unix:PATH, summed over all workers. Off by default.",
+       "unix:PATH, summed over all workers: requests by method and status class, their durations, bytes, "
+       "open connections and WebSockets, worker restarts. Off by default.",
        false, kNone, false, true, "", &Config::metrics_bind});
   add({"--user", "", T::kText, "TEXT",
        "Run the workers as this user (name or uid). Needs esg to be started as root: the master binds the "

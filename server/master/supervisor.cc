@@ -216,6 +216,8 @@ void Supervisor::OnWorkerMessage(pid_t pid, const WorkerMessage& message, std::s
       worker->requests = std::max(worker->requests, message.requests);
       worker->in_flight = message.in_flight;
       worker->connections = message.connections;
+      worker->websockets = message.websockets;
+      if (message.has_counters) worker->counters.MaxWith(message.counters);
       worker->rss = message.rss;
       CheckMemory(worker);
       break;
@@ -289,6 +291,7 @@ void Supervisor::OnWorkerExit(pid_t pid, int status) {
   WorkerPtr w = it->second;
   workers_.erase(it);
   exited_requests_ += w->requests;  // keeps the metrics' totals from going backwards
+  exited_counters_.Add(w->counters);
   scheduler_->Cancel(w->kill_timer);
   w->kill_timer = 0;
   const std::string recent_output = launcher_->RecentOutput(pid);

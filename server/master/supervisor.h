@@ -134,7 +134,8 @@ class Supervisor final : public WorkerEvents {
     Clock::time_point spawned;
     Clock::time_point last_heartbeat;
     Clock::time_point ready_deadline;
-    uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0;
+    uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0, websockets = 0;
+    RequestCounters counters;     // the largest of each counter seen in its heartbeats
     bool retiring = false;        // reached a limit (retire_reason); drained once a replacement is ready
     RestartReason retire_reason = RestartReason::kMaxRequests;
     Clock::time_point retire_at = Clock::time_point::max();  // --limit-worker-lifetime (+ jitter) is up
@@ -231,6 +232,7 @@ class Supervisor final : public WorkerEvents {
   std::function<void(const control::Event&)> event_sink_;
   std::array<uint64_t, kRestartReasons> restarts_{};
   uint64_t exited_requests_ = 0;  // the last request counters of the workers that exited
+  RequestCounters exited_counters_;  // likewise, their per-request figures (--metrics-bind)
   uint64_t reloads_ok_ = 0, reloads_rolled_back_ = 0;
   std::mt19937_64 random_{std::random_device{}()};  // lifetime jitter
 };

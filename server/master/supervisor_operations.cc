@@ -308,6 +308,7 @@ control::ServerStatus Supervisor::Status() const {
     ws.requests = w->requests;
     ws.in_flight = w->in_flight;
     ws.connections = w->connections;
+    ws.websockets = w->websockets;
     ws.rss_bytes = w->rss;
     ws.seconds_since_heartbeat = SecondsSince(w->last_heartbeat);
     if (w->retiring) ws.recycling = RestartReasonName(w->retire_reason);
@@ -315,6 +316,9 @@ control::ServerStatus Supervisor::Status() const {
   }
   s.requests_total = exited_requests_;
   for (const control::WorkerStatus& ws : s.workers) s.requests_total += ws.requests;
+  s.request_counters_counted = !options_.config.metrics_bind.empty();
+  s.request_counters = exited_counters_;
+  for (const auto& [pid, w] : workers_) s.request_counters.Add(w->counters);
   s.reloads = {{"ok", reloads_ok_}, {"rolled_back", reloads_rolled_back_}};
   for (int i = 0; i < kRestartReasons; ++i) {
     s.worker_restarts.emplace_back(RestartReasonName(static_cast<RestartReason>(i)), restarts_[i]);

@@ -23,6 +23,22 @@ WorkerMessage ParseWorkerMessage(std::string_view line) {
     out.in_flight = number("in_flight");
     out.connections = number("connections");
     out.rss = number("rss");
+    out.websockets = number("websockets");
+    auto array = [&message](const char* key, uint64_t* into, size_t size) {
+      auto it = message.find(key);
+      if (it == message.end() || !it->is_array()) return false;
+      for (size_t i = 0; i < size && i < it->size(); ++i) {
+        const nlohmann::json& v = (*it)[i];
+        into[i] = v.is_number_unsigned() ? v.get<uint64_t>() : 0;
+      }
+      return true;
+    };
+    RequestCounters& c = out.counters;
+    out.has_counters = array("requests_by_class", &c.requests[0][0], kMethodClasses * kStatusClasses);
+    array("duration_buckets", c.duration_buckets, kDurationBuckets);
+    c.duration_sum_us = number("duration_sum_us");
+    c.received_bytes = number("received_bytes");
+    c.sent_bytes = number("sent_bytes");
   } else if (name == "ready") {
     out.kind = WorkerMessage::Kind::kReady;
   } else if (name == "startup_failed") {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "server/common/request_counters.h"
+
 namespace esg {
 
 // Longest accepted message line, newline excluded.
@@ -77,7 +79,11 @@ struct WorkerMessage {
   enum class Kind { kMalformed, kUnknown, kReady, kHeartbeat, kStartupFailed, kMaxRequests };
   Kind kind = Kind::kMalformed;
   // heartbeat / max_requests counters (0 when absent or not an unsigned integer).
-  uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0;
+  uint64_t requests = 0, in_flight = 0, connections = 0, rss = 0, websockets = 0;
+  // heartbeat: the per-request counters, when the worker counts them (--metrics-bind). An absent array reads
+  // as zeros; its elements past the table's size are ignored, missing ones and non-integers read as 0.
+  bool has_counters = false;  // "requests_by_class" was present (an array)
+  RequestCounters counters;
   std::string message;  // startup_failed text (a non-string "message" reads as empty)
 };
 

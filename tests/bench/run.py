@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -46,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--workloads", default=None,
                    help=f"comma list from: {', '.join(W.WORKLOADS)} (default: all; --quick: hello)")
     p.add_argument("--esg-bin", default=S.DEFAULT_ESG_BIN, help="ESG master binary (default: %(default)s)")
+    p.add_argument("--esg-args", default="",
+                   help="extra options for ESG's command line, one string split like a shell's "
+                        "(e.g. --esg-args '--metrics-bind 127.0.0.1:0' to measure the metrics' cost)")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
     p.add_argument("--duration", type=float, default=None, help="seconds per measured wrk run (default 5)")
     p.add_argument("--warmup", type=float, default=None, help="seconds of wrk warm-up before each (default 2)")
@@ -531,7 +535,7 @@ def main(argv=None):
     outdir = os.path.join(a.out, ts)
     logdir = os.path.join(outdir, "logs")
     os.makedirs(logdir, exist_ok=True)
-    opts = {"app_dir": S.BENCH_DIR, "esg_bin": os.path.abspath(a.esg_bin)}
+    opts = {"app_dir": S.BENCH_DIR, "esg_bin": os.path.abspath(a.esg_bin), "esg_args": shlex.split(a.esg_args)}
     skipped = {}
     servers = []
     for name in a.servers:

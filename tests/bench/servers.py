@@ -107,6 +107,7 @@ def _esg(port, app_dir, opts):
         argv += ["--workers", str(opts["workers"])]
     if opts.get("keepalive"):
         argv += ["--timeout-keep-alive", str(opts["keepalive"])]
+    argv += opts.get("esg_args", [])  # run.py --esg-args
     return (argv, {"ESG_PYTHON": VENV_PY})
 
 

@@ -32,10 +32,15 @@ def test_limit_worker_memory_replaces_a_leaking_worker_without_failed_requests(e
     events = subprocess.Popen([_esgctl(), "--socket", sock, "events", "--count", "20", "--timeout", str(WAIT)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
+    banner: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(events.stdout.readline, "")), daemon=True)
     reader.start()
+    threading.Thread(target=lambda: banner.extend(iter(events.stderr.readline, "")), daemon=True).start()
     try:
-        # The subscription is live once it shows an event: scaling to 3 gives it one.
+        # esgctl prints its banner once the master has subscribed it (initial metadata follows Subscribe):
+        # an event sent before that — the scale below — would be missed and never shown.
+        wait_until(lambda: any("watching events" in line for line in banner), what="esgctl events' banner",
+                   server=server)
         ok(esgctl(sock, "scale", "3"))
         wait_until(lambda: any("scale" in line for line in lines),
                    what="the events subscription", server=server)

@@ -65,6 +65,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.ws.ping_interval = c.ws_ping_interval;
   e.ws.ping_timeout = c.ws_ping_timeout;
   e.ws.max_queue = static_cast<size_t>(c.ws_max_queue);
+  e.request_metrics = !c.metrics_bind.empty();  // only the master's --metrics-bind reads them
   e.defaults.server = c.server_header;
   e.defaults.date = c.date_header;
   for (const auto& [name, value] : c.headers) e.defaults.extra += name + ": " + value + "\r\n";
@@ -163,6 +164,24 @@ class Engine {
   size_t fresh_connections() const { return server_->fresh_connections(); }
   uint64_t requests_served() const { return server_->requests_served(); }
   uint64_t request_timeouts() const { return server_->request_timeouts(); }
+  // The heartbeat's per-request fields (WORKER_PROTOCOL.md); None when the engine does not count them.
+  py::object request_counters() const {
+    const RequestCounters* c = server_->counters();
+    if (!c) return py::none();
+    py::list requests;
+    for (const auto& row : c->requests) {
+      for (uint64_t v : row) requests.append(v);
+    }
+    py::list buckets;
+    for (uint64_t v : c->duration_buckets) buckets.append(v);
+    py::dict out;
+    out["requests_by_class"] = requests;
+    out["duration_buckets"] = buckets;
+    out["duration_sum_us"] = c->duration_sum_us;
+    out["received_bytes"] = c->received_bytes;
+    out["sent_bytes"] = c->sent_bytes;
+    return out;
+  }
 
  private:
   std::unique_ptr<AsgiChannel> channel_;
@@ -207,6 +226,9 @@ void InitEngine(py::module_& m) {
       .def_property_readonly("requests_served", &Engine::requests_served)
       .def_property_readonly("request_timeouts", &Engine::request_timeouts,
                              "Requests ended by --timeout-request (504 or a cut-short response) in this worker.");
+      .def("request_counters", &Engine::request_counters,
+           "The per-request counters for the heartbeat (a dict, see WORKER_PROTOCOL.md), or None when the "
+           "engine does not count them (no --metrics-bind).");
 }
 
 }  // namespace esg::python

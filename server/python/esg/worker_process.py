@@ -131,12 +131,17 @@ class Worker:
     # -- worker -> master
     def send_heartbeat(self) -> None:
         engine = self.serving.engine
+        # The per-request counters (requests_by_class, duration_*, *_bytes) only when the engine counts
+        # them (the master serves --metrics-bind).
+        counters = engine.request_counters() if engine is not None else None
         self.control.send(
             "heartbeat",
             requests=engine.requests_served if engine is not None else 0,
             in_flight=engine.active_requests if engine is not None else 0,
             connections=engine.connections if engine is not None else 0,
+            websockets=engine.active_websockets if engine is not None else 0,
             rss=rss_bytes(),
+            **(counters or {}),
         )
 
     async def heartbeat(self) -> None:

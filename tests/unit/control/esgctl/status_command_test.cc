@@ -44,6 +44,24 @@ TEST_F(StatusCommandTest, MetricsPrintsThePrometheusText) {
   EXPECT_EQ(last_exit_, kExitUsage);
 }
 
+// With --metrics-bind the workers count per-request figures: esg_requests_total by class (every class, zeros
+// included), the duration histogram with cumulative buckets, bytes in and out.
+TEST_F(StatusCommandTest, MetricsWithTheRequestFigures) {
+  admin_.status.request_counters_counted = true;
+  RequestCounters& c = admin_.status.request_counters;
+  c.Record(MethodClassOf("GET"), 200, 1'000);      // le=0.005
+  c.Record(MethodClassOf("GET"), 404, 7'000);      // le=0.01
+  c.Record(MethodClassOf("HEAD"), 200, 2'000'000); // le=2.5
+  c.Record(kMethodOther, 400, 0);
+  c.Record(MethodClassOf("POST"), 503, 60'000'000);  // +Inf only
+  c.received_bytes = 12345;
+  c.sent_bytes = 67890;
+  admin_.status.workers[0].websockets = 2;
+  admin_.status.workers[1].websockets = 1;
+  ExpectGolden("metrics_requests.txt", RunBoth({"metrics"}));
+  EXPECT_EQ(last_exit_, kExitOk);
+}
+
 TEST_F(StatusCommandTest, ArgumentsAreAUsageError) {
   ExpectGolden("status_errors.txt", RunBoth({"status", "--all"}));
   EXPECT_EQ(last_exit_, kExitUsage);

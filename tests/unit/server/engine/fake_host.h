@@ -63,6 +63,7 @@ class FakeHost final : public ConnectionHost {
   void WebSocketOpened() override { ++websockets; }
   void WebSocketClosed() override { --websockets; }
   void Retire(Connection* connection) override { retired.push_back(connection); }
+  RequestCounters* request_counters() override { return counters; }
 
   FakeClock& fake_clock() { return clock_; }
 
@@ -72,6 +73,7 @@ class FakeHost final : public ConnectionHost {
   int websockets = 0;
   int buffers_out = 0;
   std::vector<Connection*> retired;
+  RequestCounters* counters = nullptr;  // what the connections count into (null: not counted)
 
  private:
   EngineConfig config_;

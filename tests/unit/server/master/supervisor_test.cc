@@ -518,6 +518,52 @@ TEST_F(SupervisorTest, RestartsAreCountedByReasonAndNeverDecrease) {
   EXPECT_EQ(status.worker_restarts, expected);
 }
 
+// The per-request figures: summed over the live workers plus the last counters of those that exited; a lower
+// reading never moves them back; gauges (WebSockets) come from live workers only.
+TEST_F(SupervisorTest, RequestCountersAreSummedAndKeptAcrossExits) {
+  options_.config.metrics_bind = "127.0.0.1:0";
+  Start(2);
+  Ready(100);
+  Ready(101);
+  // requests_by_class is row-major: method class x status class (GET 2xx is index 1, POST 4xx index 13).
+  Say(100, R"({"event": "heartbeat", "websockets": 2, "requests_by_class": [0, 3], "duration_buckets": [3],)"
+           R"( "duration_sum_us": 900, "received_bytes": 300, "sent_bytes": 700})");
+  Say(101, R"({"event": "heartbeat", "websockets": 1, "requests_by_class": [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)"
+           R"( 0, 2], "duration_buckets": [1, 0, 2], "duration_sum_us": 40000, "received_bytes": 50})");
+  control::ServerStatus status = supervisor_->Status();
+  ASSERT_TRUE(status.request_counters_counted);
+  EXPECT_EQ(status.request_counters.requests[0][1], 4u);
+  EXPECT_EQ(status.request_counters.requests[2][3], 2u);
+  EXPECT_EQ(status.request_counters.duration_buckets[0], 4u);
+  EXPECT_EQ(status.request_counters.duration_buckets[2], 2u);
+  EXPECT_EQ(status.request_counters.duration_sum_us, 40900u);
+  EXPECT_EQ(status.request_counters.received_bytes, 350u);
+  EXPECT_EQ(status.request_counters.sent_bytes, 700u);
+  EXPECT_EQ(status.workers.at(0).websockets + status.workers.at(1).websockets, 3u);
+
+  // A bogus lower reading, then a crash: nothing goes backwards.
+  Say(100, R"({"event": "heartbeat", "requests_by_class": [0, 1]})");
+  EXPECT_EQ(supervisor_->Status().request_counters.requests[0][1], 4u);
+  Killed(100, SIGKILL);
+  status = supervisor_->Status();
+  EXPECT_EQ(status.request_counters.requests[0][1], 4u);
+  EXPECT_EQ(status.request_counters.received_bytes, 350u);
+  EXPECT_EQ(status.workers.at(0).websockets, 1u);  // the dead worker's sessions are gone
+  clock_.Advance(200ms);
+  ASSERT_EQ(Spawned(), 3u);
+  Ready(102);
+  Say(102, R"({"event": "heartbeat", "requests_by_class": [0, 5], "duration_buckets": [5]})");
+  status = supervisor_->Status();
+  EXPECT_EQ(status.request_counters.requests[0][1], 9u);
+  EXPECT_EQ(status.request_counters.duration_buckets[0], 9u);
+}
+
+TEST_F(SupervisorTest, WithoutMetricsBindRequestCountersAreNotCounted) {
+  Start(1);
+  Ready(100);
+  EXPECT_FALSE(supervisor_->Status().request_counters_counted);
+}
+
 TEST_F(SupervisorTest, DrainStopsEveryWorkerUntilResume) {
   Start(2);
   Ready(100);

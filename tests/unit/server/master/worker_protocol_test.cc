@@ -84,6 +84,53 @@ TEST(ParseWorkerMessageTest, KnownEvents) {
   EXPECT_EQ(ParseWorkerMessage(R"({"event": "from_the_future"})").kind, WorkerMessage::Kind::kUnknown);
 }
 
+TEST(ParseWorkerMessageTest, HeartbeatRequestCounters) {
+  WorkerMessage m = ParseWorkerMessage(
+      R"({"event": "heartbeat", "websockets": 4, "requests_by_class": [1, 2, 3, 4, 5, 6],)"
+      R"( "duration_buckets": [7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8], "duration_sum_us": 123456789,)"
+      R"( "received_bytes": 1000, "sent_bytes": 2000})");
+  EXPECT_EQ(m.kind, WorkerMessage::Kind::kHeartbeat);
+  EXPECT_EQ(m.websockets, 4u);
+  ASSERT_TRUE(m.has_counters);
+  EXPECT_EQ(m.counters.requests[0][0], 1u);  // GET 1xx
+  EXPECT_EQ(m.counters.requests[0][4], 5u);  // GET 5xx
+  EXPECT_EQ(m.counters.requests[1][0], 6u);  // HEAD 1xx: row-major, 5 status classes per method class
+  EXPECT_EQ(m.counters.requests[1][1], 0u);  // missing elements read as 0
+  EXPECT_EQ(m.counters.duration_buckets[0], 7u);
+  EXPECT_EQ(m.counters.duration_buckets[kDurationBuckets - 1], 8u);
+  EXPECT_EQ(m.counters.duration_sum_us, 123456789u);
+  EXPECT_EQ(m.counters.received_bytes, 1000u);
+  EXPECT_EQ(m.counters.sent_bytes, 2000u);
+}
+
+TEST(ParseWorkerMessageTest, HeartbeatCountersAreBackwardCompatibleAndBounded) {
+  // An older worker's heartbeat (or one without --metrics-bind): no counters, all zero.
+  WorkerMessage m = ParseWorkerMessage(R"({"event": "heartbeat", "requests": 5})");
+  EXPECT_FALSE(m.has_counters);
+  EXPECT_EQ(m.websockets, 0u);
+  EXPECT_EQ(m.counters.total_requests(), 0u);
+  EXPECT_EQ(m.counters.duration_sum_us, 0u);
+  // Wrong types read as 0; a longer array than the table (a newer worker's classes) is cut, never overflows.
+  std::string many = "[";
+  for (int i = 0; i < 10000; ++i) many += (i ? ",9" : "9");
+  many += "]";
+  m = ParseWorkerMessage(R"({"event": "heartbeat", "requests_by_class": )" + many +
+                         R"(, "duration_buckets": )" + many + R"(, "received_bytes": -3, "sent_bytes": "x"})");
+  ASSERT_TRUE(m.has_counters);
+  EXPECT_EQ(m.counters.total_requests(), 9u * kMethodClasses * kStatusClasses);
+  EXPECT_EQ(m.counters.duration_buckets[kDurationBuckets - 1], 9u);
+  EXPECT_EQ(m.counters.received_bytes, 0u);
+  EXPECT_EQ(m.counters.sent_bytes, 0u);
+  m = ParseWorkerMessage(R"({"event": "heartbeat", "requests_by_class": [-1, 1.5, "2", null, {}, 3],)"
+                         R"( "duration_buckets": {"0": 1}})");
+  ASSERT_TRUE(m.has_counters);
+  EXPECT_EQ(m.counters.total_requests(), 3u);
+  EXPECT_EQ(m.counters.requests[1][0], 3u);
+  EXPECT_EQ(m.counters.duration_buckets[0], 0u);
+  m = ParseWorkerMessage(R"({"event": "heartbeat", "requests_by_class": 7})");
+  EXPECT_FALSE(m.has_counters);
+}
+
 TEST(ParseWorkerMessageTest, WrongTypesNeitherThrowNorCount) {
   // A non-string message used to throw nlohmann::type_error out of the master's io thread.
   WorkerMessage m = ParseWorkerMessage(R"({"event": "startup_failed", "message": 42})");

@@ -71,6 +71,9 @@ void RequestFigures(Writer& w, const RequestCounters& c) {
   w.Family("esg_http_sent_bytes_total", "counter",
            "Bytes written to clients (HTTP and WebSocket, before TLS) by all workers.");
   w.Sample("esg_http_sent_bytes_total", "", c.sent_bytes);
+  w.Family("esg_request_timeouts_total", "counter",
+           "Requests ended by --timeout-request (a 504, or a response cut short) in all workers.");
+  w.Sample("esg_request_timeouts_total", "", c.request_timeouts);
 }
 
 }  // namespace

@@ -85,6 +85,8 @@ struct RequestCounters {
   // Bytes read from and written to clients (after TLS: HTTP and WebSocket bytes), every connection.
   uint64_t received_bytes = 0;
   uint64_t sent_bytes = 0;
+  // Requests ended by --timeout-request (504, or a response cut short), kept by the engine's Server.
+  uint64_t request_timeouts = 0;
 
   void Record(int method_class, int status, uint64_t micros) {
     ++requests[method_class][StatusClassOf(status)];
@@ -109,6 +111,7 @@ struct RequestCounters {
     op(duration_sum_us, other.duration_sum_us);
     op(received_bytes, other.received_bytes);
     op(sent_bytes, other.sent_bytes);
+    op(request_timeouts, other.request_timeouts);
   }
   // Saturates instead of wrapping: a worker's bogus huge reading cannot make a total go backwards.
   void Add(const RequestCounters& other) {

@@ -39,6 +39,7 @@ WorkerMessage ParseWorkerMessage(std::string_view line) {
     c.duration_sum_us = number("duration_sum_us");
     c.received_bytes = number("received_bytes");
     c.sent_bytes = number("sent_bytes");
+    c.request_timeouts = number("request_timeouts");
   } else if (name == "ready") {
     out.kind = WorkerMessage::Kind::kReady;
   } else if (name == "startup_failed") {

@@ -73,6 +73,22 @@ def test_a_slow_endpoint_is_answered_504_and_a_quick_one_is_not(esg_server):
     assert (r.status_code, r.text) == (200, "slept")
 
 
+def test_timed_out_requests_are_counted_in_the_metrics(esg_server):
+    from test_request_metrics import by_class, one, scrape
+
+    port = free_port()
+    server = esg_server([*DEADLINE, "--metrics-bind", f"127.0.0.1:{port}"], app=STARLETTE)
+    url = f"http://127.0.0.1:{port}/metrics"
+    assert one(scrape(url), "esg_request_timeouts_total") == 0
+    timed_out_request(server, "/sleep?s=30")
+    timed_out_request(server, "/sleep?s=30")
+    assert server.get("/fast").text == "fast"
+    # The worker's heartbeat (each second) carries the count to the master; a bounded poll.
+    values = wait_until(lambda: (lambda v: v if one(v, "esg_request_timeouts_total") == 2 else None)(scrape(url)),
+                        30, what="esg_request_timeouts_total == 2")
+    assert by_class(values).get(("GET", "5xx")) == 2, by_class(values)  # the two 504s ESG sent
+
+
 def test_off_by_default(esg_server):
     server = esg_server([], app=STARLETTE)
     r = server.get("/sleep?s=1.5", timeout=20)

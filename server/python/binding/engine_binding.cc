@@ -180,6 +180,7 @@ class Engine {
     out["duration_sum_us"] = c->duration_sum_us;
     out["received_bytes"] = c->received_bytes;
     out["sent_bytes"] = c->sent_bytes;
+    out["request_timeouts"] = server_->request_timeouts();
     return out;
   }
 
@@ -225,7 +226,7 @@ void InitEngine(py::module_& m) {
                              "Connections accepted that have not sent a request yet.")
       .def_property_readonly("requests_served", &Engine::requests_served)
       .def_property_readonly("request_timeouts", &Engine::request_timeouts,
-                             "Requests ended by --timeout-request (504 or a cut-short response) in this worker.");
+                             "Requests ended by --timeout-request (504 or a cut-short response) in this worker.")
       .def("request_counters", &Engine::request_counters,
            "The per-request counters for the heartbeat (a dict, see WORKER_PROTOCOL.md), or None when the "
            "engine does not count them (no --metrics-bind).");

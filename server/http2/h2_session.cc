@@ -245,11 +245,12 @@ struct H2Session::Impl {
       else if (n == ":authority") { s->authority.assign(v); s->has_authority = true; }
       return 0;
     }
-    if (n == "host") {
+    if (n == "host") {  // put first by FinishHead, or replaced by :authority (a mismatch is malformed)
       s->host.assign(v);
       s->has_host = true;
-      if (s->has_authority) return 0;  // replaced by :authority (or a mismatch: checked at the end)
-    } else if (n == "cookie") {
+      return 0;
+    }
+    if (n == "cookie") {
       if (!s->cookie.empty()) s->cookie += "; ";
       s->cookie.append(v);
       return 0;

@@ -11,6 +11,11 @@
 
 #include "server/http2/token_bucket.h"
 
+// Debian backported these two to 1.52 (1.52.0-1+deb12u1/u2: CVE-2023-44487, CVE-2024-28182); a plain 1.52.0
+// lacks them. Weak references keep ESG linking and running against either: null when absent.
+#pragma weak nghttp2_option_set_stream_reset_rate_limit
+#pragma weak nghttp2_option_set_max_continuations
+
 namespace esg::http2 {
 namespace {
 
@@ -406,6 +411,14 @@ H2Session::H2Session(const H2Limits& limits, H2Handler* handler, Clock clock)
   nghttp2_option_set_max_outbound_ack(opt, l.max_outbound_ack);
   nghttp2_option_set_max_settings(opt, l.max_settings_entries);
   nghttp2_option_set_no_closed_streams(opt, 1);
+  // ESG's own limits decide (README.md): nghttp2's rapid-reset limiter answers INTERNAL_ERROR on wall-clock
+  // time, and its CONTINUATION count in these builds counts reads of a frame header, not frames (a header
+  // trickled in byte by byte counts nine; fixed upstream in 2026 by "Count CONTINUATIONS per its frame
+  // header"), so a legitimate block split across many reads would be cut. Both are set out of the way.
+  if (&nghttp2_option_set_stream_reset_rate_limit != nullptr)
+    nghttp2_option_set_stream_reset_rate_limit(opt, uint64_t{1} << 40, uint64_t{1} << 40);
+  if (&nghttp2_option_set_max_continuations != nullptr)
+    nghttp2_option_set_max_continuations(opt, (l.max_continuations + 1) * 9);
   nghttp2_session_server_new2(&impl_->session, cb, impl_.get(), opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);

@@ -664,7 +664,7 @@ TEST(H2Session, ContinuationFloodOfEmptyFramesEndsInGoaway) {
   Goaway g = FindGoaway(s.out);
   ASSERT_TRUE(g.seen);
   EXPECT_EQ(g.code, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
-  EXPECT_NE(s.session.error().find("CONTINUATION"), std::string::npos);
+  EXPECT_EQ(s.session.error(), "too many CONTINUATION frames in one header block");  // ESG's bound, not nghttp2's
   EXPECT_TRUE(s.rec.reqs.empty());
 }
 
@@ -695,6 +695,19 @@ TEST(H2Session, HeaderBlockSplitAcrossAFewContinuationsIsFine) {
   ASSERT_EQ(s.rec.reqs.count(1), 1u);
   EXPECT_EQ(Get(s.rec.reqs[1].head.head.headers, "x-b"), "2");
   EXPECT_TRUE(s.rec.reqs[1].ended);
+}
+
+// nghttp2's own CONTINUATION counter (Debian's backport) counts reads of a frame header: fed byte by byte,
+// a block of HEADERS + 4 CONTINUATIONs would count 36 and be cut at its default of 8. ESG moves it aside.
+TEST(H2Session, HeaderBlockTrickledByteByByteIsFine) {
+  RawServer s;
+  std::string block = Block({{"x-a", "1"}, {"x-b", "2"}});
+  std::string in = Preface() + Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, block.substr(0, 4));
+  for (int i = 0; i < 3; ++i) in += Frame(NGHTTP2_CONTINUATION, 0, 1, block.substr(4 + 2 * i, 2));
+  in += Frame(NGHTTP2_CONTINUATION, NGHTTP2_FLAG_END_HEADERS, 1, block.substr(10));
+  for (char c : in) ASSERT_TRUE(s.Feed(std::string(1, c))) << s.session.error();
+  ASSERT_EQ(s.rec.reqs.count(1), 1u);
+  EXPECT_EQ(Get(s.rec.reqs[1].head.head.headers, "x-b"), "2");
 }
 
 TEST(H2Session, PingFloodWithAReadingPeerEndsInGoaway) {

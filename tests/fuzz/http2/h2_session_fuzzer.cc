@@ -7,7 +7,10 @@
 // bit 5). The clock is frozen, so the rate limits are exact.
 //
 // The bytes are fed whole, in pseudo-random pieces and byte by byte with the output taken only at the end:
-// the three runs must report the same events, bodies and GOAWAY code (split invariance). A fourth run takes
+// the three runs must report the same events, bodies and GOAWAY code (split invariance) — except that a
+// stream ending in an error may have received more of its last DATA frame when that frame came in pieces
+// (nghttp2 hands over DATA as it arrives and finds, say, a content-length overrun at the byte that breaks
+// it), so there the bodies need only extend the whole run's body. A fourth run takes
 // the output after every piece and checks the invariants alone. Invariants: open streams within the
 // limit; an unconsumed body within the stream window; heads valid (method, origin-form path, lowercase
 // names, no pseudo or connection-specific field, host first, the list within its bounds); per stream
@@ -70,6 +73,7 @@ struct App : H2Handler {
   std::map<int32_t, int> state;  // 1 head seen, 2 ended, 3 closed
   std::map<int32_t, size_t> unconsumed;
   size_t total_unconsumed = 0;
+  std::map<int32_t, uint32_t> close_codes;
 
   void Answer(int32_t id) {
     std::vector<Header> h = {{"content-type", "text/plain"}, {"Connection", "close"}};
@@ -127,6 +131,7 @@ struct App : H2Handler {
   void OnStreamClose(int32_t id, uint32_t code) override {
     Check(state[id] == 1 || state[id] == 2);
     state[id] = 3;
+    close_codes[id] = code;
     events += "C" + std::to_string(id) + ":" + std::to_string(code) + ";";
   }
 };
@@ -134,9 +139,25 @@ struct App : H2Handler {
 struct Run {
   std::string events;
   std::map<int32_t, std::string> bodies;
+  std::map<int32_t, uint32_t> close_codes;
   uint32_t goaway = 0;
   bool alive = true;
 };
+
+// Same events and GOAWAY; same bodies, or for a stream that errored, `piece`'s body extends `whole`'s.
+bool SameRun(const Run& whole, const Run& piece) {
+  if (whole.events != piece.events || whole.goaway != piece.goaway) return false;
+  for (const auto& kv : piece.bodies) {
+    auto w = whole.bodies.find(kv.first);
+    std::string_view wb = w == whole.bodies.end() ? std::string_view() : std::string_view(w->second);
+    auto code = piece.close_codes.find(kv.first);
+    bool errored = code != piece.close_codes.end() && code->second != 0;
+    if (errored ? kv.second.compare(0, wb.size(), wb) != 0 : kv.second != wb) return false;
+  }
+  for (const auto& kv : whole.bodies)
+    if (piece.bodies.find(kv.first) == piece.bodies.end()) return false;
+  return true;
+}
 
 template <typename NextSize>
 Run Drive(uint8_t flags, const std::string& wire, NextSize next_size, bool drain_each) {
@@ -174,6 +195,7 @@ Run Drive(uint8_t flags, const std::string& wire, NextSize next_size, bool drain
   if (!run.alive) Check(session.Done());
   run.events = std::move(app.events);
   run.bodies = std::move(app.bodies);
+  run.close_codes = std::move(app.close_codes);
   run.goaway = session.goaway_code();
   return run;
 }
@@ -193,8 +215,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return size_t{1} + seed % 97;
   }, false);
   Run bytes = Drive(flags, wire, [] { return size_t{1}; }, false);
-  Check(whole.events == split.events && whole.bodies == split.bodies && whole.goaway == split.goaway);
-  Check(whole.events == bytes.events && whole.bodies == bytes.bodies && whole.goaway == bytes.goaway);
+  Check(SameRun(whole, split));
+  Check(SameRun(whole, bytes));
   Drive(flags, wire, [&] {
     seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
     return size_t{1} + seed % 997;

@@ -96,6 +96,7 @@ struct H2Session::Impl {
   size_t out_off = 0;
   std::vector<int32_t> drained;
   bool fatal = false;
+  bool send_failed = false;  // nghttp2_session_mem_send failed: nothing more can be written
   std::string error;
   uint32_t goaway_code = kNoError;
 
@@ -113,6 +114,21 @@ struct H2Session::Impl {
       nghttp2_session_terminate_session(session, code);
     }
     return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+
+  // Reports every stream still open as closed with `code` (nghttp2 calls no stream-close callback for
+  // the streams of a session that terminated, nor from nghttp2_session_del).
+  void CloseAll(uint32_t code) {
+    std::vector<int32_t> ids;
+    for (const auto& kv : streams) ids.push_back(kv.first);
+    std::sort(ids.begin(), ids.end());
+    for (int32_t id : ids) {
+      auto it = streams.find(id);
+      if (it == streams.end()) continue;
+      std::unique_ptr<Stream> s = std::move(it->second);
+      streams.erase(it);
+      if (s->reported) handler->OnStreamClose(id, code);
+    }
   }
 
   // A stream that cost the server work without an exchange (rapid reset's signature).
@@ -438,7 +454,7 @@ H2Session::H2Session(const H2Limits& limits, H2Handler* handler, Clock clock)
 }
 
 H2Session::~H2Session() {
-  // nghttp2 calls no stream-close callbacks from session_del; the handler is not called again.
+  // nghttp2 calls no stream-close callbacks from session_del, and neither does this: see CloseStreams().
   nghttp2_session_del(impl_->session);
 }
 
@@ -546,6 +562,7 @@ std::string_view H2Session::PendingOutput() {
         m.fatal = true;
         m.error = nghttp2_strerror(static_cast<int>(n));
       }
+      m.send_failed = true;
       break;
     }
     if (n == 0) break;
@@ -557,8 +574,15 @@ std::string_view H2Session::PendingOutput() {
     for (int32_t id : ids)
       if (m.Find(id) != nullptr) m.handler->OnStreamDrained(id);
   }
+  // A terminated session (or one whose writes failed) closes no more streams itself.
+  if (!m.streams.empty() &&
+      (m.send_failed ||
+       (nghttp2_session_want_read(m.session) == 0 && nghttp2_session_want_write(m.session) == 0)))
+    m.CloseAll(m.goaway_code != kNoError ? m.goaway_code : kInternalError);
   return std::string_view(m.out).substr(m.out_off);
 }
+
+void H2Session::CloseStreams(uint32_t error_code) { impl_->CloseAll(error_code); }
 
 void H2Session::TakeOutput(size_t n) {
   Impl& m = *impl_;
@@ -586,6 +610,7 @@ bool H2Session::WantsWrite() const {
 bool H2Session::Done() const {
   const Impl& m = *impl_;
   if (m.out.size() > m.out_off) return false;
+  if (m.send_failed) return true;
   if (nghttp2_session_want_write(m.session) != 0) return false;
   return m.fatal || nghttp2_session_want_read(m.session) == 0;
 }

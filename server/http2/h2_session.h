@@ -10,8 +10,10 @@
 //   - Bytes to write come from PendingOutput(); after writing n of them call TakeOutput(n). Output is
 //     produced lazily, at most ~max_output_buffer at a time, so a peer that does not read costs bounded
 //     memory; WantsRead() turns false while that buffer is full.
-//   - Close the connection when Done() (after flushing PendingOutput()). Feed() returning false means the
-//     connection is being torn down (GOAWAY queued): flush, then close.
+//   - Close the connection when Done() (after flushing PendingOutput()). Feed() returning false means ESG
+//     tore the connection down (a defence tripped or nghttp2 failed fatally; GOAWAY queued, error() says
+//     why): flush, then close. A connection error nghttp2 answers itself (a malformed frame) queues its
+//     GOAWAY too; Feed() stays true, error()/goaway_code() are set once it is written, and Done() follows.
 // Handler callbacks may call Submit*/ResetStream/Consume re-entrantly; they must not destroy the session.
 #pragma once
 
@@ -127,6 +129,12 @@ class H2Session {
   void ShutdownNotice();
   void Goaway(uint32_t error_code = kNoError);
   void Goaway(int32_t last_stream_id, uint32_t error_code);
+
+  // The connection is gone (the peer closed, an I/O error, a timeout): reports OnStreamClose(id, error_code)
+  // for every stream still open. Call it before destroying the session; the destructor reports nothing.
+  // PendingOutput() does the same by itself once a terminated session has written its GOAWAY (the code is
+  // then the GOAWAY's).
+  void CloseStreams(uint32_t error_code = kCancel);
 
   // Output: bytes to write, produced on demand (at most ~max_output_buffer). Valid until the next call.
   std::string_view PendingOutput();

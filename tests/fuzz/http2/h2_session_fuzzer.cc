@@ -14,7 +14,7 @@
 // the output after every piece and checks the invariants alone. Invariants: open streams within the
 // limit; an unconsumed body within the stream window; heads valid (method, origin-form path, lowercase
 // names, no pseudo or connection-specific field, host first, the list within its bounds); per stream
-// head < data/end < close, each close once; no event after Feed said false; output slices bounded; after
+// head < data/end < close, each close once and none missing (after Done(), or CloseStreams()); no event after Feed said false; output slices bounded; after
 // a teardown and a full drain, Done().
 #include <algorithm>
 #include <cstdint>
@@ -193,6 +193,11 @@ Run Drive(uint8_t flags, const std::string& wire, NextSize next_size, bool drain
   }
   drain();
   if (!run.alive) Check(session.Done());
+  // Every reported stream is closed exactly once: by now if the session is done, else by CloseStreams().
+  if (session.Done())
+    for (const auto& kv : app.state) Check(kv.second == 3);
+  session.CloseStreams();
+  for (const auto& kv : app.state) Check(kv.second == 3);
   run.events = std::move(app.events);
   run.bodies = std::move(app.bodies);
   run.close_codes = std::move(app.close_codes);

@@ -792,6 +792,31 @@ TEST(H2Session, ControlFramesAnsweringOurDataAreCredited) {
   EXPECT_EQ(s.rec.reqs.size(), 3000u);
 }
 
+TEST(H2Session, StreamsOpenAtAConnectionErrorAreReportedClosed) {
+  RawServer s;
+  ASSERT_TRUE(s.Feed(Preface() + Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, Block())));
+  ASSERT_EQ(s.rec.reqs.count(1), 1u);
+  s.Feed(Frame(NGHTTP2_DATA, 0, 0, "x"));  // DATA on stream 0: nghttp2's own connection error
+  EXPECT_EQ(FindGoaway(s.out).code, uint32_t(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_EQ(s.session.goaway_code(), uint32_t(kProtocolError));
+  EXPECT_TRUE(s.session.Done());
+  EXPECT_TRUE(s.rec.reqs[1].closed);
+  EXPECT_EQ(s.rec.reqs[1].close_code, uint32_t(kProtocolError));
+}
+
+TEST(H2Session, CloseStreamsReportsEveryOpenStream) {
+  Fixture f;
+  int32_t a = f.client.Request("GET", "/a");
+  int32_t b = f.client.Request("GET", "/b");
+  Pump(f.client, f.session);
+  ASSERT_EQ(f.session.open_streams(), 2u);
+  f.session.CloseStreams();
+  EXPECT_EQ(f.session.open_streams(), 0u);
+  EXPECT_EQ(f.rec.reqs[a].close_code, uint32_t(kCancel));
+  EXPECT_EQ(f.rec.reqs[b].close_code, uint32_t(kCancel));
+  EXPECT_FALSE(f.session.SubmitResponse(a, 200, {}, true));
+}
+
 TEST(H2Session, BadPrefaceIsAConnectionError) {
   RawServer s;
   EXPECT_FALSE(s.Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));

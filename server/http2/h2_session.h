@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/http/parser_limits.h"
 #include "server/http/request_head.h"
 
 namespace esg::http2 {
@@ -70,6 +71,14 @@ struct H2Limits {
   size_t max_outbound_ack = 200;
   size_t max_settings_entries = 32;         // entries in one SETTINGS frame
 };
+
+// The --limit-* options carried over from HTTP/1.1: the head-size bound becomes the decoded header-list
+// bound (name + value + 32 per field, pseudo-headers included) and the field count stays the field count.
+inline H2Limits H2LimitsFrom(const http::ParserLimits& p, H2Limits base = {}) {
+  base.max_header_list_size = p.max_head_size;
+  base.max_header_count = p.max_header_count;
+  return base;
+}
 
 // A request as the engine's app channel takes it: method, path[?query] as target, version 2.0, headers
 // with `host` first (from :authority, or the Host header when :authority is absent), cookies joined.

@@ -481,6 +481,21 @@ TEST(H2Session, OversizeHeaderListGets431AndTheConnectionLives) {
   EXPECT_FALSE(f.client.goaway);
 }
 
+TEST(H2Session, HttpLimitsCarryOver) {
+  http::ParserLimits p;
+  p.max_head_size = 1000;
+  p.max_header_count = 7;
+  H2Limits l = H2LimitsFrom(p);
+  EXPECT_EQ(l.max_header_list_size, 1000u);
+  EXPECT_EQ(l.max_header_count, 7u);
+  Fixture f(l);
+  int32_t big = f.client.Request("GET", "/", {{"x-a", std::string(900, 'a')}});
+  int32_t ok = f.client.Request("GET", "/", {{"x-a", std::string(500, 'a')}});
+  Pump(f.client, f.session);
+  EXPECT_EQ(f.client.resps[big].status, 431);
+  EXPECT_EQ(f.rec.reqs.count(ok), 1u);
+}
+
 TEST(H2Session, TooManyHeaderFieldsGets431) {
   Fixture f;
   std::vector<Header> many;

@@ -97,6 +97,7 @@ struct H2Session::Impl {
   std::vector<int32_t> drained;
   bool fatal = false;
   bool send_failed = false;  // nghttp2_session_mem_send failed: nothing more can be written
+  bool input_over = false;   // nghttp2 wants no more input: the rest is ignored (not an error)
   std::string error;
   uint32_t goaway_code = kNoError;
 
@@ -196,6 +197,13 @@ struct H2Session::Impl {
   static int OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* ud) {
     Impl* self = static_cast<Impl*>(ud);
     if (self->fatal) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    // nghttp2 1.52 ignores input once it wants no more (GOAWAY exchanged and no stream open), but checks
+    // only when a mem_recv call starts: frames later in the same buffer would still be processed. Stop
+    // at the frame instead, so what is served does not depend on how the bytes were split into reads.
+    if (nghttp2_session_want_read(self->session) == 0) {
+      self->input_over = true;
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     switch (hd->type) {
       case NGHTTP2_HEADERS:
         self->block_bytes = hd->length;
@@ -461,8 +469,9 @@ H2Session::~H2Session() {
 bool H2Session::Feed(const char* data, size_t len) {
   Impl& m = *impl_;
   if (m.fatal) return false;
+  if (m.input_over) return true;
   ssize_t rv = nghttp2_session_mem_recv(m.session, reinterpret_cast<const uint8_t*>(data), len);
-  if (rv < 0 && !m.fatal) {
+  if (rv < 0 && !m.fatal && !m.input_over) {
     // A fatal error nghttp2 found itself: flooded outbound ACK queue, too many CONTINUATIONs (Debian's
     // backport, -905), a bad client preface, or out of memory.
     uint32_t code = (rv == NGHTTP2_ERR_FLOODED || rv == -905) ? kEnhanceYourCalm : kProtocolError;

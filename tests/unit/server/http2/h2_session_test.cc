@@ -832,6 +832,22 @@ TEST(H2Session, CloseStreamsReportsEveryOpenStream) {
   EXPECT_FALSE(f.session.SubmitResponse(a, 200, {}, true));
 }
 
+// After the peer's GOAWAY with nothing open the connection is over: a HEADERS behind it is not served,
+// whether it arrives in the same read (nghttp2 alone would serve it) or the next (nghttp2 ignores it).
+TEST(H2Session, NothingIsServedAfterThePeersGoawayWhateverTheReads) {
+  std::string goaway = Frame(NGHTTP2_GOAWAY, 0, 0, std::string(8, '\0'));
+  std::string headers = Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, Block());
+  RawServer one;
+  EXPECT_TRUE(one.Feed(Preface() + goaway + headers));
+  RawServer two;
+  EXPECT_TRUE(two.Feed(Preface() + goaway));
+  EXPECT_TRUE(two.Feed(headers));
+  EXPECT_TRUE(one.rec.reqs.empty());
+  EXPECT_TRUE(two.rec.reqs.empty());
+  EXPECT_TRUE(one.session.Done());
+  EXPECT_TRUE(two.session.Done());
+}
+
 TEST(H2Session, BadPrefaceIsAConnectionError) {
   RawServer s;
   EXPECT_FALSE(s.Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -98,6 +98,11 @@ struct H2Session::Impl {
   bool fatal = false;
   bool send_failed = false;  // nghttp2_session_mem_send failed: nothing more can be written
   bool input_over = false;   // nghttp2 wants no more input: the rest is ignored (not an error)
+  // Frame boundaries of the input (Feed hands nghttp2 at most one frame per call).
+  size_t preface_left = 24;  // bytes of the client preface still to come
+  size_t frame_left = 0;     // bytes of the current frame's payload still to come
+  uint8_t head[9];           // the frame header being received
+  size_t head_have = 0;
   std::string error;
   uint32_t goaway_code = kNoError;
 
@@ -197,13 +202,6 @@ struct H2Session::Impl {
   static int OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* ud) {
     Impl* self = static_cast<Impl*>(ud);
     if (self->fatal) return NGHTTP2_ERR_CALLBACK_FAILURE;
-    // nghttp2 1.52 ignores input once it wants no more (GOAWAY exchanged and no stream open), but checks
-    // only when a mem_recv call starts: frames later in the same buffer would still be processed. Stop
-    // at the frame instead, so what is served does not depend on how the bytes were split into reads.
-    if (nghttp2_session_want_read(self->session) == 0) {
-      self->input_over = true;
-      return NGHTTP2_ERR_CALLBACK_FAILURE;
-    }
     switch (hd->type) {
       case NGHTTP2_HEADERS:
         self->block_bytes = hd->length;
@@ -468,14 +466,42 @@ H2Session::~H2Session() {
 
 bool H2Session::Feed(const char* data, size_t len) {
   Impl& m = *impl_;
-  if (m.fatal) return false;
-  if (m.input_over) return true;
-  ssize_t rv = nghttp2_session_mem_recv(m.session, reinterpret_cast<const uint8_t*>(data), len);
-  if (rv < 0 && !m.fatal && !m.input_over) {
-    // A fatal error nghttp2 found itself: flooded outbound ACK queue, too many CONTINUATIONs (Debian's
-    // backport, -905), a bad client preface, or out of memory.
-    uint32_t code = (rv == NGHTTP2_ERR_FLOODED || rv == -905) ? kEnhanceYourCalm : kProtocolError;
-    m.Trip(code, nghttp2_strerror(static_cast<int>(rv)));
+  // nghttp2 1.52 ignores input once it wants no more (GOAWAY exchanged and no stream open) but checks only
+  // when a mem_recv call starts, so frames later in the same buffer would still be processed — what is
+  // served would depend on how the bytes were split into reads. Handing it one frame at most per call,
+  // the check happens at every frame boundary, whatever the reads.
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(data);
+  while (len > 0 && !m.fatal && !m.input_over) {
+    size_t n;
+    if (m.preface_left > 0) {
+      n = std::min(len, m.preface_left);
+      m.preface_left -= n;
+    } else if (m.head_have < 9) {
+      if (m.head_have == 0 && nghttp2_session_want_read(m.session) == 0) {
+        m.input_over = true;
+        break;
+      }
+      n = std::min(len, 9 - m.head_have);
+      std::memcpy(m.head + m.head_have, p, n);
+      m.head_have += n;
+      if (m.head_have == 9) {
+        m.frame_left = (size_t{m.head[0]} << 16) | (size_t{m.head[1]} << 8) | m.head[2];
+        if (m.frame_left == 0) m.head_have = 0;
+      }
+    } else {
+      n = std::min(len, m.frame_left);
+      m.frame_left -= n;
+      if (m.frame_left == 0) m.head_have = 0;
+    }
+    ssize_t rv = nghttp2_session_mem_recv(m.session, p, n);
+    if (rv < 0 && !m.fatal) {
+      // A fatal error nghttp2 found itself: flooded outbound ACK queue, too many CONTINUATIONs (Debian's
+      // backport, -905), a bad client preface, or out of memory.
+      uint32_t code = (rv == NGHTTP2_ERR_FLOODED || rv == -905) ? kEnhanceYourCalm : kProtocolError;
+      m.Trip(code, nghttp2_strerror(static_cast<int>(rv)));
+    }
+    p += n;
+    len -= n;
   }
   return !m.fatal;
 }

@@ -848,6 +848,21 @@ TEST(H2Session, NothingIsServedAfterThePeersGoawayWhateverTheReads) {
   EXPECT_TRUE(two.session.Done());
 }
 
+// The same for a frame nghttp2 would reject by its header alone (longer than SETTINGS_MAX_FRAME_SIZE): it is
+// ignored, not a connection error, in one read or two.
+TEST(H2Session, AFrameBehindThePeersGoawayIsIgnoredNotJudged) {
+  std::string goaway = Frame(NGHTTP2_GOAWAY, 0, 0, std::string(8, '\0'));
+  std::string oversized = Frame(NGHTTP2_PING, 0, 0, std::string(20000, 'p'));
+  RawServer one;
+  EXPECT_TRUE(one.Feed(Preface() + goaway + oversized));
+  RawServer two;
+  EXPECT_TRUE(two.Feed(Preface() + goaway));
+  EXPECT_TRUE(two.Feed(oversized));
+  EXPECT_EQ(one.session.goaway_code(), 0u);
+  EXPECT_EQ(two.session.goaway_code(), 0u);
+  EXPECT_FALSE(FindGoaway(one.out).seen);
+}
+
 TEST(H2Session, BadPrefaceIsAConnectionError) {
   RawServer s;
   EXPECT_FALSE(s.Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));

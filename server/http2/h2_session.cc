@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "server/http2/token_bucket.h"
@@ -146,6 +147,7 @@ struct H2Session::Impl {
   void RespondLocally(Stream* s, int status, std::string_view body) {
     s->answered = true;
     s->eof = true;
+    if (s->head.head.method == "HEAD") body = {};  // the length is announced, no content follows
     s->send_buf.assign(body.data(), body.size());
     std::string st = std::to_string(status);
     std::string len = std::to_string(body.size());
@@ -154,7 +156,7 @@ struct H2Session::Impl {
     nghttp2_data_provider prd;
     prd.source.ptr = nullptr;
     prd.read_callback = ReadBody;
-    nghttp2_submit_response(session, s->id, nva, 3, &prd);
+    nghttp2_submit_response(session, s->id, nva, 3, body.empty() ? nullptr : &prd);
   }
 
   // The request head is complete: ESG's checks, then the handler. Returns a callback result.
@@ -184,7 +186,10 @@ struct H2Session::Impl {
     for (const http::Header& f : h.headers) {
       if (f.name == "content-length") {  // nghttp2 checked it is one decimal number
         int64_t v = 0;
-        for (char c : f.value) v = v * 10 + (c - '0');
+        for (char c : f.value) {
+          if (v > (INT64_MAX - 9) / 10) break;  // nghttp2 refuses such values already
+          v = v * 10 + (c - '0');
+        }
         h.content_length = v;
       }
     }

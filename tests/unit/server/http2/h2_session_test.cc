@@ -496,6 +496,15 @@ TEST(H2Session, HttpLimitsCarryOver) {
   EXPECT_EQ(f.rec.reqs.count(ok), 1u);
 }
 
+TEST(H2Session, LocalAnswerToHeadHasNoContent) {
+  Fixture f;
+  int32_t id = f.client.Request("HEAD", "/", {{"x-a", std::string(40000, 'a')}});
+  Pump(f.client, f.session);
+  EXPECT_EQ(f.client.resps[id].status, 431);
+  EXPECT_EQ(f.client.resps[id].body, "");
+  EXPECT_EQ(f.client.resps[id].close_code, 0u);  // the client accepted the response as well-formed
+}
+
 TEST(H2Session, TooManyHeaderFieldsGets431) {
   Fixture f;
   std::vector<Header> many;

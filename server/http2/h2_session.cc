@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <unordered_map>
 
 #include "server/http2/token_bucket.h"
 

@@ -14,7 +14,9 @@
 //     tore the connection down (a defence tripped or nghttp2 failed fatally; GOAWAY queued, error() says
 //     why): flush, then close. A connection error nghttp2 answers itself (a malformed frame) queues its
 //     GOAWAY too; Feed() stays true, error()/goaway_code() are set once it is written, and Done() follows.
-// Handler callbacks may call Submit*/ResetStream/Consume re-entrantly; they must not destroy the session.
+// Handler callbacks come from Feed(), and OnStreamClose/OnStreamDrained also from PendingOutput() (a stream
+// closes when its last frame is written). They may call Submit*/ResetStream/Consume re-entrantly; they must
+// not destroy the session.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +25,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "server/http/parser_limits.h"
@@ -67,7 +68,8 @@ struct H2Limits {
   // GOAWAY ENHANCE_YOUR_CALM before a byte of the excess is decoded.
   size_t max_continuations = 4;
   size_t max_header_block = 0;              // 0: twice max_header_list_size
-  // Outbound SETTINGS/PING ACKs and RST_STREAMs queued but not written (nghttp2's own flood guard).
+  // Outbound SETTINGS/PING ACKs queued but not written (nghttp2's own flood guard; in 1.52 it does not
+  // count RST_STREAM, whose queue the reset bucket above bounds instead).
   size_t max_outbound_ack = 200;
   size_t max_settings_entries = 32;         // entries in one SETTINGS frame
 };

@@ -1,6 +1,6 @@
-// H2Session over nghttp2 1.52: the callbacks that turn nghttp2's events into H2Handler calls, the checks
-// nghttp2 leaves to its user, the flood defences, and the lazily produced output. The only file of ESG
-// that includes nghttp2.h.
+// H2Session over nghttp2 1.52: the callbacks that turn nghttp2's events into H2Handler calls, the flood
+// defences, the data provider and the lazily produced output. The request head's own checks are in
+// h2_head.cc. The only file of ESG that includes nghttp2.h.
 #include "server/http2/h2_session.h"
 
 #include <nghttp2/nghttp2.h>
@@ -27,17 +27,6 @@ int64_t SteadyMs() {
       .count();
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // RFC 9113 §8.2.2: fields HTTP/2 forbids; an app written for HTTP/1.1 may still set them, so they are
 // dropped from responses rather than failing the exchange.
 bool ConnectionSpecific(std::string_view name) {
@@ -53,14 +42,10 @@ nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
 
 // One request/response exchange. Owned by Impl::streams from HEADERS until nghttp2 closes the stream.
 struct Stream {
-  int32_t id = 0;
+  Stream(int32_t i, const H2Limits& l) : id(i), builder(l.max_header_list_size, l.max_header_count) {}
+  int32_t id;
   StreamHead head;
-  // Header block being received (the request head, or a trailer section).
-  size_t list_size = 0;
-  size_t field_count = 0;
-  bool too_large = false;
-  std::string authority, host, cookie;
-  bool has_authority = false, has_host = false;
+  H2HeadBuilder builder;     // the request head (and the bounds of a trailer section)
   bool reported = false;     // OnStreamHead was called
   size_t unconsumed = 0;     // body bytes reported but not Consume()d
   // Response side.
@@ -160,43 +145,21 @@ struct H2Session::Impl {
     nghttp2_submit_response(session, s->id, nva, 3, body.empty() ? nullptr : &prd);
   }
 
-  // The request head is complete: ESG's checks, then the handler. Returns a callback result.
+  // The request head is complete: ESG's checks (H2HeadBuilder), then the handler.
   int FinishHead(Stream* s, bool end_stream) {
-    http::RequestHead& h = s->head.head;
-    if (s->too_large) {
-      RespondLocally(s, 431, "Request header fields too large\n");
-      return 0;
+    switch (s->builder.Finish(&s->head)) {
+      case H2HeadBuilder::Verdict::kTooLarge:
+        RespondLocally(s, 431, "Request header fields too large\n");
+        return 0;
+      case H2HeadBuilder::Verdict::kConnect:
+        RespondLocally(s, 501, "CONNECT is not supported\n");
+        return 0;
+      case H2HeadBuilder::Verdict::kMalformed:
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, kProtocolError);
+        return SpendReset("malformed request");
+      case H2HeadBuilder::Verdict::kOk:
+        break;
     }
-    if (h.method == "CONNECT") {  // nghttp2 accepts CONNECT (RFC 9113 §8.5); ESG is not a proxy
-      RespondLocally(s, 501, "CONNECT is not supported\n");
-      return 0;
-    }
-    // §8.3.1: Host naming another authority than :authority is malformed. nghttp2 does not check it.
-    bool bad_host = s->has_authority && s->has_host && !EqualsNoCase(s->authority, s->host);
-    // §8.3.1 :path: origin-form, or "*" for OPTIONS (nghttp2 checks this too; kept as a second line).
-    bool bad_path = h.target.empty() || (h.target[0] != '/' && !(h.target == "*" && h.method == "OPTIONS"));
-    if (bad_host || bad_path) {
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, kProtocolError);
-      return SpendReset("malformed request");
-    }
-    // host first (what an HTTP/1.1 app expects), then the fields in order, cookies joined (§8.2.3).
-    const std::string& host = s->has_authority ? s->authority : s->host;
-    if (s->has_authority || s->has_host) h.headers.insert(h.headers.begin(), http::Header{"host", host});
-    if (!s->cookie.empty()) h.headers.push_back(http::Header{"cookie", s->cookie});
-    h.header_count = h.headers.size();
-    for (const http::Header& f : h.headers) {
-      if (f.name == "content-length") {  // nghttp2 checked it is one decimal number
-        int64_t v = 0;
-        for (char c : f.value) {
-          if (v > (INT64_MAX - 9) / 10) break;  // nghttp2 refuses such values already
-          v = v * 10 + (c - '0');
-        }
-        h.content_length = v;
-      }
-    }
-    h.version_major = 2;
-    h.version_minor = 0;
-    h.keep_alive = true;
     s->reported = true;
     handler->OnStreamHead(s->id, s->head);
     if (end_stream && Find(s->id) == s) handler->OnStreamEnd(s->id);
@@ -243,16 +206,12 @@ struct H2Session::Impl {
     int32_t id = frame->hd.stream_id;
     Stream* s = self->Find(id);
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST && s == nullptr) {
-      auto owned = std::make_unique<Stream>();
+      auto owned = std::make_unique<Stream>(id, self->limits);
       s = owned.get();
-      s->id = id;
       self->streams.emplace(id, std::move(owned));
     }
     (void)session;
-    if (s != nullptr) {  // a new header block: the bounds count afresh (the trailer section too)
-      s->list_size = 0;
-      s->field_count = 0;
-    }
+    if (s != nullptr) s->builder.StartBlock();  // the trailer section is bounded afresh too
     return 0;
   }
 
@@ -262,33 +221,12 @@ struct H2Session::Impl {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     Stream* s = self->Find(frame->hd.stream_id);
     if (s == nullptr) return 0;
-    // The decoder has to run to the end of the block (HPACK state is per connection), but nothing past
-    // the bound is kept: an HPACK bomb costs CPU proportional to its (bounded) compressed size only.
-    s->list_size += namelen + valuelen + 32;
-    if (++s->field_count > self->limits.max_header_count || s->list_size > self->limits.max_header_list_size)
-      s->too_large = true;
-    if (s->too_large || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not kept
     std::string_view n(reinterpret_cast<const char*>(name), namelen);
     std::string_view v(reinterpret_cast<const char*>(value), valuelen);
-    http::RequestHead& h = s->head.head;
-    if (!n.empty() && n[0] == ':') {  // nghttp2 let through only known pseudo-headers, once, first
-      if (n == ":method") h.method.assign(v);
-      else if (n == ":path") h.target.assign(v);
-      else if (n == ":scheme") s->head.scheme.assign(v);
-      else if (n == ":authority") { s->authority.assign(v); s->has_authority = true; }
-      return 0;
-    }
-    if (n == "host") {  // put first by FinishHead, or replaced by :authority (a mismatch is malformed)
-      s->host.assign(v);
-      s->has_host = true;
-      return 0;
-    }
-    if (n == "cookie") {
-      if (!s->cookie.empty()) s->cookie += "; ";
-      s->cookie.append(v);
-      return 0;
-    }
-    h.headers.push_back(http::Header{std::string(n), std::string(v)});
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+      s->builder.AddField(n, v, &s->head);
+    else
+      s->builder.CountField(n, v);  // request trailers: bounded, not kept
     return 0;
   }
 
@@ -301,7 +239,7 @@ struct H2Session::Impl {
         Stream* s = self->Find(id);
         if (s == nullptr) return 0;
         if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) return self->FinishHead(s, end_stream);
-        if (s->too_large) {  // an oversized trailer section
+        if (s->builder.too_large()) {  // an oversized trailer section
           nghttp2_submit_rst_stream(self->session, NGHTTP2_FLAG_NONE, id, kEnhanceYourCalm);
           return self->SpendReset("oversized trailers");
         }

@@ -1,6 +1,6 @@
 // H2Session: the server side of one HTTP/2 connection, as the engine sees it. nghttp2 1.52 sits behind it
 // (h2_session.cc is the only file that includes nghttp2.h), plus the checks nghttp2 leaves to its user
-// (:authority vs Host, CONNECT, header-list bounds) and ESG's flood defences. See README.md beside it.
+// (:authority vs Host, CONNECT, header-list bounds: h2_head.h) and ESG's flood defences. See README.md.
 //
 // Contract (one thread, no locks; nothing here touches a socket):
 //   - Feed() consumes bytes read from the peer (the connection preface first) and reports, through
@@ -29,6 +29,7 @@
 
 #include "server/http/parser_limits.h"
 #include "server/http/request_head.h"
+#include "server/http2/h2_head.h"
 
 namespace esg::http2 {
 
@@ -81,13 +82,6 @@ inline H2Limits H2LimitsFrom(const http::ParserLimits& p, H2Limits base = {}) {
   base.max_header_count = p.max_header_count;
   return base;
 }
-
-// A request as the engine's app channel takes it: method, path[?query] as target, version 2.0, headers
-// with `host` first (from :authority, or the Host header when :authority is absent), cookies joined.
-struct StreamHead {
-  http::RequestHead head;
-  std::string scheme;  // :scheme as sent (nghttp2 checked its characters)
-};
 
 class H2Handler {
  public:

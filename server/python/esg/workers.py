@@ -87,6 +87,11 @@ class ESGWorker(Worker):
     # -- gunicorn hooks
 
     def init_process(self) -> None:
+        # A forked worker still has the arbiter's signal handlers, which only queue the signal for the arbiter
+        # loop this process does not run: a SIGTERM now (e.g. a HUP's replacement of a worker still booting)
+        # would be lost and the arbiter would SIGKILL us after --graceful-timeout. Ours, at once; _serve
+        # stops at once when alive is already False.
+        signal.signal(signal.SIGTERM, self.handle_exit)
         # Validated here, in the worker (__init__ runs in the arbiter, where an exception would crash it
         # instead of failing the boot with status 3), and before the app is imported.
         where = f"{type(self).__name__}.CONFIG_KWARGS"

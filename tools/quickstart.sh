@@ -29,8 +29,10 @@ set +e +o pipefail  # from here on: collect results, never stop early (a grep wi
 # is //tests/wheels:wheels, and //tests/integration the whole suite on 3.11. A missing interpreter fails.
 other_cpythons=(cp310 cp312 cp313)
 rm -f dist/esg-*.whl
+wheels_start=$SECONDS
 ESG_WHEEL_TAGS="${other_cpythons[*]}" ESG_WHEEL_OUTPUT_BASE=$(bazel info output_base 2>/dev/null) tools/build-wheels.sh
 wheels_rc=$?
+echo "esg-wheels: ${other_cpythons[*]} built in $((SECONDS - wheels_start)) s (exit $wheels_rc)"
 bazel test //... "${other_cpythons[@]/#/\/\/tests\/wheels:}" --test_env=ESG_WHEEL_DIST="$root/dist" "${@:2}"
 rc=$?
 [ "$wheels_rc" = 0 ] || { echo "tools/build-wheels.sh failed (exit $wheels_rc): see its output above"; [ "$rc" != 0 ] || rc=$wheels_rc; }

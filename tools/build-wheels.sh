@@ -3,12 +3,17 @@
 #
 #   tools/build-wheels.sh                 every supported CPython found (Debian's /usr/bin/python3.X first, then
 #                                         pyenv's newest 3.X.* under ${PYENV_ROOT:-$HOME/.pyenv}/versions)
+#   ESG_WHEEL_TAGS="cp310 cp312" tools/build-wheels.sh
+#                                         these CPythons only, found as above; one not found is an error
+#                                         (after building the others)
 #   tools/build-wheels.sh PYTHON...       these interpreters only (each needs its C headers)
 #   tools/build-wheels.sh --repair WHEEL...   only the auditwheel step, for linux_* wheels built by `bazel build
 #                                         //:wheel` (the wheel tests use it on the build's own wheel)
 #
 # For each interpreter: `bazel build //:wheel` with ESG_PYTHON naming it (one output base for all wheel builds,
-# apart from the checkout's own, so the everyday build keeps its interpreter and bazel-bin link), then
+# apart from the checkout's own, so the everyday build keeps its interpreter and bazel-bin link; CI's
+# tools/quickstart.sh passes the checkout's own as $ESG_WHEEL_OUTPUT_BASE, so the sources that do not depend
+# on Python compile once, and the next plain `bazel build` switches back to tools/python_interpreter), then
 # `auditwheel repair --strip`: every ELF in the wheel (the `_esg` extension and the `esg`/`esgctl` executables
 # in esg/bin/) gets the non-system libraries it needs copied into esg.libs/ and its RUNPATH pointed there, debug
 # info and symbol tables stripped. The wheel carries the platform tag `auditwheel show` assigns to the repaired
@@ -38,7 +43,14 @@ if [ $# -gt 0 ]; then
   PYTHONS=("$@")
 else
   PYTHONS=()
-  for minor in 10 11 12 13; do
+  MINORS=(10 11 12 13)
+  if [ -n "${ESG_WHEEL_TAGS:-}" ]; then
+    MINORS=()
+    for tag in $ESG_WHEEL_TAGS; do
+      case "$tag" in cp31[0-3]) MINORS+=("${tag#cp3}") ;; *) die "ESG_WHEEL_TAGS: '$tag' is not cp310..cp313" ;; esac
+    done
+  fi
+  for minor in "${MINORS[@]}"; do
     found=""
     if [ -x "/usr/bin/python3.$minor" ] && [ -f "/usr/include/python3.$minor/Python.h" ]; then
       found="/usr/bin/python3.$minor"
@@ -48,10 +60,19 @@ else
         if [ -x "$candidate/bin/python3" ]; then found="$candidate/bin/python3"; break; fi
       done
     fi
-    if [ -n "$found" ]; then PYTHONS+=("$found"); else echo "build-wheels: no CPython 3.$minor found, skipped" >&2; fi
+    if [ -n "$found" ]; then
+      PYTHONS+=("$found")
+    elif [ -n "${ESG_WHEEL_TAGS:-}" ]; then
+      echo "build-wheels: ERROR: no CPython 3.$minor on this machine (neither /usr/bin/python3.$minor with its" \
+           "headers nor a pyenv 3.$minor.*): its wheel cannot be built" >&2
+      MISSING=1
+    else
+      echo "build-wheels: no CPython 3.$minor found, skipped" >&2
+    fi
   done
 fi
-[ ${#PYTHONS[@]} -gt 0 ] || die "no CPython 3.10-3.13 found"
+MISSING=${MISSING:-0}
+[ ${#PYTHONS[@]} -gt 0 ] || die "no CPython 3.10-3.13 found${ESG_WHEEL_TAGS:+ for $ESG_WHEEL_TAGS}"
 
 mkdir -p "$DIST"
 WORK=$(mktemp -d)
@@ -94,5 +115,10 @@ for python in "${PYTHONS[@]}"; do
   raw=$(ls "$BIN"/tools/wheel/esg-*-"$tag"-"$tag"-linux_*.whl 2>/dev/null | head -n 1)
   [ -n "$raw" ] || die "bazel built no $tag wheel in $BIN/tools/wheel"
   repair "$raw" "$tag"
+  # Bazel rebuilds a missing output when next asked; left there, another CPython's raw wheel would sit beside
+  # the checkout's own in bazel-bin/tools/wheel (a borrowed output base) for globbing tests to pick up.
+  rm -f "$raw"
 done
-"${BAZEL[@]}" shutdown  # the wheel builds' server is not needed until the next run
+# The wheel builds' own server is not needed until the next run (a borrowed output base keeps its server).
+[ -n "${ESG_WHEEL_OUTPUT_BASE:-}" ] || "${BAZEL[@]}" shutdown
+[ "$MISSING" = 0 ] || die "a requested CPython is missing (see above)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two commands for a fresh Debian 12 machine:
 #   tools/quickstart.sh serve   set up, build, and serve deploy/examples/hello.py on http://127.0.0.1:8000
-#   tools/quickstart.sh test    set up, build, and run every test (`bazel test //...`); .ci/run calls this
+#   tools/quickstart.sh test    set up, build, and run every test (`bazel test //...`, plus the wheels of the
+#                               other supported CPythons: //tests/wheels:cp310/cp312/cp313); .ci/run calls this
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -22,8 +23,19 @@ if [ "$what" = serve ]; then
 fi
 
 set +e +o pipefail  # from here on: collect results, never stop early (a grep with no match is normal)
-bazel test //... "${@:2}"
+# Every supported CPython: the other versions' self-contained wheels (tools/build-wheels.sh, in this
+# checkout's output base so what does not depend on Python compiles once) into dist/, tested by
+# //tests/wheels:cp3XY (user commands and the integration suite's core subset). The project's own 3.11 wheel
+# is //tests/wheels:wheels, and //tests/integration the whole suite on 3.11. A missing interpreter fails.
+other_cpythons=(cp310 cp312 cp313)
+rm -f dist/esg-*.whl
+wheels_start=$SECONDS
+ESG_WHEEL_TAGS="${other_cpythons[*]}" ESG_WHEEL_OUTPUT_BASE=$(bazel info output_base 2>/dev/null) tools/build-wheels.sh
+wheels_rc=$?
+echo "esg-wheels: ${other_cpythons[*]} built in $((SECONDS - wheels_start)) s (exit $wheels_rc)"
+bazel test //... "${other_cpythons[@]/#/\/\/tests\/wheels:}" --test_env=ESG_WHEEL_DIST="$root/dist" "${@:2}"
 rc=$?
+[ "$wheels_rc" = 0 ] || { echo "tools/build-wheels.sh failed (exit $wheels_rc): see its output above"; [ "$rc" != 0 ] || rc=$wheels_rc; }
 # Print every suite's summary lines, then one total, so the closing lines of the run show what passed.
 passed=0
 failed=0

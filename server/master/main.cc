@@ -25,7 +25,8 @@ namespace {
 
 // `esg --version` says what a bug report needs, like uvicorn's "Running uvicorn 0.55.0 with CPython 3.12.1 on
 // Linux": "esg 0.1.0 with CPython 3.12.1 on Linux". The Python is the interpreter workers would run
-// (ChooseInterpreter: $ESG_PYTHON, the active virtualenv, the build's), asked for its implementation and version.
+// (ChooseInterpreter: $ESG_PYTHON, the installation this executable is in, the active virtualenv, ...), asked
+// for its implementation and version.
 std::string VersionLine(const std::string& cli_line) {
   std::string python = esg::ChooseInterpreter();
   std::string quoted = "'";

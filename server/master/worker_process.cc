@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 extern char** environ;
 
@@ -71,13 +73,51 @@ class Fd {
 
 }  // namespace
 
-std::string ChooseInterpreter() {
+std::string SelfExecutable() {
+  char exe[PATH_MAX];
+  ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return length > 0 ? std::string(exe, length) : "";
+}
+
+std::string InstallationInterpreter(const std::string& exe, std::string* version_name) {
+  // <prefix>/<lib>/<pythonX.Y>/<site>/esg/bin/<name>: split off the last six components.
+  std::vector<std::string> parts;
+  std::string::size_type end = exe.size();
+  while (parts.size() < 6 && end != std::string::npos && end > 0) {
+    std::string::size_type slash = exe.rfind('/', end - 1);
+    if (slash == std::string::npos) return "";
+    parts.push_back(exe.substr(slash + 1, end - slash - 1));
+    end = slash;
+  }
+  if (parts.size() < 6 || parts[1] != "bin" || parts[2] != "esg" ||
+      (parts[3] != "site-packages" && parts[3] != "dist-packages") || parts[4].rfind("python3", 0) != 0 ||
+      (parts[5] != "lib" && parts[5] != "lib64")) {
+    return "";
+  }
+  std::string prefix = exe.substr(0, end);
+  if (version_name != nullptr) *version_name = parts[4];
+  for (const std::string& name : {parts[4], std::string("python3"), std::string("python")}) {
+    std::string candidate = prefix + "/bin/" + name;
+    if (IsFile(candidate) && access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string ChooseInterpreterFor(const std::string& exe) {
   std::string chosen = Env("ESG_PYTHON");
   if (!chosen.empty()) return chosen;
+  std::string version_name;
+  std::string installed = InstallationInterpreter(exe, &version_name);
+  if (!installed.empty()) return installed;
   std::string venv = Env("VIRTUAL_ENV");
   if (!venv.empty() && access((venv + "/bin/python").c_str(), X_OK) == 0) return venv + "/bin/python";
+  // An installed wheel whose prefix has no interpreter (a user site, ~/.local): the same CPython from $PATH;
+  // the build machine's path would mean nothing here.
+  if (!version_name.empty()) return version_name;
   return ESG_DEFAULT_PYTHON;
 }
+
+std::string ChooseInterpreter() { return ChooseInterpreterFor(SelfExecutable()); }
 
 std::vector<std::string> PackageRootCandidates(const std::string& argv0) {
   std::vector<std::string> roots;

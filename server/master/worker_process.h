@@ -15,8 +15,27 @@
 
 namespace esg {
 
-// $ESG_PYTHON if set; else $VIRTUAL_ENV/bin/python if it exists; else the build's default interpreter.
+// The workers' interpreter (and the one `esg --version` describes), for this executable (/proc/self/exe):
+// ChooseInterpreterFor(SelfExecutable()).
 std::string ChooseInterpreter();
+
+// The worker interpreter for the `esg` executable at `exe`, first that applies:
+//   1. $ESG_PYTHON (the wheel's console scripts and esg.run() set it to their own sys.executable);
+//   2. when `exe` is an installed wheel's <prefix>/lib/pythonX.Y/site-packages/esg/bin/esg: the interpreter
+//      of that installation, InstallationInterpreter(exe) — its `esg` package and `_esg` extension are for
+//      that CPython, so a virtualenv's executable run directly, activated or not, uses that virtualenv;
+//   3. $VIRTUAL_ENV/bin/python if it exists (a build-tree `esg` in an activated virtualenv);
+//   4. for an installed wheel whose prefix has no interpreter (a user site, ~/.local): pythonX.Y from $PATH;
+//   5. the build's default interpreter (tools/python_interpreter when it was built).
+std::string ChooseInterpreterFor(const std::string& exe);
+
+// For `exe` = <prefix>/{lib,lib64}/<python3[.Y]>/{site,dist}-packages/esg/bin/<name>: the first executable of
+// <prefix>/bin/<python3[.Y]>, <prefix>/bin/python3, <prefix>/bin/python, with `*version_name` (when not
+// null) set to <python3[.Y]>; "" when `exe` is not laid out so or no such interpreter exists.
+std::string InstallationInterpreter(const std::string& exe, std::string* version_name = nullptr);
+
+// readlink("/proc/self/exe"), or "".
+std::string SelfExecutable();
 
 // Absolute directories that may hold the `esg` package (each would be a PYTHONPATH entry), most specific
 // first: $RUNFILES_DIR, $TEST_SRCDIR, then the Bazel runfiles tree beside /proc/self/exe and beside argv[0]

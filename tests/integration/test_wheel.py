@@ -22,10 +22,16 @@ def find_wheel() -> Path:
     forced = os.environ.get("ESG_WHEEL")
     if forced:
         return Path(forced)
-    found = sorted((bazel_bin() / "tools" / "wheel").glob("esg-*.whl"))
+    # Under `bazel test` the runfiles hold exactly the //:wheel of this build; bazel-bin may also hold wheels
+    # built for other CPythons (tools/build-wheels.sh), so only this interpreter's tag is taken.
+    runfiles = os.environ.get("RUNFILES_DIR")
+    where = Path(runfiles or "/nonexistent") / "esg" / "tools" / "wheel"
+    if not where.is_dir():  # run by hand, RUNFILES_DIR naming another target's runfiles
+        where = bazel_bin() / "tools" / "wheel"
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    found = sorted(where.glob(f"esg-*-{tag}-{tag}-*.whl"))
     if not found:
-        pytest.fail(f"no wheel in {bazel_bin() / 'tools' / 'wheel'}: run `bazel build //:wheel` "
-                    "or set $ESG_WHEEL", pytrace=False)
+        pytest.fail(f"no {tag} wheel in {where}: run `bazel build //:wheel` or set $ESG_WHEEL", pytrace=False)
     return found[-1]
 
 

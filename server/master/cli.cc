@@ -5,6 +5,9 @@
 #include "server/http/access_log_format.h"
 #include "server/http/forwarded.h"
 
+#include <arpa/inet.h>
+#include <sys/un.h>
+
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -134,6 +137,33 @@ bool ValueListed(std::string_view list, std::string_view value) {
   return false;
 }
 
+// --metrics-bind's form: "unix:PATH" (a path that fits a socket address) or HOST:PORT with an IP literal
+// (IPv6 in brackets) and a port 0..65535. "" when it is well formed, else the reason.
+std::string MetricsBindProblem(const std::string& bind) {
+  if (bind.rfind("unix:", 0) == 0) {
+    const size_t limit = sizeof(sockaddr_un::sun_path);
+    if (bind.size() == 5 || bind.size() - 5 >= limit) {
+      return "needs a socket path of 1 to " + std::to_string(limit - 1) + " bytes after unix:.";
+    }
+    return "";
+  }
+  const std::string usage = "is not HOST:PORT (e.g. 127.0.0.1:9100, [::1]:9100) or unix:PATH.";
+  const size_t colon = bind.rfind(':');
+  if (colon == std::string::npos || colon == 0) return usage;
+  std::string host = bind.substr(0, colon);
+  const std::string port = bind.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return usage;
+  }
+  unsigned char address[sizeof(in6_addr)];
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    return inet_pton(AF_INET6, host.c_str(), address) == 1 ? "" : "has no IPv6 address in its brackets.";
+  }
+  return inet_pton(AF_INET, host.c_str(), address) == 1 ? "" : "does not start with an IP address (IPv6 in brackets).";
+}
+
 // Converts one occurrence and stores it into the config. Throws UsageError.
 void Apply(const Occurrence& occurrence, Config* config) {
   const OptionSpec& spec = *occurrence.spec;
@@ -214,6 +244,11 @@ void Apply(const Occurrence& occurrence, Config* config) {
   if (spec.name == "--header") {
     config->headers.push_back(ParseHeader(spec, occurrence.value));
     return;
+  }
+  if (spec.name == "--metrics-bind") {
+    // The address's form is a usage error here (exit 2); whether it can be bound is the master's start-up.
+    const std::string why = MetricsBindProblem(occurrence.value);
+    if (!why.empty()) throw UsageError{InvalidValue(spec, PyRepr(occurrence.value) + " " + why + source_note)};
   }
   if (spec.name == "--uds-mode") {
     // Octal permission bits only (no setuid/setgid/sticky bits, no symbolic modes): "660", "0660", "0o660".

@@ -91,9 +91,19 @@ def test_metrics_on_a_unix_socket_and_a_bad_bind(esg_server, run_esg, sockdir):
                server=server)
     server.stop()
     assert not os.path.exists(path)
-    result = run_esg(["--metrics-bind", "localhost:9100", "--port", "0", "hello:app"])
+    # A malformed address is a usage error naming the option (exit 2), before anything starts.
+    for bad in ("localhost:9100", "127.0.0.1:99999", "127.0.0.1", "unix:", "[nope]:9100", ":9100", "1.2.3.4:9x"):
+        result = run_esg(["--metrics-bind", bad, "--port", "0", "hello:app"])
+        assert result.returncode == 2, (bad, result.stderr)
+        assert f"Invalid value for '--metrics-bind': '{bad}'" in result.stderr, result.stderr
+    # A well-formed one that cannot be bound fails the start-up (exit 1), as a busy --port does.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+        result = run_esg(["--metrics-bind", taken, "--port", "0", "hello:app"])
     assert result.returncode == 1, result.stderr
-    assert "--metrics-bind localhost:9100: 'localhost' is not an IP address." in result.stderr
+    assert f"--metrics-bind {taken}: " in result.stderr, result.stderr
 
 
 def test_a_metrics_socket_never_replaces_a_live_server_or_a_file(esg_server, run_esg, sockdir):

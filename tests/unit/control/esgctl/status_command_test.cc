@@ -56,6 +56,7 @@ TEST_F(StatusCommandTest, MetricsWithTheRequestFigures) {
   c.Record(MethodClassOf("POST"), 503, 60'000'000);  // +Inf only
   c.received_bytes = 12345;
   c.sent_bytes = 67890;
+  c.request_timeouts = 2;
   admin_.status.workers[0].websockets = 2;
   admin_.status.workers[1].websockets = 1;
   ExpectGolden("metrics_requests.txt", RunBoth({"metrics"}));

@@ -77,7 +77,9 @@ class Connection final : public EventHandler, public StreamConnection, private h
   // Closes the connection if one of its deadlines (request head, request body, send, keep-alive, lingering
   // close, WebSocket ping and close) is past `now` (a reading of the host's clock).
   void CheckDeadline(double now);
-  void BeginDrain();
+  // The worker stops: every response from now on says Connection: close. Idle keep-alive connections are
+  // closed now, or with keep_idle left to their keep-alive deadline (see Server::BeginDrain).
+  void BeginDrain(bool keep_idle = false);
   void CloseWebSocket(int code);
 
  private:

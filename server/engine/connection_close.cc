@@ -111,8 +111,9 @@ void Connection::CheckDeadline(double now) {
   if (!stream_) Close();
 }
 
-void Connection::BeginDrain() {
+void Connection::BeginDrain(bool keep_idle) {
   draining_ = true;
+  if (keep_idle) return;
   // WebSockets stay open until CloseWebSocket (the end of the grace period). A connection that has not
   // sent its first request yet is not idle: a proxy has a request on its way (it is answered with
   // Connection: close); closing it would make the proxy see a reset.

@@ -202,9 +202,9 @@ void Server::StopAccepting() {
   }
 }
 
-void Server::BeginDrain() {
+void Server::BeginDrain(bool keep_idle) {
   draining_ = true;
-  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->BeginDrain();
+  for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->BeginDrain(keep_idle);
   Reap();
 }
 

@@ -56,7 +56,12 @@ class Server final : public ConnectionHost {
   int RunOnce();
 
   void StopAccepting();
-  void BeginDrain();
+  // keep_idle (a drain the master asked for: reload, recycling, scale-down — other workers go on serving):
+  // idle keep-alive connections are not closed now but at their keep-alive deadline, and a request that
+  // arrives on one meanwhile is answered with Connection: close. A proxy in front (nginx with its upstream
+  // keepalive_timeout below ESG's) then always closes first or gets an answer, never a reset for a request
+  // it had just written into a connection ESG was closing — which fails a POST with 502.
+  void BeginDrain(bool keep_idle = false);
   void CloseAll();
   size_t active_requests() const override { return active_requests_; }
   size_t connection_count() const { return connections_.size(); }

@@ -149,7 +149,7 @@ class Engine {
   }
   int run_once() { return server_->RunOnce(); }
   void stop_accepting() { server_->StopAccepting(); }
-  void begin_drain() { server_->BeginDrain(); }
+  void begin_drain(bool keep_idle) { server_->BeginDrain(keep_idle); }
   void close_all() {
     server_->CloseAll();
     server_->RunOnce();
@@ -215,7 +215,9 @@ void InitEngine(py::module_& m) {
       .def("run_once", &Engine::run_once, "Handle every ready event; never blocks.")
       .def("reader", &Engine::reader, "run_once as a plain C callable, for loop.add_reader.")
       .def("stop_accepting", &Engine::stop_accepting, "Close this worker's listening sockets.")
-      .def("begin_drain", &Engine::begin_drain, "Close idle connections; close the others after their response.")
+      .def("begin_drain", &Engine::begin_drain, py::arg("keep_idle") = false,
+           "Close idle connections (with keep_idle: at their keep-alive deadline); close the others after "
+           "their response.")
       .def("close_all", &Engine::close_all, "Close every connection now.")
       .def("close_websockets", &Engine::close_websockets, py::arg("code") = 1001,
            "Send every open WebSocket a close frame (1001: going away).")

@@ -138,8 +138,12 @@ class Serving:
         self.tracker = TaskTracker()
         self.failure_message: Optional[str] = None
         self._stop: Optional[asyncio.Event] = None
+        self.keep_idle = False
 
-    def stop(self) -> None:
+    def stop(self, keep_idle: bool = False) -> None:
+        """keep_idle: other workers go on serving (the master's drain): idle keep-alive connections are left to
+        their --timeout-keep-alive instead of being closed at once (Engine.begin_drain)."""
+        self.keep_idle = self.keep_idle or keep_idle
         if self._stop is not None:
             self._stop.set()
 
@@ -179,14 +183,20 @@ class Serving:
     async def drain(self, engine: Any) -> None:
         """Lets in-flight requests (and app tasks) finish, within --timeout-graceful-shutdown."""
         loop = asyncio.get_running_loop()
-        engine.begin_drain()
+        keep_idle = self.keep_idle
+        engine.begin_drain(keep_idle)
         timeout = self.config.get("timeout_graceful_shutdown")
         deadline = None if timeout is None else loop.time() + float(timeout)
+        # Idle keep-alive connections kept open close at their keep-alive deadline (the engine's tick).
+        idle_deadline = loop.time() + float(self.config.get("timeout_keep_alive") or 0) + 0.5
+        if deadline is not None:
+            idle_deadline = min(idle_deadline, deadline)
         # Connections accepted just before stop_accepting() get a moment to deliver their first request
         # (a proxy has one on its way; it is answered with Connection: close).
         fresh_deadline = loop.time() + ACCEPT_GRACE_SECONDS
         while (engine.active_requests or self.tracker.running
-               or (engine.fresh_connections and loop.time() < fresh_deadline)):
+               or (engine.fresh_connections and loop.time() < fresh_deadline)
+               or (keep_idle and engine.connections > engine.active_websockets and loop.time() < idle_deadline)):
             if deadline is not None and loop.time() >= deadline:
                 busy = max(engine.active_requests, self.tracker.running)
                 _log.error(f"Cancel {busy} running request(s), timeout graceful shutdown exceeded")

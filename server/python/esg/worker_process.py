@@ -78,14 +78,14 @@ class Worker:
         jitter = int(config.get("limit_max_requests_jitter") or 0)
         self.max_requests: Optional[int] = None if not limit else int(limit) + random.randint(0, max(0, jitter))
 
-    def stop(self) -> None:
+    def stop(self, keep_idle: bool = False) -> None:
         self.stopping = True
         # Close our listening sockets now, not one loop turn later in Serving.run: on a graceful stop the
         # master shuts the shared listeners down (new connections are refused at once), after which
         # accept() on them fails with EINVAL for as long as a worker still watches them.
         if self.serving.engine is not None:
             self.serving.engine.stop_accepting()
-        self.serving.stop()
+        self.serving.stop(keep_idle)
 
     def handle_signal(self, signum: int) -> None:
         if signum == signal.SIGINT and self.stopping:
@@ -121,7 +121,9 @@ class Worker:
         cmd = command.get("cmd")
         if cmd == "drain":
             _log.debug(f"Draining worker [{os.getpid()}] on the master's request")
-            self.stop()
+            # Other workers go on serving: idle keep-alive connections are left for the client (a proxy) to
+            # close or use once more, not closed under a request it may be writing.
+            self.stop(keep_idle=True)
         elif cmd == "reopen_logs":
             _log.debug("Reopening log files: ESG logs to stdout and stderr, nothing to reopen")
         elif cmd == "set_log_level" and isinstance(command.get("level"), str):

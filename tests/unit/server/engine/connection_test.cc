@@ -372,5 +372,48 @@ TEST_F(ConnectionUnitTest, DrainingClosesAfterTheCurrentResponse) {
   EXPECT_TRUE(eof);
 }
 
+TEST_F(ConnectionUnitTest, DrainingClosesAnIdleKeepAliveConnectionAtOnce) {
+  app_.answer_at_once = true;
+  Open();
+  Send(Get("/"));
+  EXPECT_NE(Receive().find("\r\n\r\nok"), std::string::npos);
+  connection_->BeginDrain();
+  Run();
+  EXPECT_EQ(connection_, nullptr);
+}
+
+// The master's drain (other workers go on serving): an idle keep-alive connection is not closed under a
+// request a proxy may be writing into it; one that arrives is answered with Connection: close, and a
+// connection nobody uses closes at its keep-alive deadline as usual.
+TEST_F(ConnectionUnitTest, DrainingWithKeepIdleAnswersALateRequestThenCloses) {
+  app_.answer_at_once = true;
+  Open();
+  Send(Get("/1"));
+  EXPECT_NE(Receive().find("\r\n\r\nok"), std::string::npos);
+  connection_->BeginDrain(/*keep_idle=*/true);
+  ASSERT_NE(connection_, nullptr);
+  Send(Get("/2"));
+  bool eof = false;
+  std::string got = Receive(&eof);
+  EXPECT_NE(got.find("connection: close\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("\r\n\r\nok"), std::string::npos) << got;
+  EXPECT_TRUE(eof);  // (the server may still linger on its read side: a graceful close)
+}
+
+TEST_F(ConnectionUnitTest, DrainingWithKeepIdleClosesAnUnusedConnectionAtItsKeepAliveDeadline) {
+  app_.answer_at_once = true;
+  Open();
+  Send(Get("/"));
+  EXPECT_NE(Receive().find("\r\n\r\nok"), std::string::npos);
+  connection_->BeginDrain(/*keep_idle=*/true);
+  Advance(config_.timeout_keep_alive - 0.1);
+  ASSERT_NE(connection_, nullptr);
+  Advance(0.2);
+  bool eof = false;
+  EXPECT_EQ(Receive(&eof), "");
+  EXPECT_TRUE(eof);
+  EXPECT_EQ(connection_, nullptr);
+}
+
 }  // namespace
 }  // namespace esg::engine

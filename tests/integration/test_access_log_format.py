@@ -4,7 +4,8 @@ durations at least as long as the app slept, one parseable JSON object per line,
 (no raw control or non-ASCII byte, no forged line), an unknown atom refused naming the option (exit 2, or a
 ValueError from esg.run).
 
-Durations are only checked against a lower bound (the app's sleep): the machines are shared.
+Durations are only checked against a lower bound (the app's sleep, less SLACK: an event loop may fire a
+timer up to a millisecond early — uvloop rounds to milliseconds): the machines are shared.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from deploy_support import APPS, env_for, free_port, get, procs, python, wait_until  # noqa: F401
 from esgtest import exchange, http_request
 
+SLACK_US = 5_000  # how early a loop's timer may fire, and more (see the docstring)
 APP = "access_log_app:app"
 VENV_GUNICORN = os.path.join(os.path.dirname(python()), "gunicorn")
 FULL = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(B)s %(b)s "%(f)s" "%(a)s" m=%(m)s U=%(U)s q=%(q)s H=%(H)s '
@@ -59,7 +61,7 @@ def test_durations_are_at_least_the_sleep(esg_server):
     assert server.get("/sleep?s=0.3").status_code == 200
     m = server.wait_for_output(r"^GET /sleep\?s=0\.3 HTTP/1\.1 T=(\d+) M=(\d+) D=(\d+) L=(\d+)\.(\d{6})$", "stdout")
     t, ms, us, l_int, l_frac = (int(g) for g in m.groups())
-    assert us >= 300_000 and ms >= 300, m.group(0)
+    assert us >= 300_000 - SLACK_US and ms >= (300_000 - SLACK_US) // 1000, m.group(0)
     assert ms == us // 1000 and t == us // 1_000_000 and (l_int, l_frac) == divmod(us, 1_000_000), m.group(0)
 
 
@@ -75,7 +77,7 @@ def test_json_preset(esg_server):
     assert first["client"].startswith("127.0.0.1:")
     assert (first["method"], first["path"], first["query"], first["protocol"]) == ("GET", "/sleep", "s=0.2", "HTTP/1.1")
     assert (first["status"], first["bytes"], first["user_agent"], first["request_id"]) == (200, 2, "probe/2", "abc-123")
-    assert first["duration"] >= 0.2
+    assert first["duration"] >= 0.2 - SLACK_US / 1e6
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", first["time"])
     assert (second["method"], second["protocol"], second["status"], second["bytes"]) == ("POST", "HTTP/1.0", 204, 0)
     assert second["user_agent"] is None and second["request_id"] is None
@@ -158,7 +160,7 @@ def test_with_log_config(esg_server, tmp_path):
     wait_until(lambda: log.exists() and "ACCESS INFO J 200" in log.read_text(), 10, what="the access record",
                describe=server.describe)
     m = re.search(r'^ACCESS INFO J 200 "a\\"b" (\d+)$', log.read_text(), re.M)
-    assert m and int(m.group(1)) >= 100_000, log.read_text()
+    assert m and int(m.group(1)) >= 100_000 - SLACK_US, log.read_text()
     assert "J 200" not in server.stdout()
 
 
@@ -180,7 +182,7 @@ def test_esg_run_app_object_json(procs, tmp_path):
     assert get(f"http://127.0.0.1:{port}/sleep?s=0.1", headers={"x-request-id": "r1"}).status_code == 200
     wait_until(lambda: '"request_id":"r1"' in p.out.read_text(), 10, what="the JSON line", describe=p.describe)
     record = json.loads(next(line for line in p.out.read_text().splitlines() if '"request_id"' in line))
-    assert record["path"] == "/sleep" and record["duration"] >= 0.1
+    assert record["path"] == "/sleep" and record["duration"] >= 0.1 - SLACK_US / 1e6
     assert p.stop() == 0, p.describe()
 
 
@@ -208,7 +210,7 @@ def test_gunicorn_access_logformat(procs):
     assert get(f"http://127.0.0.1:{port}/sleep?s=0.2", headers={"x-request-id": "g-7"}).status_code == 200
     pattern = r'G 127\.0\.0\.1 "GET /sleep\?s=0\.2 HTTP/1\.1" 200 2 rid=g-7 trace=t-1 D=(\d+) L=\d+\.\d{6}'
     wait_until(lambda: re.search(pattern, p.output()), 10, what="gunicorn's access line", describe=p.describe)
-    assert int(re.search(pattern, p.output()).group(1)) >= 200_000
+    assert int(re.search(pattern, p.output()).group(1)) >= 200_000 - SLACK_US
     assert p.stop() == 0, p.describe()
 
 

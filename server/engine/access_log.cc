@@ -5,15 +5,12 @@
 #include <string>
 
 #include "server/common/log.h"
+#include "server/engine/clock.h"
 
 namespace esg::engine {
 namespace {
 
-double PreciseNow() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
-}
+double PreciseNow() { return static_cast<double>(PreciseMonotonicMicros()) / 1e6; }
 
 int64_t UnixMicros() {
   struct timespec ts;

@@ -9,12 +9,12 @@
 #pragma once
 
 #include <sys/types.h>
-#include <time.h>
 
 #include <cstdint>
 #include <string_view>
 
 #include "server/common/request_counters.h"
+#include "server/engine/clock.h"
 
 namespace esg::engine {
 
@@ -29,13 +29,9 @@ struct RequestMark {
   int queued_status = 0;  // 0: none queued
 };
 
-// Microseconds on CLOCK_MONOTONIC. Precise, unlike the engine's coarse deadline clock (a few ms steps),
-// since the first bucket is 5 ms wide.
-inline uint64_t MetricsNowMicros() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
-}
+// Durations use PreciseMonotonicMicros (clock.h), not the engine's coarse deadline clock (a few ms steps):
+// the first bucket is 5 ms wide.
+inline uint64_t MetricsNowMicros() { return PreciseMonotonicMicros(); }
 
 // A request head was parsed.
 inline void MarkRequest(RequestCounters* counters, RequestMark* mark, std::string_view method) {

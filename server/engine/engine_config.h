@@ -28,6 +28,10 @@ struct EngineConfig {
   size_t write_high_water = 64 * 1024;   // send() waits while more than this is queued
   size_t read_high_water = 64 * 1024;    // reading pauses while more body than this waits for the app
   bool request_metrics = false;          // count RequestCounters (the master serves --metrics-bind)
+  // --http2: TLS listeners offer ALPN h2 (tls_context.h); cleartext ones (TCP, UNIX) recognise the h2c
+  // connection preface. Connections that speak it are driven by server/engine/http2_link.h.
+  bool http2 = false;
+  uint32_t http2_max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS
 };
 
 }  // namespace esg::engine

@@ -17,6 +17,8 @@ class Transport {
   virtual ssize_t Writev(const struct iovec* iov, int count) = 0;
   // True once the transport may carry application data (a TLS handshake is complete).
   virtual bool secure() const { return false; }
+  // TLS only, once secure(): the handshake selected ALPN "h2" (offered only with --http2).
+  virtual bool h2_selected() const { return false; }
   // TLS only: a protocol step can need the other direction. True when the last Read() stopped because
   // the socket would not take the transport's own bytes (retry Read on EPOLLOUT), or the last Writev()
   // needs the peer's bytes first (retry Writev on EPOLLIN). Always false for plain sockets.

@@ -133,6 +133,16 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
     RecordResponse(c_->counters_, &mark, 503);
     return;
   }
+  int64_t max_body = c_->config_.limits.max_body_size;
+  if (max_body > 0 && head.content_length > max_body) {
+    // --limit-request-body, as the HTTP/1.1 parser applies it: announced too large, never reaches the app.
+    log::Error().warn("Invalid HTTP request from {}: Request body too large", c_->peer_.client_text);
+    RequestMark mark;
+    MarkRequest(c_->counters_, &mark, head.method);
+    AnswerLocally(stream_id, 413);
+    RecordResponse(c_->counters_, &mark, 413);
+    return;
+  }
   auto link = std::make_unique<StreamLink>(this, stream_id);
   MarkRequest(c_->counters_, &link->mark, head.method);
   auto stream = std::make_shared<HttpStream>(link.get(), /*framed_by_connection=*/true);
@@ -153,8 +163,32 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
 
 void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
   StreamLink* link = Find(stream_id);
-  if (!link) return;  // answered locally: the session returns the window when the stream closes
+  if (!link) {
+    // Answered by ESG (503, 413): the body is dropped, its window given back so the client can finish.
+    session_.Consume(stream_id, chunk.size());
+    return;
+  }
   link->last_data = c_->Now();
+  int64_t max_body = c_->config_.limits.max_body_size;
+  if (max_body > 0 && link->stream->body_received + static_cast<int64_t>(chunk.size()) > max_body) {
+    // A body without content-length (or longer than it said: nghttp2 catches that) over --limit-request-body.
+    log::Error().warn("Invalid HTTP request from {}: Request body too large", c_->peer_.client_text);
+    if (link->stream->response_started()) {
+      Reset(link, http2::kCancel);
+      return;
+    }
+    std::unique_ptr<StreamLink> owned = std::move(streams_[stream_id]);
+    streams_.erase(stream_id);
+    owned->finished = true;
+    c_->host_->RequestFinished();
+    RecordResponse(c_->counters_, &owned->mark, 413);
+    owned->stream->peer_closed_ = true;
+    owned->stream->Detach();  // the app sees http.disconnect
+    retired_.push_back(std::move(owned));
+    AnswerLocally(stream_id, 413);
+    session_.Consume(stream_id, chunk.size());
+    return;
+  }
   link->stream->PushBody(chunk);
 }
 

@@ -71,6 +71,7 @@ class Http2Link::StreamLink final : public StreamConnection {
   bool started = false;     // handed to the app channel
   bool finished = false;    // RequestFinished counted
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
+  double deadline = 0;      // --timeout-request: the response is due (0: none)
 
  private:
   Http2Link* link_;
@@ -156,6 +157,7 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
   link->stream = std::move(stream);
   link->head = &head;
   link->last_data = c_->Now();
+  if (c_->config_.timeout_request > 0) link->deadline = link->last_data + c_->config_.timeout_request;
   c_->host_->RequestStarted();
   streams_.emplace(stream_id, std::move(link));
   to_start_.push_back(stream_id);
@@ -185,6 +187,7 @@ void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
     owned->stream->peer_closed_ = true;
     owned->stream->Detach();  // the app sees http.disconnect
     retired_.push_back(std::move(owned));
+    Unlinked();
     AnswerLocally(stream_id, 413);
     session_.Consume(stream_id, chunk.size());
     return;
@@ -211,6 +214,10 @@ void Http2Link::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   stream->Detach();  // the app sees http.disconnect; its sends report the connection gone
   // A StreamLink method may be on the stack (a send whose flush closed the stream): freed later.
   retired_.push_back(std::move(link));
+  Unlinked();
+}
+
+void Http2Link::Unlinked() {
   if (streams_.empty() && !c_->closed()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
 }
 
@@ -291,6 +298,37 @@ void Http2Link::Reset(StreamLink* link, uint32_t code) {
   session_.ResetStream(link->id, code);
   link->stream->Detach();
   AfterOutputChange();
+}
+
+void Http2Link::TimeOut(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<StreamLink> link = std::move(it->second);
+  streams_.erase(it);
+  StreamPtr stream = link->stream;
+  stream->timed_out_ = true;
+  c_->host_->RequestTimedOut();
+  std::string_view target = stream->target;
+  std::string_view path = target.substr(0, target.find('?'));  // the query may hold secrets: not logged
+  bool started = stream->response_started();
+  log::Error().warn("Request timed out after {:g}s (--timeout-request): {} {} from {}; {}",
+                    c_->config_.timeout_request, log::Escape(stream->method), log::Escape(path),
+                    log::Escape(c_->peer_.client_text), started ? "HTTP/2 stream reset" : "504 sent");
+  if (!link->finished) {
+    link->finished = true;
+    c_->host_->RequestFinished();
+  }
+  if (started) {
+    session_.ResetStream(stream_id, http2::kCancel);
+  } else {
+    AnswerLocally(stream_id, 504);
+  }
+  if (!started) RecordResponse(c_->counters_, &link->mark, 504);
+  stream->Detach();
+  retired_.push_back(std::move(link));
+  Unlinked();
+  if (stream->observer_) stream->observer_->OnTimedOut();
+  Flush();
 }
 
 void Http2Link::AnswerLocally(int32_t stream_id, int status) {
@@ -377,6 +415,15 @@ void Http2Link::CheckDeadline(double now) {
                       config.timeout_send);
     c_->Abort();
     return;
+  }
+  // Streams past --timeout-request: 504 (or a reset once the response began), and the app is cancelled.
+  std::vector<int32_t> late;
+  for (auto& [id, link] : streams_) {
+    if (link->deadline != 0 && now >= link->deadline && !link->stream->response_complete()) late.push_back(id);
+  }
+  for (int32_t id : late) {
+    TimeOut(id);
+    if (c_->closed()) return;
   }
   // Streams whose app waits for a body that stalls (--timeout-request-body) are reset.
   std::vector<StreamLink*> stalled;

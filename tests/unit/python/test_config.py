@@ -95,3 +95,11 @@ def test_timeout_request_is_off_by_default_and_range_checked():
     for bad in (-1, float("nan"), float("inf"), "abc", True):
         with pytest.raises(ValueError, match=r"timeout_request=.*\(--timeout-request\)"):
             config.check_options({"timeout_request": bad})
+
+
+def test_http2_settings_reach_the_worker_config_and_the_flags():
+    assert config.DEFAULTS["http2"] is False and config.DEFAULTS["http2_max_concurrent_streams"] == 100
+    built = config.build({"http2": True, "http2_max_concurrent_streams": 16}, {})
+    assert built["http2"] is True and built["http2_max_concurrent_streams"] == 16
+    assert config.cli_args({"http2": True, "http2_max_concurrent_streams": 16}) == [
+        "--http2", "--http2-max-concurrent-streams", "16"]

@@ -184,7 +184,9 @@ def test_app_object_with_a_bad_http2_stream_limit_names_it(tmp_path):
     proc = run_snippet(tmp_path, f"import esg\nfrom dep_app import app\n"
                                  f"esg.run(app, port={free_port()}, http2=True, http2_max_concurrent_streams=0)")
     assert proc.returncode != 0
-    assert "http2_max_concurrent_streams" in proc.stderr and "positive" in proc.stderr, proc.stderr
+    assert ("ValueError: esg.run(): http2_max_concurrent_streams=0 must be an integer from 1 to 2147483647 "
+            "(--http2-max-concurrent-streams)." in proc.stderr), proc.stderr
+    assert "Started server process" not in proc.stderr, "refused before serving"
 
 
 def test_import_string_with_reload(procs, tmp_path):

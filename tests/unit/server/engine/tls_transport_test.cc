@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/engine/tls_context.h"
@@ -216,6 +217,25 @@ class TlsPair : public ::testing::Test {
       if (c == 1 && transport_->secure()) return true;
     }
     return false;
+  }
+
+  // A second connection to the same server context, resuming `session` (the client's options stay).
+  void Reconnect(SSL_SESSION* session) {
+    // Clean closes: OpenSSL will not resume a session whose connection was dropped without close_notify.
+    SSL_shutdown(client_);
+    transport_->Shutdown(true);
+    transport_.reset();
+    SSL_free(client_);
+    for (int& fd : fds_) close(std::exchange(fd, -1));
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
+    for (int fd : fds_) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    transport_ = MakeTlsTransport(context_, fds_[0]);
+    client_ = SSL_new(client_ctx_);
+    SSL_set_fd(client_, fds_[1]);
+    SSL_set_tlsext_host_name(client_, "localhost");
+    SSL_set1_host(client_, "localhost");
+    SSL_set_session(client_, session);
+    SSL_set_connect_state(client_);
   }
 
   // The protocol the handshake selected by ALPN, as the client sees it ("" for none).
@@ -562,6 +582,22 @@ TEST_F(TlsPair, Tls12WithAnAeadCipherSelectsH2) {
   ASSERT_TRUE(Handshake());
   ASSERT_EQ(SSL_version(client_), TLS1_2_VERSION);
   EXPECT_EQ(SSL_CIPHER_is_aead(SSL_get_current_cipher(client_)), 1);
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Tls12ResumedSessionSelectsH2Again) {
+  TlsSettings s = Http2Settings(true);
+  s.ciphers = "ECDHE+AESGCM:TLSv1";
+  Start(s, {.max_version = TLS1_2_VERSION, .alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  ASSERT_EQ(ClientAlpn(), "h2");
+  SSL_SESSION* session = SSL_get1_session(client_);
+  ASSERT_NE(session, nullptr);
+  Reconnect(session);
+  SSL_SESSION_free(session);
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(SSL_session_reused(client_), 1);
   EXPECT_EQ(ClientAlpn(), "h2");
   EXPECT_TRUE(transport_->h2_selected());
 }

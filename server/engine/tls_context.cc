@@ -73,9 +73,9 @@ int PasswordCallback(char* buf, int size, int /*rwflag*/, void* userdata) {
   return n;
 }
 
-// RFC 9113 §9.2.2: over TLS 1.2, HTTP/2 needs an ephemeral key exchange and an AEAD cipher (the suites of
-// RFC 7540 Appendix A are exactly the others); a client that negotiated one of those could (and per the RFC
-// may) end the connection with INADEQUATE_SECURITY. OpenSSL chooses the cipher before it asks for ALPN, so
+// RFC 9113 §9.2.2: over TLS 1.2, HTTP/2 needs an ephemeral key exchange and an AEAD cipher (the suites
+// RFC 7540 Appendix A prohibits are, in effect, the others); a client that negotiated a prohibited one may
+// end the connection with INADEQUATE_SECURITY, and browsers do. OpenSSL chooses the cipher before it asks for ALPN, so
 // such a connection is offered http/1.1 only. TLS 1.3 suites all qualify.
 bool CipherAllowsH2(const SSL* ssl) {
   if (SSL_version(ssl) >= TLS1_3_VERSION) return true;

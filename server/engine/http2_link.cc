@@ -19,6 +19,7 @@ namespace {
 // as ResponseHead built and validated them (the app's fields, server, date, --header). H2Session lowercases
 // the names and drops the connection-specific ones (connection, transfer-encoding, keep-alive).
 void FieldsOf(std::string_view head, std::vector<http::Header>* out) {
+  out->reserve(12);
   size_t line_end = head.find("\r\n");
   if (line_end == std::string_view::npos) return;
   head.remove_prefix(line_end + 2);
@@ -242,7 +243,7 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
     std::vector<http::Header> fields;
     FieldsOf(encoded, &fields);
     ended = !more_body && data.empty();
-    if (!session_.SubmitResponse(id, response.status(), fields, ended)) {
+    if (!session_.SubmitResponse(id, response.status(), std::move(fields), ended)) {
       log::Error().error("HTTP/2 response refused for {}: {}", c_->peer_.client_text, session_.error());
       Reset(link, http2::kInternalError);
       return SendResult::kError;
@@ -335,7 +336,7 @@ void Http2Link::AnswerLocally(int32_t stream_id, int status) {
   std::string_view reason = http::ReasonPhrase(status);
   std::vector<http::Header> fields = {{"content-type", "text/plain; charset=utf-8"},
                                       {"content-length", std::to_string(reason.size())}};
-  if (session_.SubmitResponse(stream_id, status, fields, false)) session_.SubmitData(stream_id, reason, true);
+  if (session_.SubmitResponse(stream_id, status, std::move(fields), false)) session_.SubmitData(stream_id, reason, true);
 }
 
 void Http2Link::AfterOutputChange() {

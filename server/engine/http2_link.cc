@@ -62,6 +62,9 @@ class Http2Link::StreamLink final : public StreamConnection {
   SendResult SendFramed(HttpStream*, std::string_view data, bool more_body) override {
     return link_->Send(this, data, more_body);
   }
+  SendResult SendFramedTrailers(HttpStream*, std::vector<http::Header> fields) override {
+    return link_->SendTrailers(this, std::move(fields));
+  }
 
   const int32_t id;
   StreamPtr stream;
@@ -72,6 +75,7 @@ class Http2Link::StreamLink final : public StreamConnection {
   bool started = false;     // handed to the app channel
   bool finished = false;    // RequestFinished counted
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
+  bool body_ended = false;  // the last body was sent; the trailers the app announced are still due
   double deadline = 0;      // --timeout-request: the response is due (0: none)
 
  private:
@@ -233,8 +237,11 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   HttpStream& s = *link->stream;
   http::ResponseHead& response = s.response_;
   const int32_t id = link->id;
+  if (link->body_ended) return SendResult::kError;  // a body after the last one (trailers are due)
   bool body = response.body_allowed() && !s.head_request;
   if (!body) data = std::string_view();
+  // Announced trailers end the stream instead of the last body (not for HEAD, 204, 304: no body, no trailers).
+  bool trailers = s.trailers_expected && body;
   bool ended = false;
   if (!s.started_) {
     s.started_ = true;
@@ -242,7 +249,7 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
                                                !more_body, data.size(), /*request_keep_alive=*/true);
     std::vector<http::Header> fields;
     FieldsOf(encoded, &fields);
-    ended = !more_body && data.empty();
+    ended = !more_body && data.empty() && !trailers;
     if (!session_.SubmitResponse(id, response.status(), std::move(fields), ended)) {
       log::Error().error("HTTP/2 response refused for {}: {}", c_->peer_.client_text, session_.error());
       Reset(link, http2::kInternalError);
@@ -258,10 +265,12 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
       return SendResult::kError;
     }
   }
-  if (!ended && (!data.empty() || !more_body)) session_.SubmitData(id, data, !more_body);
+  if (!ended && (!data.empty() || (!more_body && !trailers))) session_.SubmitData(id, data, !more_body && !trailers);
   s.body_sent += static_cast<int64_t>(data.size());
   SendResult result = SendResult::kOk;
-  if (!more_body) {
+  if (!more_body && trailers) {
+    link->body_ended = true;  // complete once SendTrailers comes
+  } else if (!more_body) {
     s.complete_ = true;
     Complete(link);
   } else if (session_.Buffered(id) > c_->config_.write_high_water) {
@@ -270,6 +279,31 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   }
   AfterOutputChange();  // may close the stream (and so retire `link`): nothing of it is used after this
   return result;
+}
+
+SendResult Http2Link::SendTrailers(StreamLink* link, std::vector<http::Header> fields) {
+  HttpStream& s = *link->stream;
+  if (!link->body_ended) {
+    // Trailers before the last body, or for a response that carries none (HEAD, 204, 304): the body
+    // part ends here (an empty last DATA frame), then the trailers — or, without a body, nothing more.
+    if (!s.started_) return SendResult::kError;
+    bool body = s.response_.body_allowed() && !s.head_request;
+    if (!body) {
+      s.complete_ = true;
+      Complete(link);
+      return SendResult::kOk;
+    }
+    return SendResult::kError;
+  }
+  if (!session_.SubmitTrailers(link->id, std::move(fields))) {
+    log::Error().error("HTTP/2 trailers refused for {}: {}", c_->peer_.client_text, session_.error());
+    Reset(link, http2::kInternalError);
+    return SendResult::kError;
+  }
+  s.complete_ = true;
+  Complete(link);
+  AfterOutputChange();  // may retire `link`
+  return SendResult::kOk;
 }
 
 void Http2Link::Complete(StreamLink* link) {

@@ -70,6 +70,7 @@ class Http2Link final : private http2::H2Handler {
   void StartPending();
   // StreamLink's calls.
   SendResult Send(StreamLink* link, std::string_view data, bool more_body);
+  SendResult SendTrailers(StreamLink* link, std::vector<http::Header> fields);
   void Consumed(StreamLink* link);
   void Complete(StreamLink* link);
   void Reset(StreamLink* link, uint32_t code);

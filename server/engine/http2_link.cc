@@ -250,7 +250,7 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
     std::vector<http::Header> fields;
     FieldsOf(encoded, &fields);
     ended = !more_body && data.empty() && !trailers;
-    if (!session_.SubmitResponse(id, response.status(), std::move(fields), ended)) {
+    if (!session_.SubmitResponse(id, response.status(), std::move(fields), ended, /*fields_checked=*/true)) {
       log::Error().error("HTTP/2 response refused for {}: {}", c_->peer_.client_text, session_.error());
       Reset(link, http2::kInternalError);
       return SendResult::kError;

@@ -340,15 +340,17 @@ struct H2Session::Impl {
 
   // Lowercased, connection-specific fields dropped, each checked by nghttp2's rules; false on a bad one.
   // In place: the names are usually lowercase already, and nothing is copied.
-  bool Clean(std::vector<http::Header>* fields) {
+  // `checked`: the fields were validated already (http::ResponseHead: token names, no CR/LF/NUL or other
+  // controls in values, which is stricter than nghttp2's rules): only lowercased and filtered.
+  bool Clean(std::vector<http::Header>* fields, bool checked = false) {
     size_t keep = 0;
     for (size_t i = 0; i < fields->size(); ++i) {
       http::Header& f = (*fields)[i];
       for (char& c : f.name) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
       if (ConnectionSpecific(f.name)) continue;
       if (f.name.empty() || f.name[0] == ':' ||
-          !nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(f.name.data()), f.name.size()) ||
-          !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size())) {
+          (!checked && !nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(f.name.data()), f.name.size()) ||
+          !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size()))) {
         error = "invalid response header field: " + f.name.substr(0, 64);
         return false;
       }
@@ -453,7 +455,7 @@ bool H2Session::Feed(const char* data, size_t len) {
 }
 
 bool H2Session::SubmitResponse(int32_t stream_id, int status, std::vector<http::Header> headers,
-                               bool end_stream) {
+                               bool end_stream, bool fields_checked) {
   Impl& m = *impl_;
   Stream* s = m.Find(stream_id);
   if (s == nullptr || !s->reported || s->answered || m.fatal) return false;
@@ -461,7 +463,7 @@ bool H2Session::SubmitResponse(int32_t stream_id, int status, std::vector<http::
     m.error = "response status out of range for HTTP/2";
     return false;
   }
-  if (!m.Clean(&headers)) return false;
+  if (!m.Clean(&headers, fields_checked)) return false;
   const std::vector<http::Header>& clean = headers;
   std::string st = std::to_string(status);
   std::vector<nghttp2_nv> nva;

@@ -239,6 +239,7 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   const int32_t id = link->id;
   if (link->body_ended) return SendResult::kError;  // a body after the last one (trailers are due)
   bool body = response.body_allowed() && !s.head_request;
+  size_t app_bytes = data.size();  // a HEAD response's content-length is the GET's
   if (!body) data = std::string_view();
   // Announced trailers end the stream instead of the last body (not for HEAD, 204, 304: no body, no trailers).
   bool trailers = s.trailers_expected && body;
@@ -246,7 +247,7 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   if (!s.started_) {
     s.started_ = true;
     std::string_view encoded = response.Finish(c_->config_.defaults, c_->host_->Date(), 1, s.head_request,
-                                               !more_body, data.size(), /*request_keep_alive=*/true);
+                                               !more_body, app_bytes, /*request_keep_alive=*/true);
     std::vector<http::Header> fields;
     FieldsOf(encoded, &fields);
     ended = !more_body && data.empty() && !trailers;
@@ -273,11 +274,16 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   } else if (!more_body) {
     s.complete_ = true;
     Complete(link);
-  } else if (session_.Buffered(id) > c_->config_.write_high_water) {
+  }
+  // May close the stream: `link` then sits in retired_ (freed only from a reactor callback or the tick),
+  // so it is still readable below; its stream is detached and Buffered() is 0.
+  AfterOutputChange();
+  // Judged after the flush, and `waiting` set only now: a flush that framed everything would otherwise
+  // wake (OnStreamDrained) a sender that has not started waiting yet, and the kWait would never end.
+  if (more_body && session_.Buffered(id) > c_->config_.write_high_water) {
     link->waiting = true;
     result = SendResult::kWait;
   }
-  AfterOutputChange();  // may close the stream (and so retire `link`): nothing of it is used after this
   return result;
 }
 

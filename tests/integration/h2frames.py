@@ -63,6 +63,10 @@ class H2Conn:
         self.ended: set[int] = set()  # streams the server ended (END_STREAM) or reset
         self.resets: dict[int, int] = {}  # stream id -> RST_STREAM code
         self.goaways: list[GoAwayFrame] = []
+        # The server's windows for what we send (RFC 9113 §6.9): connection, and per stream what was credited
+        # beyond SETTINGS_INITIAL_WINDOW_SIZE less what was sent.
+        self.send_window = DEFAULT_WINDOW
+        self.stream_credit: dict[int, int] = {}
 
     @classmethod
     def open(cls, server, settings: dict[int, int] | None = None) -> "H2Conn":
@@ -190,6 +194,11 @@ class H2Conn:
             self.ended.add(sid)
         elif isinstance(frame, GoAwayFrame):
             self.goaways.append(frame)
+        elif isinstance(frame, WindowUpdateFrame):
+            if sid == 0:
+                self.send_window += frame.window_increment
+            else:
+                self.stream_credit[sid] = self.stream_credit.get(sid, 0) + frame.window_increment
         if isinstance(frame, (HeadersFrame, DataFrame)) and "END_STREAM" in frame.flags:
             self.ended.add(sid)
 
@@ -210,6 +219,31 @@ class H2Conn:
 
     def read_to_close(self, timeout: float = IO_TIMEOUT) -> None:
         self.read_until(lambda: False, timeout, "the server closes the connection")
+
+    def stream_window(self, stream_id: int) -> int:
+        return self.server_settings.get(SETTINGS_INITIAL_WINDOW_SIZE, DEFAULT_WINDOW) + self.stream_credit.get(
+            stream_id, 0)
+
+    def send_body(self, stream_id: int, body: bytes, *, end_stream=True, timeout: float = IO_TIMEOUT) -> None:
+        """DATA within the server's windows, reading frames (WINDOW_UPDATEs) whenever they are spent."""
+        view = memoryview(body)
+        while True:
+            n = min(len(view), 16384, self.send_window, self.stream_window(stream_id))
+            if n > 0 or not view:
+                last = n == len(view)
+                frame = DataFrame(stream_id, bytes(view[:n]), flags={"END_STREAM"} if last and end_stream else set())
+                self.send(frame.serialize())
+                self.send_window -= n
+                self.stream_credit[stream_id] = self.stream_credit.get(stream_id, 0) - n
+                view = view[n:]
+                if last:
+                    return
+                continue
+            before = len(self.frames)
+            self.read_until(lambda: len(self.frames) > before, timeout,
+                            f"a WINDOW_UPDATE to send the rest ({len(view)} bytes) of stream {stream_id}'s body")
+            if self.eof:
+                raise AssertionError(f"the server closed with {len(view)} body bytes unsent: {self.summary()}")
 
     def status(self, stream_id: int) -> int | None:
         for name, value in self.headers.get(stream_id, []):

@@ -49,8 +49,9 @@ class H2Conn:
     """One client connection: send frames, read frames (SETTINGS acknowledged as they come), decode the
     server's header blocks in order (HPACK state)."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, auto_window: bool = True):
         self.sock = sock
+        self.auto_window = auto_window  # reopen the server's windows for every DATA byte read
         self.sock.settimeout(IO_TIMEOUT)
         self.buf = b""
         self.eof = False
@@ -69,14 +70,14 @@ class H2Conn:
         self.stream_credit: dict[int, int] = {}
 
     @classmethod
-    def open(cls, server, settings: dict[int, int] | None = None) -> "H2Conn":
+    def open(cls, server, settings: dict[int, int] | None = None, auto_window: bool = True) -> "H2Conn":
         if server.uds:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(IO_TIMEOUT)
             sock.connect(server.uds)
         else:
             sock = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
-        conn = cls(sock)
+        conn = cls(sock, auto_window)
         conn.send(PREFACE + SettingsFrame(0, settings or {}).serialize())
         return conn
 
@@ -182,7 +183,7 @@ class H2Conn:
                 for n, v in self.decoder.decode(frame.data))
         elif isinstance(frame, DataFrame):
             self.data[sid] = self.data.get(sid, b"") + frame.data
-            if frame.flow_controlled_length:
+            if frame.flow_controlled_length and self.auto_window:
                 # Keep the server's windows open for what we read (connection and stream).
                 try:
                     self.send(self.window_update(0, frame.flow_controlled_length)
@@ -244,6 +245,9 @@ class H2Conn:
                             f"a WINDOW_UPDATE to send the rest ({len(view)} bytes) of stream {stream_id}'s body")
             if self.eof:
                 raise AssertionError(f"the server closed with {len(view)} body bytes unsent: {self.summary()}")
+
+    def received(self, stream_id: int) -> int:
+        return len(self.data.get(stream_id, b""))
 
     def status(self, stream_id: int) -> int | None:
         for name, value in self.headers.get(stream_id, []):

@@ -279,6 +279,51 @@ def test_large_streamed_response_byte_for_byte(esg_server, tmp_path):
     assert out.read_bytes() == expected
 
 
+def test_response_honours_the_peers_window(esg_server):
+    """A client whose stream window is 0 gets the response's HEADERS and no DATA; each WINDOW_UPDATE lets
+    exactly that many bytes through."""
+    server = esg_server(["--http2"], app="big:app")
+    with H2Conn.open(server, {SETTINGS_INITIAL_WINDOW_SIZE: 0}, auto_window=False) as conn:
+        conn.send(conn.headers_frame(1, path=f"/bytes?size={MIB}"))
+        conn.read_until(lambda: conn.status(1) is not None, what="the response's HEADERS")
+        assert conn.status(1) == 200
+        conn.ping_roundtrip(b"zero-win")
+        conn.ping_roundtrip(b"zero-wi2")
+        assert conn.received(1) == 0, conn.summary()
+        # (frame, bytes of DATA expected in all after it): the stream window, then the connection window
+        # (65,535, never reopened until the last step) bounds what is sent.
+        steps = [(H2Conn.window_update(1, 1000), 1000), (H2Conn.window_update(1, 5000), 6000),
+                 (H2Conn.window_update(1, 70_000), DEFAULT_WINDOW), (H2Conn.window_update(0, 10_465), 76_000)]
+        for frame, total in steps:
+            conn.send(frame)
+            conn.read_until(lambda: conn.received(1) >= total, what=f"{total} bytes of DATA in all")
+            conn.ping_roundtrip(b"credit..")
+            conn.ping_roundtrip(b"credit.2")
+            assert conn.received(1) == total, f"the server sent past the window: {conn.summary()}"
+        assert 1 not in conn.ended
+
+
+def test_zero_window_reader_keeps_the_worker_bounded(esg_server):
+    """Streams whose client never opens its window: the app's send() waits (backpressure), the worker does not
+    buffer the 256 MiB answers, and other clients are served."""
+    server = esg_server(["--http2"], app="big:app")
+    pid = wait_workers(server, 1)[0]
+    with h2c_client(server) as c:  # warm up
+        assert len(c.get(f"/stream?size={4 * MIB}&chunk={MIB}").content) == 4 * MIB
+    base = rss(pid)
+    with H2Conn.open(server, {SETTINGS_INITIAL_WINDOW_SIZE: 0}, auto_window=False) as conn:
+        for sid in (1, 3, 5, 7):
+            conn.send(conn.headers_frame(sid, path=f"/stream?size={256 * MIB}&chunk={MIB}"))
+        conn.read_until(lambda: all(conn.status(s) == 200 for s in (1, 3, 5, 7)), what="4 response HEADERS")
+        peak = base
+        for _ in range(20):  # 2 s for the apps to produce what they may
+            peak = max(peak, rss(pid))
+            time.sleep(0.1)
+        assert peak - base < RSS_GROWTH_BOUND, f"worker RSS grew by {(peak - base) >> 20} MiB"
+        assert curl_get(h2c_url(server, "/bytes?size=100"), "--http2-prior-knowledge")[:2] == ("2", "200")
+        assert sum(conn.received(s) for s in (1, 3, 5, 7)) == 0
+
+
 def test_many_concurrent_streams_on_one_connection(esg_server):
     server = esg_server(["--http2"], app="scope_echo:app")
 

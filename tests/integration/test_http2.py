@@ -3,7 +3,7 @@
 request bodies.
 
 Covered: the ASGI scope of a stream, request bodies of several MiB (flow control tied to the app's receive),
-large streamed responses byte for byte, many concurrent streams on one connection, Starlette/FastAPI and WSGI
+large streamed responses byte for byte, the peer's windows honoured exactly, a zero-window reader bounded, many concurrent streams on one connection, Starlette/FastAPI and WSGI
 apps, `Upgrade: h2c` served as HTTP/1.1, the preface without --http2 (400), ALPN fallback to HTTP/1.1,
 WebSockets on HTTP/1.1 beside h2, SETTINGS_MAX_CONCURRENT_STREAMS and its option, graceful SIGTERM (GOAWAY, the
 open stream finishes), and the defences: rapid reset, CONTINUATION flood, PING/SETTINGS/WINDOW_UPDATE floods

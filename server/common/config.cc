@@ -45,7 +45,7 @@ std::vector<ConfigField> MakeFields() {
       {"ws_per_message_deflate", &C::ws_per_message_deflate},
       {"lifespan", &C::lifespan},
       {"http", &C::http, false},
-      {"http2", &C::http2, false},
+      {"http2", &C::http2},
       {"ws_max_queue", &C::ws_max_queue},
       {"h11_max_incomplete_event_size", &C::h11_max_incomplete_event_size},
       {"reset_contextvars", &C::reset_contextvars},

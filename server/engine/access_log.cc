@@ -43,8 +43,10 @@ void CaptureForAccessLog(const EngineConfig& config, const http::RequestHead& he
 void WriteAccessLog(const EngineConfig& config, const PeerInfo& peer, HttpStream& stream) {
   const http::AccessLogFormat* format = config.access_log_format.get();
   if (!format) {
-    log::Access().info("{} - \"{} {} HTTP/1.{}\" {}", peer.client_text, log::Escape(stream.method),
-                       log::Escape(stream.target), stream.http_minor, stream.response().status());
+    log::Access().info("{} - \"{} {} HTTP/{}\" {}", peer.client_text, log::Escape(stream.method),
+                       log::Escape(stream.target),
+                       stream.http_major == 2 ? "2" : stream.http_minor == 0 ? "1.0" : "1.1",
+                       stream.response().status());
     return;
   }
   http::AccessLogEntry entry;
@@ -52,6 +54,7 @@ void WriteAccessLog(const EngineConfig& config, const PeerInfo& peer, HttpStream
   entry.client_text = peer.client_text;
   entry.method = stream.method;
   entry.target = stream.target;
+  entry.http_major = stream.http_major;
   entry.http_minor = stream.http_minor;
   entry.status = stream.response().status();
   entry.body_bytes = stream.body_sent;

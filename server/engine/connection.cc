@@ -10,6 +10,7 @@
 
 #include "server/common/log.h"
 #include "server/engine/access_log.h"
+#include "server/engine/http2_link.h"
 
 namespace esg::engine {
 
@@ -45,6 +46,7 @@ void Connection::Start() {
 
 void Connection::OnEvents(uint32_t events) {
   if (closed()) return;
+  if (h2_) h2_->ReleaseClosed();
   if (events & (EPOLLERR | EPOLLHUP)) {
     // Still try to read what is buffered (a full close after a pipelined request, for example).
     readable_ = true;
@@ -76,6 +78,7 @@ bool Connection::WsQueueFull() const {
 }
 
 bool Connection::ReadPaused() const {
+  if (h2_) return !h2_->WantsRead();
   if (stream_ && stream_->buffered_body() > config_.read_high_water) return true;
   if (WsQueueFull()) return true;
   // A WebSocket client that does not read what we send (pongs, echoes) is not read either, until the
@@ -135,6 +138,10 @@ void Connection::ReadLoop() {
     if (n == 0) {
       eof_ = true;
       readable_ = false;
+      if (h2_) {
+        h2_->PeerGone();
+        return;
+      }
       if (ws_stream_) {
         EndWebSocket(1006);  // gone without a close frame
         Close();
@@ -181,6 +188,23 @@ void Connection::ParseBuffered() {
     buffer_start_ += used;
     buffer_len_ -= used;
     if (buffer_len_ == 0) ReleaseBuffer();
+    return;
+  }
+  if (config_.http2 && !protocol_known_) {
+    Protocol p = DetectProtocol();
+    if (p == Protocol::kUnknown) return;  // the first bytes may still become the h2c preface
+    protocol_known_ = true;
+    if (p == Protocol::kHttp2) h2_ = std::make_unique<Http2Link>(this);
+  }
+  if (h2_) {
+    // The link consumes everything; the buffer stays ours until Input returns (parsing_ keeps Close off it).
+    const char* data = buffer_ + buffer_start_;
+    size_t len = buffer_len_;
+    buffer_start_ = buffer_len_ = 0;
+    parsing_ = true;
+    h2_->Input(data, len);
+    parsing_ = false;
+    if (!closed()) ReleaseBuffer();
     return;
   }
   parsing_ = true;
@@ -239,6 +263,18 @@ void Connection::ParseBuffered() {
     // The peer closed and everything it sent is parsed: nothing more to answer.
     if (eof_ && !stream_ && !ws_stream_) CloseAtEof();
   }
+}
+
+Connection::Protocol Connection::DetectProtocol() {
+  // TLS: ALPN decided (h2 is offered only with --http2); the client sends the preface next, and the
+  // session checks it. A TLS client that did not negotiate h2 speaks HTTP/1.1.
+  if (transport_->secure()) return transport_->h2_selected() ? Protocol::kHttp2 : Protocol::kHttp1;
+  // Cleartext: h2c with prior knowledge (RFC 9113 §3.3) starts with the 24-byte connection preface, which
+  // HTTP/1.1 would refuse as a request (PRI is no method ESG serves). Upgrade: h2c is not offered (§3.1).
+  static constexpr std::string_view kPreface("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+  std::string_view got(buffer_ + buffer_start_, std::min(buffer_len_, kPreface.size()));
+  if (kPreface.substr(0, got.size()) != got) return Protocol::kHttp1;
+  return got.size() == kPreface.size() ? Protocol::kHttp2 : Protocol::kUnknown;
 }
 
 // The app answered before the request body was all in: the rest of the body is read and dropped so the
@@ -379,6 +415,10 @@ SendResult Connection::Write(const struct iovec* iov, int count, size_t total) {
 }
 
 void Connection::Flush() {
+  if (h2_) {
+    h2_->Flush();
+    return;
+  }
   // Most calls come from an EPOLLOUT flag reported with EPOLLIN while nothing is queued.
   if (out_.empty() && request_ != Request::kOutputBlocked && phase_ == Phase::kOpen) return;
   bool had_output = !out_.empty();

@@ -37,6 +37,7 @@
 namespace esg::engine {
 
 struct Listener;
+class Http2Link;
 
 class Connection final : public EventHandler, public StreamConnection, private http::RequestHandler {
  public:
@@ -132,6 +133,10 @@ class Connection final : public EventHandler, public StreamConnection, private h
   }
   // Closing (connection_close.cc).
   void CloseGracefully();
+  // --http2: true once h2_ is set, false for HTTP/1.1; nothing yet while a preface may still be arriving.
+  enum class Protocol { kUnknown, kHttp1, kHttp2 };
+  Protocol DetectProtocol();
+  friend class Http2Link;
   // WebSocket upgrade (websocket_upgrade.cc).
   bool StartWebSocket(http::RequestHead& head);
   void EndWebSocket(int code);
@@ -172,6 +177,9 @@ class Connection final : public EventHandler, public StreamConnection, private h
   bool waiting_writable_ = false;  // a send() returned kWait: wake the stream at the low-water mark
   bool reading_ = false;       // inside DoRead (re-entry guard)
   bool parsing_ = false;       // inside ParseBuffered's loop (an eager app may answer from within it)
+  bool protocol_known_ = false;  // --http2: the first bytes were checked for the h2c preface (or ALPN)
+  // Set once the connection speaks HTTP/2 (http2_link.h): it then drives reading, writing and deadlines.
+  std::unique_ptr<Http2Link> h2_;
   static constexpr double kLingerSeconds = 2.0;
   static constexpr int64_t kMaxDiscard = 1 << 20;
 };

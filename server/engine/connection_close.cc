@@ -6,6 +6,7 @@
 
 #include "server/common/log.h"
 #include "server/engine/connection.h"
+#include "server/engine/http2_link.h"
 
 namespace esg::engine {
 
@@ -31,6 +32,7 @@ void Connection::Close() {
   if (closed()) return;
   phase_ = Phase::kClosed;
   deferred_head_ = nullptr;
+  if (h2_) h2_->Closing();  // every stream ends: the apps see http.disconnect
   if (stream_) {
     host_->RequestFinished();
     StreamPtr s = std::move(stream_);
@@ -64,6 +66,7 @@ void Connection::CloseGracefully() {
     StreamPtr s = std::move(stream_);
     s->Detach();
   }
+  if (h2_) h2_->Closing();
   EndWebSocket(1006);
   transport_->Shutdown(/*graceful=*/true);
   ::shutdown(fd_, SHUT_WR);
@@ -76,6 +79,10 @@ void Connection::CloseGracefully() {
 void Connection::CheckDeadline(double now) {
   if (ws_ && phase_ < Phase::kLingering) ws_->Tick(now);
   if (closed()) return;
+  if (h2_ && phase_ < Phase::kLingering) {
+    h2_->CheckDeadline(now);
+    return;
+  }
   const EngineConfig& config = config_;
   if (out_sent_ < out_.size() && now - last_write_ > config.timeout_send) {
     // The client takes none of the response: it cannot be finished, so the connection goes.
@@ -113,6 +120,11 @@ void Connection::CheckDeadline(double now) {
 
 void Connection::BeginDrain(bool keep_idle) {
   draining_ = true;
+  if (h2_) {
+    // GOAWAY: the peer opens no new stream and retries elsewhere; the open ones finish, then it closes.
+    if (phase_ == Phase::kOpen) h2_->BeginDrain();
+    return;
+  }
   if (keep_idle) return;
   // WebSockets stay open until CloseWebSocket (the end of the grace period). A connection that has not
   // sent its first request yet is not idle: a proxy has a request on its way (it is answered with

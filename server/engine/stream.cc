@@ -40,6 +40,7 @@ void HttpStream::Detach() {
 HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_body) {
   if (!connection_) return SendResult::kClosed;
   if (complete_) return SendResult::kError;
+  if (framed_by_connection_) return connection_->SendFramed(this, data, more_body);
   // At most five pieces: head, chunk-size line, data, CRLF, last chunk (an app that set chunked itself and
   // sends its whole body in one message).
   struct iovec iov[5];

@@ -42,7 +42,9 @@ class HttpStream {
  public:
   using SendResult = engine::SendResult;
 
-  explicit HttpStream(StreamConnection* connection) : connection_(connection) {}
+  // framed_by_connection: the connection frames the response (HTTP/2: StreamConnection::SendFramed).
+  explicit HttpStream(StreamConnection* connection, bool framed_by_connection = false)
+      : connection_(connection), framed_by_connection_(framed_by_connection) {}
 
   void set_observer(StreamObserver* observer) { observer_ = observer; }
   // The connection's listener and peer; null once the connection is gone.
@@ -98,6 +100,7 @@ class HttpStream {
   // Request facts kept for the response and the access log.
   std::string method;
   std::string target;
+  int http_major = 1;  // 2 for a stream of an HTTP/2 connection
   int http_minor = 1;
   bool head_request = false;
   bool keep_alive = true;
@@ -112,6 +115,7 @@ class HttpStream {
 
  private:
   friend class Connection;
+  friend class Http2Link;
   void Notify() {
     if (observer_) observer_->OnBodyReady();
   }
@@ -126,6 +130,7 @@ class HttpStream {
   bool peer_closed_ = false;
   bool body_wanted_ = false;
   bool timed_out_ = false;
+  bool framed_by_connection_ = false;
   http::ResponseHead response_;
 };
 

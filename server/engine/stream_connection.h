@@ -59,6 +59,13 @@ class StreamConnection {
   virtual void CloseAfterWrite() = 0;
   // Close now.
   virtual void Close() = 0;
+
+  // HTTP/2 (http2_link.h): the connection frames the response itself. HttpStream::SendBody hands it the
+  // app's data unframed when the stream was created with framed_by_connection; never called otherwise.
+  virtual SendResult SendFramed(HttpStream* stream, std::string_view data, bool more_body) {
+    (void)stream, (void)data, (void)more_body;
+    return SendResult::kError;
+  }
 };
 
 }  // namespace esg::engine

@@ -51,6 +51,11 @@ void AppendSixDigits(int64_t value, std::string* out) {
   out->append(digits, 6);
 }
 
+std::string_view Protocol(const AccessLogEntry& e) {
+  if (e.http_major == 2) return "HTTP/2";
+  return e.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
 std::string_view PathOf(std::string_view target) {
   size_t q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);
@@ -381,12 +386,13 @@ void AccessLogFormat::Render(const AccessLogEntry& e, std::string* out) const {
         AppendEscaped(e.method, true, kMaxAtomBytes, out);
         out->push_back(' ');
         AppendEscaped(e.target, true, kMaxAtomBytes, out);
-        out->append(e.http_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
+        out->push_back(' ');
+        out->append(Protocol(e));
         break;
       case Kind::kMethod: AppendEscaped(e.method, true, kMaxAtomBytes, out); break;
       case Kind::kPath: AppendDecodedPath(PathOf(e.target), out); break;
       case Kind::kQuery: AppendEscaped(QueryOf(e.target), true, kMaxAtomBytes, out); break;
-      case Kind::kProtocol: out->append(e.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"); break;
+      case Kind::kProtocol: out->append(Protocol(e)); break;
       case Kind::kStatus: AppendInt(e.status, out); break;
       case Kind::kBytes: AppendInt(e.body_bytes, out); break;
       case Kind::kBytesOrDash:
@@ -440,7 +446,9 @@ void AccessLogFormat::RenderJson(const AccessLogEntry& e, std::string* out) cons
   AppendJsonString(PathOf(e.target), kMaxAtomBytes, out);
   out->append(",\"query\":");
   AppendJsonString(QueryOf(e.target), kMaxAtomBytes, out);
-  out->append(e.http_minor == 0 ? ",\"protocol\":\"HTTP/1.0\",\"status\":" : ",\"protocol\":\"HTTP/1.1\",\"status\":");
+  out->append(",\"protocol\":\"");
+  out->append(Protocol(e));
+  out->append("\",\"status\":");
   AppendInt(e.status, out);
   out->append(",\"bytes\":");
   AppendInt(e.body_bytes, out);

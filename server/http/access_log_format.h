@@ -26,6 +26,7 @@ struct AccessLogEntry {
   std::string_view client_text;  // "127.0.0.1:51234"
   std::string_view method;
   std::string_view target;       // as sent: path[?query]
+  int http_major = 1;            // 2: HTTP/2 (then http_minor is not shown)
   int http_minor = 1;
   int status = 0;
   int64_t body_bytes = 0;        // response body bytes the app sent

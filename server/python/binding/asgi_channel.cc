@@ -131,7 +131,10 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
   PyObject* scope = PyDict_Copy(websocket ? templates->websocket.get() : templates->http.get());
   if (!scope) return nullptr;
   PyRef guard = PyRef::Steal(scope);
-  if (head.version_minor != 1 && PyDict_SetItem(scope, k.http_version, k.v10) < 0) return nullptr;
+  if (head.version_minor != 1 &&
+      PyDict_SetItem(scope, k.http_version, head.version_major == 2 ? k.v2 : k.v10) < 0) {
+    return nullptr;
+  }
   PyObject* client = nullptr;
   std::string_view scheme;  // from a trusted X-Forwarded-Proto, else the listener's
   if (forwarded_ && peer->forwarded_trust < 0) {

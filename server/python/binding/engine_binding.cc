@@ -59,6 +59,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.timeout_send = c.timeout_send;
   e.timeout_request = c.timeout_request;
   e.limit_concurrency = static_cast<size_t>(c.limit_concurrency.value_or(0));
+  e.http2 = c.http2;
   e.websocket = c.ws != "none";
   e.ws_per_message_deflate = c.ws_per_message_deflate;
   e.ws.max_message = static_cast<uint64_t>(c.ws_max_size);

@@ -54,6 +54,7 @@ bool InitInterned() {
   i.https = Str("https");
   i.v10 = Str("1.0");
   i.v11 = Str("1.1");
+  i.v2 = Str("2");
   i.http_request = Str("http.request");
   i.http_disconnect = Str("http.disconnect");
   i.http_response_start = Str("http.response.start");

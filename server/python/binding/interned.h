@@ -36,6 +36,7 @@ struct Interned {
   PyObject* wss;
   PyObject* v10;
   PyObject* v11;
+  PyObject* v2;
   PyObject* http_request;
   PyObject* http_disconnect;
   PyObject* http_response_start;

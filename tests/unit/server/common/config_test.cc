@@ -28,7 +28,7 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
       "timeout_worker_healthcheck", "limit_max_requests_jitter", "limit_worker_memory", "limit_worker_lifetime",
       "metrics_bind", "user", "group", "venv",
       "timeout_request_body", "timeout_send", "ws_max_queue", "h11_max_incomplete_event_size",
-      "reset_contextvars", "timeout_request"};
+      "reset_contextvars", "timeout_request", "http2"};
   EXPECT_EQ(keys, expected);
   EXPECT_EQ(doc["control_fd"], 5);
   EXPECT_TRUE(doc["listeners"].is_array());

@@ -1,0 +1,370 @@
+// Http2Link implementation: H2Session events to HttpStreams and back, output straight to the transport,
+// the per-stream and per-connection deadlines, and GOAWAY on drain. See http2_link.h.
+#include "server/engine/http2_link.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "server/common/log.h"
+#include "server/engine/access_log.h"
+#include "server/engine/connection.h"
+
+namespace esg::engine {
+
+namespace {
+
+// The header fields of an encoded HTTP/1.1 response head ("HTTP/1.1 200 OK\r\nname: value\r\n...\r\n"),
+// as ResponseHead built and validated them (the app's fields, server, date, --header). H2Session lowercases
+// the names and drops the connection-specific ones (connection, transfer-encoding, keep-alive).
+void FieldsOf(std::string_view head, std::vector<http::Header>* out) {
+  size_t line_end = head.find("\r\n");
+  if (line_end == std::string_view::npos) return;
+  head.remove_prefix(line_end + 2);
+  while (!head.empty()) {
+    line_end = head.find("\r\n");
+    if (line_end == std::string_view::npos || line_end == 0) break;
+    std::string_view line = head.substr(0, line_end);
+    head.remove_prefix(line_end + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    out->push_back(http::Header{std::string(line.substr(0, colon)), std::string(value)});
+  }
+}
+
+}  // namespace
+
+// One stream as its HttpStream sees the connection.
+class Http2Link::StreamLink final : public StreamConnection {
+ public:
+  StreamLink(Http2Link* link, int32_t id) : link_(link), id(id) {}
+
+  SendResult Write(const struct iovec*, int, size_t) override { return SendResult::kError; }  // never called
+  void SendContinue() override {}  // HTTP/2 clients do not wait for 100 Continue long: nothing is sent
+  void ResumeReading() override { link_->Consumed(this); }
+  void BodyWanted() override { last_data = std::max(last_data, link_->c_->Now()); }
+  void ResponseComplete(HttpStream*) override { link_->Complete(this); }
+  void Abort() override { link_->Reset(this, http2::kInternalError); }
+  bool draining() const override { return link_->c_->draining_; }
+  const http::DefaultHeaders& defaults() const override { return link_->c_->config_.defaults; }
+  std::string_view date() override { return link_->c_->host_->Date(); }
+  const Listener* listener() const override { return link_->c_->listener_; }
+  const PeerInfo& peer() const override { return link_->c_->peer_; }
+  void AcceptWebSocket(WebSocketStream*, const std::string&) override {}  // no WebSocket over HTTP/2
+  void RejectWebSocket(int) override {}
+  WebSocketSession* websocket() override { return nullptr; }
+  void CloseAfterWrite() override {}
+  void Close() override { link_->Reset(this, http2::kCancel); }
+  SendResult SendFramed(HttpStream*, std::string_view data, bool more_body) override {
+    return link_->Send(this, data, more_body);
+  }
+
+  const int32_t id;
+  StreamPtr stream;
+  const http::RequestHead* head = nullptr;  // valid until the stream closes (H2Handler)
+  RequestMark mark;
+  int64_t consumed = 0;     // body bytes whose window was given back
+  double last_data = 0;     // when body bytes last arrived (or the app asked for them)
+  bool started = false;     // handed to the app channel
+  bool finished = false;    // RequestFinished counted
+  bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
+
+ private:
+  Http2Link* link_;
+};
+
+Http2Link::Http2Link(Connection* connection)
+    : c_(connection),
+      session_(
+          [&] {
+            http2::H2Limits limits = http2::H2LimitsFrom(connection->config_.limits);
+            limits.max_concurrent_streams = connection->config_.http2_max_concurrent_streams;
+            return limits;
+          }(),
+          this) {}
+
+Http2Link::~Http2Link() = default;
+
+void Http2Link::ReleaseClosed() { retired_.clear(); }
+
+Http2Link::StreamLink* Http2Link::Find(int32_t stream_id) const {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void Http2Link::Input(const char* data, size_t len) {
+  feeding_ = true;
+  if (!session_.Feed(data, len)) failed_ = true;
+  feeding_ = false;
+  if (failed_ && !session_.error().empty()) {
+    log::Error().warn("HTTP/2 connection error from {}: {}", c_->peer_.client_text, log::Escape(session_.error()));
+  }
+  StartPending();
+  Flush();
+}
+
+void Http2Link::StartPending() {
+  // Started in arrival order; an eager app answers from inside OnRequest (its output is written below).
+  batching_ = true;
+  for (size_t i = 0; i < to_start_.size(); ++i) {
+    StreamLink* link = Find(to_start_[i]);
+    if (!link || link->started || c_->closed()) continue;
+    link->started = true;
+    StreamPtr stream = link->stream;  // the app may finish (and the stream close) inside OnRequest
+    c_->channel_->OnRequest(stream, *link->head);
+  }
+  to_start_.clear();
+  batching_ = false;
+}
+
+void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
+  http::RequestHead& head = sh.head;
+  c_->deadline_ = 0;  // a stream is open: the app decides how long it takes
+  ++c_->requests_;
+  size_t limit = c_->config_.limit_concurrency;
+  if (limit > 0 && c_->host_->active_requests() >= limit) {
+    log::Error().warn("Exceeded concurrency limit: 503 for {}", c_->peer_.client_text);
+    RequestMark mark;
+    MarkRequest(c_->counters_, &mark, head.method);
+    AnswerLocally(stream_id, 503);
+    RecordResponse(c_->counters_, &mark, 503);
+    return;
+  }
+  auto link = std::make_unique<StreamLink>(this, stream_id);
+  MarkRequest(c_->counters_, &link->mark, head.method);
+  auto stream = std::make_shared<HttpStream>(link.get(), /*framed_by_connection=*/true);
+  stream->method = head.method;
+  stream->target = head.target;
+  stream->http_major = 2;
+  stream->http_minor = 0;
+  stream->head_request = std::string_view(head.method) == "HEAD";
+  stream->content_length = head.content_length;
+  if (c_->config_.access_log_format) CaptureForAccessLog(c_->config_, head, stream.get());
+  link->stream = std::move(stream);
+  link->head = &head;
+  link->last_data = c_->Now();
+  c_->host_->RequestStarted();
+  streams_.emplace(stream_id, std::move(link));
+  to_start_.push_back(stream_id);
+}
+
+void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
+  StreamLink* link = Find(stream_id);
+  if (!link) return;  // answered locally: the session returns the window when the stream closes
+  link->last_data = c_->Now();
+  link->stream->PushBody(chunk);
+}
+
+void Http2Link::OnStreamEnd(int32_t stream_id) {
+  if (StreamLink* link = Find(stream_id)) link->stream->EndBody();
+}
+
+void Http2Link::OnStreamClose(int32_t stream_id, uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<StreamLink> link = std::move(it->second);
+  streams_.erase(it);
+  if (!link->finished) {
+    link->finished = true;
+    c_->host_->RequestFinished();
+  }
+  ResponseFlushed(c_->counters_, &link->mark);  // a complete response's duration ends with its last frame
+  StreamPtr stream = link->stream;
+  if (error_code != 0) stream->peer_closed_ = true;
+  stream->Detach();  // the app sees http.disconnect; its sends report the connection gone
+  // A StreamLink method may be on the stack (a send whose flush closed the stream): freed later.
+  retired_.push_back(std::move(link));
+  if (streams_.empty() && !c_->closed()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
+}
+
+void Http2Link::OnStreamDrained(int32_t stream_id) {
+  StreamLink* link = Find(stream_id);
+  if (!link || !link->waiting) return;
+  link->waiting = false;
+  if (link->stream->observer_) link->stream->observer_->OnWritable();
+}
+
+SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_body) {
+  HttpStream& s = *link->stream;
+  http::ResponseHead& response = s.response_;
+  const int32_t id = link->id;
+  bool body = response.body_allowed() && !s.head_request;
+  if (!body) data = std::string_view();
+  bool ended = false;
+  if (!s.started_) {
+    s.started_ = true;
+    std::string_view encoded = response.Finish(c_->config_.defaults, c_->host_->Date(), 1, s.head_request,
+                                               !more_body, data.size(), /*request_keep_alive=*/true);
+    std::vector<http::Header> fields;
+    FieldsOf(encoded, &fields);
+    ended = !more_body && data.empty();
+    if (!session_.SubmitResponse(id, response.status(), fields, ended)) {
+      log::Error().error("HTTP/2 response refused for {}: {}", c_->peer_.client_text, session_.error());
+      Reset(link, http2::kInternalError);
+      return SendResult::kError;
+    }
+  }
+  if (body && response.framing() == http::ResponseHead::Framing::kLength) {
+    int64_t limit = response.content_length();
+    int64_t total = s.body_sent + static_cast<int64_t>(data.size());
+    if (total > limit || (!more_body && total != limit)) {
+      // The app's body disagrees with its Content-Length: the stream is reset, never seen as complete.
+      Reset(link, http2::kInternalError);
+      return SendResult::kError;
+    }
+  }
+  if (!ended && (!data.empty() || !more_body)) session_.SubmitData(id, data, !more_body);
+  s.body_sent += static_cast<int64_t>(data.size());
+  SendResult result = SendResult::kOk;
+  if (!more_body) {
+    s.complete_ = true;
+    Complete(link);
+  } else if (session_.Buffered(id) > c_->config_.write_high_water) {
+    link->waiting = true;
+    result = SendResult::kWait;
+  }
+  AfterOutputChange();  // may close the stream (and so retire `link`): nothing of it is used after this
+  return result;
+}
+
+void Http2Link::Complete(StreamLink* link) {
+  HttpStream& s = *link->stream;
+  if (log::AccessEnabled()) WriteAccessLog(c_->config_, c_->peer_, s);
+  if (!link->finished) {
+    link->finished = true;
+    c_->host_->RequestFinished();
+  }
+  CompleteResponse(c_->counters_, &link->mark, s.response().status(), /*queued=*/true);
+}
+
+void Http2Link::Consumed(StreamLink* link) {
+  HttpStream& s = *link->stream;
+  int64_t taken = s.body_received - static_cast<int64_t>(s.buffered_body());
+  if (taken <= link->consumed) return;
+  session_.Consume(link->id, static_cast<size_t>(taken - link->consumed));
+  link->consumed = taken;
+  AfterOutputChange();  // WINDOW_UPDATE
+}
+
+void Http2Link::Reset(StreamLink* link, uint32_t code) {
+  if (!link->finished) {
+    link->finished = true;
+    c_->host_->RequestFinished();
+  }
+  session_.ResetStream(link->id, code);
+  link->stream->Detach();
+  AfterOutputChange();
+}
+
+void Http2Link::AnswerLocally(int32_t stream_id, int status) {
+  std::string_view reason = http::ReasonPhrase(status);
+  std::vector<http::Header> fields = {{"content-type", "text/plain; charset=utf-8"},
+                                      {"content-length", std::to_string(reason.size())}};
+  if (session_.SubmitResponse(stream_id, status, fields, false)) session_.SubmitData(stream_id, reason, true);
+}
+
+void Http2Link::AfterOutputChange() {
+  if (!batching_ && !feeding_) Flush();
+}
+
+bool Http2Link::WantsRead() const { return !failed_ && session_.WantsRead(); }
+
+void Http2Link::Flush() {
+  if (flushing_ || c_->closed() || c_->lingering()) return;
+  flushing_ = true;
+  for (;;) {
+    std::string_view out = session_.PendingOutput();
+    if (out.empty()) {
+      blocked_ = false;
+      break;
+    }
+    struct iovec iov = {const_cast<char*>(out.data()), out.size()};
+    ssize_t n = c_->transport_->Writev(&iov, 1);
+    CountSent(c_->counters_, n);
+    if (n > 0) {
+      session_.TakeOutput(static_cast<size_t>(n));
+      c_->last_write_ = c_->Now();
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!blocked_) c_->last_write_ = c_->Now();  // the send deadline counts from the first stall
+      blocked_ = true;
+      break;
+    }
+    flushing_ = false;
+    c_->Close();
+    return;
+  }
+  flushing_ = false;
+  if (c_->closed()) return;
+  if (session_.Done() || (failed_ && !blocked_)) {
+    c_->CloseGracefully();
+    return;
+  }
+  // Reading paused while the output buffer was full: it has room again.
+  if (c_->readable_ && !blocked_ && WantsRead()) c_->DoRead();
+}
+
+void Http2Link::PeerGone() {
+  session_.CloseStreams(http2::kCancel);
+  c_->Close();
+}
+
+void Http2Link::Closing() { session_.CloseStreams(http2::kCancel); }
+
+void Http2Link::BeginDrain() {
+  if (goaway_at_ != 0 || failed_) return;
+  // The notice stops the peer opening streams; the last stream id follows a round trip later.
+  session_.ShutdownNotice();
+  goaway_at_ = c_->Now() + kGoawayDelay;
+  Flush();
+}
+
+void Http2Link::CheckDeadline(double now) {
+  ReleaseClosed();
+  const EngineConfig& config = c_->config_;
+  if (goaway_at_ > 0 && now >= goaway_at_) {
+    goaway_at_ = -1;  // sent
+    session_.Goaway();
+    Flush();
+    if (c_->closed() || c_->lingering()) return;
+  }
+  bool waiting_for_peer = blocked_;
+  for (auto it = streams_.begin(); !waiting_for_peer && it != streams_.end(); ++it) {
+    waiting_for_peer = session_.Buffered(it->first) > 0;
+  }
+  if (waiting_for_peer && now - c_->last_write_ > config.timeout_send) {
+    // The client takes none of the responses (socket full or windows closed): the connection goes.
+    log::Error().info("Closing {}: no response bytes taken for {}s (--timeout-send)", c_->peer_.client_text,
+                      config.timeout_send);
+    c_->Abort();
+    return;
+  }
+  // Streams whose app waits for a body that stalls (--timeout-request-body) are reset.
+  std::vector<StreamLink*> stalled;
+  for (auto& [id, link] : streams_) {
+    HttpStream& s = *link->stream;
+    if (!s.body_complete() && s.body_wanted() && now - link->last_data > config.timeout_request_body) {
+      stalled.push_back(link.get());
+    }
+  }
+  for (StreamLink* link : stalled) {
+    log::Error().info("Resetting a stream of {}: request body stalled for {}s (--timeout-request-body)",
+                      c_->peer_.client_text, config.timeout_request_body);
+    Reset(link, http2::kCancel);
+    if (c_->closed()) return;
+  }
+  // No stream open past the keep-alive (or, before the first, the request-head) deadline: GOAWAY, close.
+  if (streams_.empty() && c_->deadline_ != 0 && now >= c_->deadline_ && !blocked_) {
+    c_->deadline_ = 0;
+    session_.Goaway();
+    Flush();
+    if (!c_->closed() && !c_->lingering()) c_->CloseGracefully();
+  }
+}
+
+}  // namespace esg::engine

@@ -29,7 +29,8 @@ import pytest
 from hyperframe.frame import GoAwayFrame, WindowUpdateFrame
 
 from esgtest import IO_TIMEOUT, decode_tagged, exchange, http_request, wait_for_file
-from h2frames import (CANCEL, DEFAULT_WINDOW, ENHANCE_YOUR_CALM, NO_ERROR, PREFACE, SETTINGS_INITIAL_WINDOW_SIZE,
+from h2frames import (CANCEL, DEFAULT_WINDOW, ENHANCE_YOUR_CALM, NO_ERROR, PREFACE, PROTOCOL_ERROR, REFUSED_STREAM,
+                      SETTINGS_INITIAL_WINDOW_SIZE,
                       SETTINGS_MAX_CONCURRENT_STREAMS, BackgroundSender, H2Conn)
 from test_supervision import wait_workers
 
@@ -279,6 +280,17 @@ def test_large_streamed_response_byte_for_byte(esg_server, tmp_path):
     assert out.read_bytes() == expected
 
 
+@pytest.mark.parametrize("chunk", [65536, 65537, 131072, MIB])
+def test_streamed_response_in_chunks_of_any_size(esg_server, chunk):
+    """Each more_body message bigger than the write high-water mark (64 KiB) waits for the one before to drain;
+    every one of them must be sent."""
+    server = esg_server(["--http2"], app="big:app")
+    size = 4 * chunk + 17
+    version, status, body = curl_get(h2c_url(server, f"/stream?size={size}&chunk={chunk}"), "--http2-prior-knowledge")
+    assert (version, status, len(body)) == ("2", "200", size)
+    assert body == pattern(size)
+
+
 def test_response_honours_the_peers_window(esg_server):
     """A client whose stream window is 0 gets the response's HEADERS and no DATA; each WINDOW_UPDATE lets
     exactly that many bytes through."""
@@ -305,15 +317,15 @@ def test_response_honours_the_peers_window(esg_server):
 
 def test_zero_window_reader_keeps_the_worker_bounded(esg_server):
     """Streams whose client never opens its window: the app's send() waits (backpressure), the worker does not
-    buffer the 256 MiB answers, and other clients are served."""
+    buffer the 4 x 64 MiB answers, and other clients are served."""
     server = esg_server(["--http2"], app="big:app")
     pid = wait_workers(server, 1)[0]
     with h2c_client(server) as c:  # warm up
-        assert len(c.get(f"/stream?size={4 * MIB}&chunk={MIB}").content) == 4 * MIB
+        assert len(c.get(f"/stream?size={4 * MIB}&chunk=65536").content) == 4 * MIB
     base = rss(pid)
     with H2Conn.open(server, {SETTINGS_INITIAL_WINDOW_SIZE: 0}, auto_window=False) as conn:
         for sid in (1, 3, 5, 7):
-            conn.send(conn.headers_frame(sid, path=f"/stream?size={256 * MIB}&chunk={MIB}"))
+            conn.send(conn.headers_frame(sid, path=f"/stream?size={64 * MIB}&chunk=65536"))
         conn.read_until(lambda: all(conn.status(s) == 200 for s in (1, 3, 5, 7)), what="4 response HEADERS")
         peak = base
         for _ in range(20):  # 2 s for the apps to produce what they may
@@ -358,14 +370,22 @@ def test_max_concurrent_streams_setting_and_option(esg_server):
     with H2Conn.open(default) as conn:
         conn.ping_roundtrip(b"settings")
         assert conn.server_settings.get(SETTINGS_MAX_CONCURRENT_STREAMS) == 100, conn.server_settings
-    limited = esg_server(["--http2", "--http2-max-concurrent-streams", "7"], app="hello:app")
+    limited = esg_server(["--http2", "--http2-max-concurrent-streams", "7"], app="slow:app")
     with H2Conn.open(limited) as conn:
-        conn.ping_roundtrip(b"settings")
+        conn.ping_roundtrip(b"settings")  # the server's SETTINGS received and acknowledged
         assert conn.server_settings.get(SETTINGS_MAX_CONCURRENT_STREAMS) == 7, conn.server_settings
-    # h2load respects the limit and every request is answered.
-    proc = subprocess.run(["h2load", "-n", "200", "-c", "1", "-m", "50", h2c_url(limited)], capture_output=True,
-                          text=True, timeout=120)
-    assert "status codes: 200 2xx" in proc.stdout, proc.stdout
+        for sid in range(1, 15, 2):  # 7 streams open in the app for 2 s
+            conn.send(conn.headers_frame(sid, path=f"/slow?id={sid}&delay=2"))
+        conn.ping_roundtrip(b"7 opened")
+        conn.send(conn.headers_frame(15, path="/slow?id=15&delay=0"))  # the 8th
+        conn.read_until(lambda: 15 in conn.ended or conn.goaways or conn.eof, what="the 8th stream refused")
+        assert conn.status(15) is None, conn.summary()
+        assert conn.resets.get(15) in (PROTOCOL_ERROR, REFUSED_STREAM) or any(
+            g.error_code == PROTOCOL_ERROR for g in conn.goaways), conn.summary()
+    # h2load keeps to the limit it was told (-m 7) and every request is answered.
+    proc = subprocess.run(["h2load", "-n", "20", "-c", "1", "-m", "7", h2c_url(limited, "/?delay=0")],
+                          capture_output=True, text=True, timeout=120)
+    assert "status codes: 20 2xx" in proc.stdout, proc.stdout
 
 
 def test_bad_max_concurrent_streams_is_a_cli_error(run_esg):

@@ -336,6 +336,37 @@ def test_zero_window_reader_keeps_the_worker_bounded(esg_server):
         assert sum(conn.received(s) for s in (1, 3, 5, 7)) == 0
 
 
+def test_head_answers_the_get_headers(esg_server):
+    """HEAD over h2: the headers a GET gets (content-length of the body the app gave), no body; as HTTP/1.1."""
+    server = esg_server(["--http2"], app="hello:app")
+    with H2Conn.open(server) as conn:
+        conn.send(conn.headers_frame(1, method="HEAD", path="/"))
+        conn.read_until(lambda: 1 in conn.ended, what="the HEAD response")
+        assert conn.status(1) == 200
+        assert dict(conn.headers[1]).get("content-length") in (None, "13"), conn.headers[1]
+        assert conn.data.get(1, b"") == b""
+        assert conn.get(3) == (200, b"Hello, world!")
+    h1 = exchange(server, http_request("HEAD", "/"), head=True)
+    assert h1.header("content-length") == "13"
+
+
+def test_reset_stream_reaches_the_app_as_disconnect(esg_server, markers):
+    server = esg_server(["--http2"], app="disconnect:app")
+    with H2Conn.open(server) as conn:
+        conn.send(conn.headers_frame(1, path="/?id=rst"))
+        wait_for_file(markers / "waiting-rst")
+        conn.send(H2Conn.rst(1, CANCEL))
+        assert wait_for_file(markers / "disconnect-rst") == "http.disconnect"
+        # The connection lives on for other streams.
+        conn.send(conn.headers_frame(3, path="/after-response?id=after"))
+        conn.read_until(lambda: conn.data.get(3) == b"done", what="stream 3 answered after stream 1's reset")
+    # Closing the connection disconnects what was waiting on it.
+    with H2Conn.open(server) as conn:
+        conn.send(conn.headers_frame(1, path="/?id=close"))
+        wait_for_file(markers / "waiting-close")
+    assert wait_for_file(markers / "disconnect-close") == "http.disconnect"
+
+
 def test_many_concurrent_streams_on_one_connection(esg_server):
     server = esg_server(["--http2"], app="scope_echo:app")
 

@@ -234,6 +234,28 @@ def test_post_body_of_several_mib(esg_server, tmp_path):
     assert answer.split()[:2] == [str(len(body)).encode(), hashlib.sha256(body).hexdigest().encode()]
 
 
+def test_response_before_the_request_body_is_read(esg_server, tmp_path):
+    """An app that answers without reading a 3 MB upload: the client's upload must not hang on a window that is
+    never reopened — the server resets the stream with NO_ERROR after the response (RFC 9113 §8.1) or reads and
+    discards the rest. HTTP/1.1 for comparison."""
+    server = esg_server(["--http2"], app="hello:app")
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(pattern(3_000_000))
+    assert curl_get(h2c_url(server), "--http1.1", "--data-binary", f"@{upload}") == ("1.1", "200", b"Hello, world!")
+    proc = curl("--http2-prior-knowledge", "--data-binary", f"@{upload}", "-o", "/dev/null",
+                "-w", "%{http_version} %{http_code}", h2c_url(server), timeout=20)
+    assert (proc.returncode, proc.stdout) == (0, b"2 200"), proc.stderr.decode()
+    with H2Conn.open(server) as conn:
+        conn.ping_roundtrip(b"settings")
+        conn.send(conn.headers_frame(1, method="POST", path="/", end_stream=False))
+        conn.send_body(1, pattern(DEFAULT_WINDOW), end_stream=False)
+        conn.read_until(lambda: 1 in conn.ended, what="the response")
+        assert (conn.status(1), conn.data[1]) == (200, b"Hello, world!")
+        conn.read_until(lambda: 1 in conn.resets or conn.stream_window(1) > 0,
+                        what="RST_STREAM(NO_ERROR) or a WINDOW_UPDATE for the body nobody reads")
+        assert conn.resets.get(1, NO_ERROR) == NO_ERROR, conn.summary()
+
+
 def test_request_window_opens_only_as_the_app_reads(esg_server, markers):
     """A stream's whole window sent to an app that has not called receive(): no WINDOW_UPDATE for it (a PING
     answered after the DATA proves the server processed it); once the app reads, the window reopens and the

@@ -562,6 +562,21 @@ def test_sigterm_sends_goaway_and_lets_the_open_stream_finish(esg_server, marker
     assert server.wait() == 0, server.describe()
 
 
+def test_sighup_reload_sends_goaway_and_lets_the_open_stream_finish(esg_server, markers):
+    server = esg_server(["--http2"], app="slow:app")
+    with H2Conn.open(server) as conn:
+        conn.send(conn.headers_frame(1, path="/slow?id=r&delay=1.5"))
+        wait_for_file(markers / "started-r")
+        server.send_signal(signal.SIGHUP)
+        conn.read_until(lambda: 1 in conn.ended, timeout=15, what="the slow stream finishes across the reload")
+        assert conn.status(1) == 200 and conn.data[1] == b"slow done", conn.summary()
+        conn.read_until(lambda: bool(conn.goaways), timeout=15, what="a GOAWAY from the draining worker")
+    assert all(g.error_code == NO_ERROR for g in conn.goaways), conn.summary()
+    # The new generation serves h2.
+    assert curl_get(h2c_url(server, "/slow?delay=0"), "--http2-prior-knowledge") == ("2", "200", b"slow done")
+    assert server.alive()
+
+
 # ------------------------------------------------------------------------------------------------ defences
 
 

@@ -287,7 +287,8 @@ def one_start(a, rnd, name, proto, certs, logdir, records, skipped):
                 continue
             n = res["succeeded"]
             rec = {"round": rnd, "server": name, "protocol": proto, "workload": wl, "rps": res["rps"],
-                   "requests": n, "wanted": n_wanted, "failed": res["failed"], "errored": res["errored"], "ok_2xx": res["ok_2xx"],
+                   "requests": n, "wanted": n_wanted, "failed": res["failed"], "errored": res["errored"],
+                   "ok_2xx": res["ok_2xx"],
                    "alpn": res["protocol"], "cpu_s": cpu.seconds, "wall_s": cpu.wall,
                    "cpu_us_per_req": cpu.seconds * 1e6 / n if n else None,
                    "server_util": cpu.seconds / cpu.wall if cpu.wall else None,

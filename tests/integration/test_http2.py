@@ -2,13 +2,14 @@
 (curl, h2load, httpx with h2) and raw frames (h2frames.py) for what clients do not do: floods, resets, held
 request bodies.
 
-Covered: the ASGI scope of a stream, request bodies of several MiB (flow control tied to the app's receive),
-large streamed responses byte for byte, the peer's windows honoured exactly, a zero-window reader bounded, many concurrent streams on one connection, Starlette/FastAPI and WSGI
-apps, `Upgrade: h2c` served as HTTP/1.1, the preface without --http2 (400), ALPN fallback to HTTP/1.1,
-WebSockets on HTTP/1.1 beside h2, SETTINGS_MAX_CONCURRENT_STREAMS and its option, graceful SIGTERM (GOAWAY, the
-open stream finishes), and the defences: rapid reset, CONTINUATION flood, PING/SETTINGS/WINDOW_UPDATE floods
-(GOAWAY ENHANCE_YOUR_CALM, worker RSS bounded, other connections served), oversized header lists (431),
-CONNECT (501).
+Covered: the ASGI scope of a stream; request bodies of several MiB (windows reopened only as the app reads);
+large streamed responses byte for byte, in chunks of any size; the peer's windows honoured exactly; a zero-window
+reader bounded; an answer before the upload is read; HEAD; RST_STREAM as http.disconnect; many concurrent streams
+on one connection; Starlette/FastAPI and WSGI/Flask apps; `Upgrade: h2c` served as HTTP/1.1; the preface without
+--http2 (400); ALPN fallback to HTTP/1.1; WebSockets on HTTP/1.1 beside h2; SETTINGS_MAX_CONCURRENT_STREAMS and
+its option; SIGTERM and SIGHUP (GOAWAY, the open stream finishes); and the defences: rapid reset, CONTINUATION
+flood, PING/SETTINGS/WINDOW_UPDATE floods (GOAWAY ENHANCE_YOUR_CALM, worker RSS bounded, other connections
+served), oversized header lists (431), CONNECT (501).
 """
 
 from __future__ import annotations
@@ -156,6 +157,24 @@ def test_h2_over_tls_by_alpn(esg_server, certs):
         r = c.get(f"https://localhost:{server.port}/httpx")
     assert r.http_version == "HTTP/2"
     assert decode_tagged(r.json())["scheme"] == "https"
+
+
+def test_h2_over_tls_bodies_and_concurrency(esg_server, certs):
+    """Over TLS: 6 MiB up and 6 MiB down through the windows, and h2load's 1,000 requests on 4 connections."""
+    server = esg_server(["--http2", *tls_args(certs)], app="big:app")
+    body = pattern(6 * MIB)[::-1]
+    with httpx.Client(http2=True, verify=ssl.create_default_context(cafile=str(certs / "ca.pem")),
+                      trust_env=False, timeout=IO_TIMEOUT) as c:
+        r = c.post(f"https://localhost:{server.port}/count", content=body)
+        assert r.http_version == "HTTP/2"
+        assert r.text.split()[:2] == [str(len(body)), hashlib.sha256(body).hexdigest()]
+        r = c.get(f"https://localhost:{server.port}/stream?size={6 * MIB}&chunk=65536")
+        assert r.content == pattern(6 * MIB)
+    proc = subprocess.run(["h2load", "-n", "1000", "-c", "4", "-m", "20",
+                           f"https://127.0.0.1:{server.port}/bytes?size=100"], capture_output=True, text=True,
+                          timeout=120)
+    assert "status codes: 1000 2xx" in proc.stdout, proc.stdout
+    assert "Application protocol: h2\n" in proc.stdout, proc.stdout
 
 
 def test_alpn_falls_back_to_http11(esg_server, certs):

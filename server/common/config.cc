@@ -46,6 +46,7 @@ std::vector<ConfigField> MakeFields() {
       {"lifespan", &C::lifespan},
       {"http", &C::http, false},
       {"http2", &C::http2},
+      {"http2_max_concurrent_streams", &C::http2_max_concurrent_streams},
       {"ws_max_queue", &C::ws_max_queue},
       {"h11_max_incomplete_event_size", &C::h11_max_incomplete_event_size},
       {"reset_contextvars", &C::reset_contextvars},

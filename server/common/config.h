@@ -57,12 +57,14 @@ struct Config {
   double ws_ping_timeout = 20.0;
   bool ws_per_message_deflate = true;
   std::string lifespan = "auto";  // auto|on|off
-  // uvicorn 0.55's options (server/master/options.cc "uvicorn 0.55"): --http and --http2 name uvicorn's
-  // HTTP implementations (every --http value selects ESG's engine); --ws-max-queue bounds the WebSocket
-  // messages waiting for receive(); --h11-max-incomplete-event-size lowers limit_request_head_size;
-  // --reset-contextvars runs each HTTP request in an empty contextvars.Context.
+  // uvicorn 0.55's options (server/master/options.cc "uvicorn 0.55"): --http names uvicorn's HTTP
+  // implementations (every value selects ESG's engine); --http2 turns HTTP/2 on (ALPN h2 on TLS listeners,
+  // h2c prior knowledge on cleartext ones); --ws-max-queue bounds the WebSocket messages waiting for
+  // receive(); --h11-max-incomplete-event-size lowers limit_request_head_size; --reset-contextvars runs each
+  // HTTP request in an empty contextvars.Context.
   std::string http = "auto";  // auto|h11|httptools|zttp
   bool http2 = false;
+  int http2_max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS (Granian's option name)
   int ws_max_queue = 32;
   std::optional<int> h11_max_incomplete_event_size;
   bool reset_contextvars = false;

@@ -19,6 +19,7 @@ namespace {
 // as ResponseHead built and validated them (the app's fields, server, date, --header). H2Session lowercases
 // the names and drops the connection-specific ones (connection, transfer-encoding, keep-alive).
 void FieldsOf(std::string_view head, std::vector<http::Header>* out) {
+  out->reserve(12);
   size_t line_end = head.find("\r\n");
   if (line_end == std::string_view::npos) return;
   head.remove_prefix(line_end + 2);
@@ -61,6 +62,9 @@ class Http2Link::StreamLink final : public StreamConnection {
   SendResult SendFramed(HttpStream*, std::string_view data, bool more_body) override {
     return link_->Send(this, data, more_body);
   }
+  SendResult SendFramedTrailers(HttpStream*, std::vector<http::Header> fields) override {
+    return link_->SendTrailers(this, std::move(fields));
+  }
 
   const int32_t id;
   StreamPtr stream;
@@ -71,6 +75,8 @@ class Http2Link::StreamLink final : public StreamConnection {
   bool started = false;     // handed to the app channel
   bool finished = false;    // RequestFinished counted
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
+  bool body_ended = false;  // the last body was sent; the trailers the app announced are still due
+  double deadline = 0;      // --timeout-request: the response is due (0: none)
 
  private:
   Http2Link* link_;
@@ -133,6 +139,16 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
     RecordResponse(c_->counters_, &mark, 503);
     return;
   }
+  int64_t max_body = c_->config_.limits.max_body_size;
+  if (max_body > 0 && head.content_length > max_body) {
+    // --limit-request-body, as the HTTP/1.1 parser applies it: announced too large, never reaches the app.
+    log::Error().warn("Invalid HTTP request from {}: Request body too large", c_->peer_.client_text);
+    RequestMark mark;
+    MarkRequest(c_->counters_, &mark, head.method);
+    AnswerLocally(stream_id, 413);
+    RecordResponse(c_->counters_, &mark, 413);
+    return;
+  }
   auto link = std::make_unique<StreamLink>(this, stream_id);
   MarkRequest(c_->counters_, &link->mark, head.method);
   auto stream = std::make_shared<HttpStream>(link.get(), /*framed_by_connection=*/true);
@@ -146,6 +162,7 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
   link->stream = std::move(stream);
   link->head = &head;
   link->last_data = c_->Now();
+  if (c_->config_.timeout_request > 0) link->deadline = link->last_data + c_->config_.timeout_request;
   c_->host_->RequestStarted();
   streams_.emplace(stream_id, std::move(link));
   to_start_.push_back(stream_id);
@@ -153,8 +170,33 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
 
 void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
   StreamLink* link = Find(stream_id);
-  if (!link) return;  // answered locally: the session returns the window when the stream closes
+  if (!link) {
+    // Answered by ESG (503, 413): the body is dropped, its window given back so the client can finish.
+    session_.Consume(stream_id, chunk.size());
+    return;
+  }
   link->last_data = c_->Now();
+  int64_t max_body = c_->config_.limits.max_body_size;
+  if (max_body > 0 && link->stream->body_received + static_cast<int64_t>(chunk.size()) > max_body) {
+    // A body without content-length (or longer than it said: nghttp2 catches that) over --limit-request-body.
+    log::Error().warn("Invalid HTTP request from {}: Request body too large", c_->peer_.client_text);
+    if (link->stream->response_started()) {
+      Reset(link, http2::kCancel);
+      return;
+    }
+    std::unique_ptr<StreamLink> owned = std::move(streams_[stream_id]);
+    streams_.erase(stream_id);
+    owned->finished = true;
+    c_->host_->RequestFinished();
+    RecordResponse(c_->counters_, &owned->mark, 413);
+    owned->stream->peer_closed_ = true;
+    owned->stream->Detach();  // the app sees http.disconnect
+    retired_.push_back(std::move(owned));
+    Unlinked();
+    AnswerLocally(stream_id, 413);
+    session_.Consume(stream_id, chunk.size());
+    return;
+  }
   link->stream->PushBody(chunk);
 }
 
@@ -177,6 +219,10 @@ void Http2Link::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   stream->Detach();  // the app sees http.disconnect; its sends report the connection gone
   // A StreamLink method may be on the stack (a send whose flush closed the stream): freed later.
   retired_.push_back(std::move(link));
+  Unlinked();
+}
+
+void Http2Link::Unlinked() {
   if (streams_.empty() && !c_->closed()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
 }
 
@@ -191,8 +237,11 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   HttpStream& s = *link->stream;
   http::ResponseHead& response = s.response_;
   const int32_t id = link->id;
+  if (link->body_ended) return SendResult::kError;  // a body after the last one (trailers are due)
   bool body = response.body_allowed() && !s.head_request;
   if (!body) data = std::string_view();
+  // Announced trailers end the stream instead of the last body (not for HEAD, 204, 304: no body, no trailers).
+  bool trailers = s.trailers_expected && body;
   bool ended = false;
   if (!s.started_) {
     s.started_ = true;
@@ -200,8 +249,8 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
                                                !more_body, data.size(), /*request_keep_alive=*/true);
     std::vector<http::Header> fields;
     FieldsOf(encoded, &fields);
-    ended = !more_body && data.empty();
-    if (!session_.SubmitResponse(id, response.status(), fields, ended)) {
+    ended = !more_body && data.empty() && !trailers;
+    if (!session_.SubmitResponse(id, response.status(), std::move(fields), ended, /*fields_checked=*/true)) {
       log::Error().error("HTTP/2 response refused for {}: {}", c_->peer_.client_text, session_.error());
       Reset(link, http2::kInternalError);
       return SendResult::kError;
@@ -216,10 +265,12 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
       return SendResult::kError;
     }
   }
-  if (!ended && (!data.empty() || !more_body)) session_.SubmitData(id, data, !more_body);
+  if (!ended && (!data.empty() || (!more_body && !trailers))) session_.SubmitData(id, data, !more_body && !trailers);
   s.body_sent += static_cast<int64_t>(data.size());
   SendResult result = SendResult::kOk;
-  if (!more_body) {
+  if (!more_body && trailers) {
+    link->body_ended = true;  // complete once SendTrailers comes
+  } else if (!more_body) {
     s.complete_ = true;
     Complete(link);
   } else if (session_.Buffered(id) > c_->config_.write_high_water) {
@@ -228,6 +279,31 @@ SendResult Http2Link::Send(StreamLink* link, std::string_view data, bool more_bo
   }
   AfterOutputChange();  // may close the stream (and so retire `link`): nothing of it is used after this
   return result;
+}
+
+SendResult Http2Link::SendTrailers(StreamLink* link, std::vector<http::Header> fields) {
+  HttpStream& s = *link->stream;
+  if (!link->body_ended) {
+    // Trailers before the last body, or for a response that carries none (HEAD, 204, 304): the body
+    // part ends here (an empty last DATA frame), then the trailers — or, without a body, nothing more.
+    if (!s.started_) return SendResult::kError;
+    bool body = s.response_.body_allowed() && !s.head_request;
+    if (!body) {
+      s.complete_ = true;
+      Complete(link);
+      return SendResult::kOk;
+    }
+    return SendResult::kError;
+  }
+  if (!session_.SubmitTrailers(link->id, std::move(fields))) {
+    log::Error().error("HTTP/2 trailers refused for {}: {}", c_->peer_.client_text, session_.error());
+    Reset(link, http2::kInternalError);
+    return SendResult::kError;
+  }
+  s.complete_ = true;
+  Complete(link);
+  AfterOutputChange();  // may retire `link`
+  return SendResult::kOk;
 }
 
 void Http2Link::Complete(StreamLink* link) {
@@ -259,11 +335,42 @@ void Http2Link::Reset(StreamLink* link, uint32_t code) {
   AfterOutputChange();
 }
 
+void Http2Link::TimeOut(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<StreamLink> link = std::move(it->second);
+  streams_.erase(it);
+  StreamPtr stream = link->stream;
+  stream->timed_out_ = true;
+  c_->host_->RequestTimedOut();
+  std::string_view target = stream->target;
+  std::string_view path = target.substr(0, target.find('?'));  // the query may hold secrets: not logged
+  bool started = stream->response_started();
+  log::Error().warn("Request timed out after {:g}s (--timeout-request): {} {} from {}; {}",
+                    c_->config_.timeout_request, log::Escape(stream->method), log::Escape(path),
+                    log::Escape(c_->peer_.client_text), started ? "HTTP/2 stream reset" : "504 sent");
+  if (!link->finished) {
+    link->finished = true;
+    c_->host_->RequestFinished();
+  }
+  if (started) {
+    session_.ResetStream(stream_id, http2::kCancel);
+  } else {
+    AnswerLocally(stream_id, 504);
+  }
+  if (!started) RecordResponse(c_->counters_, &link->mark, 504);
+  stream->Detach();
+  retired_.push_back(std::move(link));
+  Unlinked();
+  if (stream->observer_) stream->observer_->OnTimedOut();
+  Flush();
+}
+
 void Http2Link::AnswerLocally(int32_t stream_id, int status) {
   std::string_view reason = http::ReasonPhrase(status);
   std::vector<http::Header> fields = {{"content-type", "text/plain; charset=utf-8"},
                                       {"content-length", std::to_string(reason.size())}};
-  if (session_.SubmitResponse(stream_id, status, fields, false)) session_.SubmitData(stream_id, reason, true);
+  if (session_.SubmitResponse(stream_id, status, std::move(fields), false)) session_.SubmitData(stream_id, reason, true);
 }
 
 void Http2Link::AfterOutputChange() {
@@ -343,6 +450,15 @@ void Http2Link::CheckDeadline(double now) {
                       config.timeout_send);
     c_->Abort();
     return;
+  }
+  // Streams past --timeout-request: 504 (or a reset once the response began), and the app is cancelled.
+  std::vector<int32_t> late;
+  for (auto& [id, link] : streams_) {
+    if (link->deadline != 0 && now >= link->deadline && !link->stream->response_complete()) late.push_back(id);
+  }
+  for (int32_t id : late) {
+    TimeOut(id);
+    if (c_->closed()) return;
   }
   // Streams whose app waits for a body that stalls (--timeout-request-body) are reset.
   std::vector<StreamLink*> stalled;

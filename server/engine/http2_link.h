@@ -70,11 +70,16 @@ class Http2Link final : private http2::H2Handler {
   void StartPending();
   // StreamLink's calls.
   SendResult Send(StreamLink* link, std::string_view data, bool more_body);
+  SendResult SendTrailers(StreamLink* link, std::vector<http::Header> fields);
   void Consumed(StreamLink* link);
   void Complete(StreamLink* link);
   void Reset(StreamLink* link, uint32_t code);
   // Answers a stream ESG refuses itself (503 over --limit-concurrency).
   void AnswerLocally(int32_t stream_id, int status);
+  // --timeout-request: the stream's response is not complete in time.
+  void TimeOut(int32_t stream_id);
+  // A stream left streams_: with none open, the keep-alive deadline runs.
+  void Unlinked();
   void AfterOutputChange();
 
   Connection* c_;

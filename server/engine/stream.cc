@@ -96,6 +96,23 @@ HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_bod
   return result;
 }
 
+HttpStream::SendResult HttpStream::SendTrailers(std::vector<http::Header> fields, bool more_trailers) {
+  if (!connection_) return SendResult::kClosed;
+  if (complete_ || !framed_by_connection_ || !trailers_expected) return SendResult::kError;
+  if (!pending_trailers_.empty()) {
+    pending_trailers_.insert(pending_trailers_.end(), std::make_move_iterator(fields.begin()),
+                             std::make_move_iterator(fields.end()));
+    fields.swap(pending_trailers_);
+    pending_trailers_.clear();
+  }
+  if (more_trailers) {
+    if (fields.size() > 1000) return SendResult::kError;  // bounded: an app looping on more_trailers
+    pending_trailers_ = std::move(fields);
+    return SendResult::kOk;
+  }
+  return connection_->SendFramedTrailers(this, std::move(fields));
+}
+
 void HttpStream::Abandon() {
   if (connection_ && !complete_) connection_->Abort();
 }

@@ -76,6 +76,12 @@ class HttpStream {
   // A final call (!more_body) completes the response even over the mark (its bytes are queued); the
   // connection then starts no further request until the queue is below the mark again.
   SendResult SendBody(std::string_view data, bool more_body);
+  // Response trailers (the ASGI http.response.trailers extension), offered on HTTP/2 streams only
+  // (trailers_supported()). With trailers_expected set before the first send, the final SendBody leaves
+  // the response open and SendTrailers completes it; kError when the stream cannot carry them.
+  bool trailers_supported() const { return framed_by_connection_; }
+  // more_trailers: fields accumulate until the last call.
+  SendResult SendTrailers(std::vector<http::Header> fields, bool more_trailers);
   // The app failed or returned early: 500 if nothing was sent yet, otherwise abort the connection.
   void Fail();
   // The app is done with a response that cannot complete (its client went away): drop the connection.
@@ -106,6 +112,7 @@ class HttpStream {
   bool keep_alive = true;
   bool expect_continue = false;
   int64_t body_sent = 0;
+  bool trailers_expected = false;  // the app announced trailers (http.response.start "trailers": True)
   int64_t content_length = -1;  // of the request body (-1: chunked or none)
   int64_t body_received = 0;
   // Only with --access-log-format (access_log.h): the request headers it shows, and when the head was
@@ -131,6 +138,7 @@ class HttpStream {
   bool body_wanted_ = false;
   bool timed_out_ = false;
   bool framed_by_connection_ = false;
+  std::vector<http::Header> pending_trailers_;  // trailer fields of calls with more_trailers
   http::ResponseHead response_;
 };
 

@@ -9,8 +9,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/engine/peer_info.h"
+#include "server/http/request_head.h"
 #include "server/http/response_head.h"
 
 namespace esg::engine {
@@ -64,6 +66,11 @@ class StreamConnection {
   // app's data unframed when the stream was created with framed_by_connection; never called otherwise.
   virtual SendResult SendFramed(HttpStream* stream, std::string_view data, bool more_body) {
     (void)stream, (void)data, (void)more_body;
+    return SendResult::kError;
+  }
+  // HTTP/2: ends a response whose app announced trailers (HttpStream::trailers_expected) with them.
+  virtual SendResult SendFramedTrailers(HttpStream* stream, std::vector<http::Header> fields) {
+    (void)stream, (void)fields;
     return SendResult::kError;
   }
 };

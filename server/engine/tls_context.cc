@@ -13,7 +13,16 @@
 namespace esg::engine {
 namespace {
 
+// The server's ALPN preference lists (wire format: length-prefixed names), chosen once per context and
+// handed to SelectAlpn as its `arg`; static, so the pointer outlives every SSL_CTX.
+struct AlpnPreference {
+  const unsigned char* list;
+  unsigned int length;
+};
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr AlpnPreference kHttp11Only{kAlpnHttp11, sizeof kAlpnHttp11};
+constexpr AlpnPreference kH2ThenHttp11{kAlpnH2Http11, sizeof kAlpnH2Http11};
 
 // Python's ssl module constants (ssl.PROTOCOL_*, ssl.CERT_*).
 constexpr int kProtocolTls = 2;
@@ -64,13 +73,30 @@ int PasswordCallback(char* buf, int size, int /*rwflag*/, void* userdata) {
   return n;
 }
 
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-               void*) {
+// RFC 9113 §9.2.2: over TLS 1.2, HTTP/2 needs an ephemeral key exchange and an AEAD cipher (the suites
+// RFC 7540 Appendix A prohibits are, in effect, the others); a client that negotiated a prohibited one may
+// end the connection with INADEQUATE_SECURITY, and browsers do. OpenSSL chooses the cipher before it asks for ALPN, so
+// such a connection is offered http/1.1 only. TLS 1.3 suites all qualify.
+bool CipherAllowsH2(const SSL* ssl) {
+  if (SSL_version(ssl) >= TLS1_3_VERSION) return true;
+  const SSL_CIPHER* cipher = SSL_get_pending_cipher(ssl);
+  if (cipher == nullptr) return false;
+  int kx = SSL_CIPHER_get_kx_nid(cipher);
+  bool ephemeral = kx == NID_kx_ecdhe || kx == NID_kx_dhe || kx == NID_kx_ecdhe_psk || kx == NID_kx_dhe_psk;
+  return ephemeral && SSL_CIPHER_is_aead(cipher) == 1;
+}
+
+// The first protocol of the server's list (arg: an AlpnPreference) that the client offers. SSL_select_next_proto
+// walks the server's list in order, so the server's preference wins whatever order the client wrote.
+int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void* arg) {
+  const auto* preference = static_cast<const AlpnPreference*>(arg);
+  if (preference == &kH2ThenHttp11 && !CipherAllowsH2(ssl)) preference = &kHttp11Only;
   unsigned char* selected = nullptr;
   unsigned char selected_len = 0;
-  if (SSL_select_next_proto(&selected, &selected_len, kAlpnHttp11, sizeof kAlpnHttp11, in, inlen) !=
+  if (SSL_select_next_proto(&selected, &selected_len, preference->list, preference->length, in, inlen) !=
       OPENSSL_NPN_NEGOTIATED) {
-    return SSL_TLSEXT_ERR_NOACK;  // e.g. an h2-only client: no ALPN, the client decides whether to go on
+    return SSL_TLSEXT_ERR_NOACK;  // e.g. an h2-only client without --http2: no ALPN, the client decides
   }
   *out = selected;
   *outlen = selected_len;
@@ -218,7 +244,8 @@ std::shared_ptr<TlsContext> TlsContext::Create(const TlsSettings& s, std::string
   // Needed for session resumption when client certificates are verified; harmless otherwise.
   static const unsigned char kSessionContext[] = "esg";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn,
+                             const_cast<AlpnPreference*>(s.http2 ? &kH2ThenHttp11 : &kHttp11Only));
   return context;
 }
 

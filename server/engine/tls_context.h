@@ -11,7 +11,9 @@
 //   --ssl-ciphers    an OpenSSL cipher string for TLS 1.2 (default "TLSv1", as uvicorn); TLS 1.3 suites keep
 //                    OpenSSL's defaults.
 //   --ssl-keyfile    defaults to --ssl-certfile (a PEM file holding both), like ssl.load_cert_chain.
-// ALPN: "http/1.1" when the client offers it; no ALPN answer otherwise (the client decides).
+// ALPN: "http/1.1" when the client offers it; no ALPN answer otherwise (the client decides). With `http2`
+// (--http2) the server's preference is "h2", then "http/1.1" (TlsTransport::h2_selected() reports the
+// outcome). Every version ESG serves is TLS 1.2 or later, as HTTP/2 over TLS requires (RFC 9113 §9.2).
 //
 // Thread safety: Create() is reentrant; the resulting SSL_CTX is read-only afterwards and may be used
 // from any thread (OpenSSL reference-counts it).
@@ -32,6 +34,7 @@ struct TlsSettings {
   int cert_reqs = 0;
   std::string ca_certs;
   std::string ciphers = "TLSv1";
+  bool http2 = false;  // offer ALPN "h2" before "http/1.1"
 };
 
 class TlsContext {

@@ -36,6 +36,13 @@ class TlsTransport final : public Transport {
   ssize_t Read(char* buffer, size_t length) override;
   ssize_t Writev(const struct iovec* iov, int count) override;
   bool secure() const override { return ssl_ != nullptr && SSL_is_init_finished(ssl_); }
+  bool h2_selected() const override {
+    if (!secure()) return false;
+    const unsigned char* protocol = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(ssl_, &protocol, &length);
+    return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+  }
   bool read_wants_writable() const override { return read_wants_write_; }
   bool write_wants_readable() const override { return write_wants_read_; }
   void Shutdown(bool graceful) override;

@@ -339,21 +339,25 @@ struct H2Session::Impl {
   }
 
   // Lowercased, connection-specific fields dropped, each checked by nghttp2's rules; false on a bad one.
-  bool Clean(const std::vector<http::Header>& in, std::vector<http::Header>* out) {
-    out->clear();
-    out->reserve(in.size());
-    for (const http::Header& f : in) {
-      std::string name = f.name;
-      for (char& c : name) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (ConnectionSpecific(name)) continue;
-      if (name.empty() || name[0] == ':' ||
-          !nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(name.data()), name.size()) ||
-          !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size())) {
-        error = "invalid response header field: " + name.substr(0, 64);
+  // In place: the names are usually lowercase already, and nothing is copied.
+  // `checked`: the fields were validated already (http::ResponseHead: token names, no CR/LF/NUL or other
+  // controls in values, which is stricter than nghttp2's rules): only lowercased and filtered.
+  bool Clean(std::vector<http::Header>* fields, bool checked = false) {
+    size_t keep = 0;
+    for (size_t i = 0; i < fields->size(); ++i) {
+      http::Header& f = (*fields)[i];
+      for (char& c : f.name) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (ConnectionSpecific(f.name)) continue;
+      if (f.name.empty() || f.name[0] == ':' ||
+          (!checked && !nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(f.name.data()), f.name.size()) ||
+          !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size()))) {
+        error = "invalid response header field: " + f.name.substr(0, 64);
         return false;
       }
-      out->push_back(http::Header{std::move(name), f.value});
+      if (keep != i) (*fields)[keep] = std::move(f);
+      ++keep;
     }
+    fields->resize(keep);
     return true;
   }
 };
@@ -450,8 +454,8 @@ bool H2Session::Feed(const char* data, size_t len) {
   return !m.fatal;
 }
 
-bool H2Session::SubmitResponse(int32_t stream_id, int status, const std::vector<http::Header>& headers,
-                               bool end_stream) {
+bool H2Session::SubmitResponse(int32_t stream_id, int status, std::vector<http::Header> headers,
+                               bool end_stream, bool fields_checked) {
   Impl& m = *impl_;
   Stream* s = m.Find(stream_id);
   if (s == nullptr || !s->reported || s->answered || m.fatal) return false;
@@ -459,8 +463,8 @@ bool H2Session::SubmitResponse(int32_t stream_id, int status, const std::vector<
     m.error = "response status out of range for HTTP/2";
     return false;
   }
-  std::vector<http::Header> clean;
-  if (!m.Clean(headers, &clean)) return false;
+  if (!m.Clean(&headers, fields_checked)) return false;
+  const std::vector<http::Header>& clean = headers;
   std::string st = std::to_string(status);
   std::vector<nghttp2_nv> nva;
   nva.reserve(clean.size() + 1);
@@ -493,7 +497,8 @@ bool H2Session::SubmitTrailers(int32_t stream_id, const std::vector<http::Header
   Impl& m = *impl_;
   Stream* s = m.Find(stream_id);
   if (s == nullptr || !s->answered || s->eof) return false;
-  if (!m.Clean(trailers, &s->trailers)) return false;
+  s->trailers = trailers;
+  if (!m.Clean(&s->trailers)) return false;
   s->has_trailers = true;
   s->eof = true;
   if (s->deferred) {

@@ -116,8 +116,10 @@ class H2Session {
   // Response side. Each returns false (and does nothing) for an unknown or closed stream, a stream already
   // answered, or a header nghttp2 rejects (see error()); the engine then resets the stream.
   // Header names are lowercased; connection-specific fields (RFC 9113 §8.2.2) are dropped.
-  bool SubmitResponse(int32_t stream_id, int status, const std::vector<http::Header>& headers,
-                      bool end_stream);
+  // fields_checked: the caller validated names and values (http::ResponseHead does, more strictly than
+  // nghttp2's rules), so only lowercasing and the connection-specific filter run.
+  bool SubmitResponse(int32_t stream_id, int status, std::vector<http::Header> headers,
+                      bool end_stream, bool fields_checked = false);
   // Queues body bytes (copied); they go out as the peer's windows allow. Buffered(stream_id) says how much
   // is waiting, OnStreamDrained when it reaches zero.
   bool SubmitData(int32_t stream_id, std::string_view data, bool end_stream);

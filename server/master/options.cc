@@ -236,8 +236,10 @@ std::vector<OptionSpec> MakeTable() {
        "HTTP protocol implementation (default auto). Every value selects ESG's own HTTP/1.1 engine (llhttp).",
        false, kNone,
        false, true, "", &Config::http});
-  add({"--http2", "", T::kFlag, "", "Enable HTTP/2 support (not supported yet).", false, kNone, false, false, "",
-       &Config::http2});
+  add({"--http2", "", T::kFlag, "",
+       "Enable HTTP/2: TLS listeners offer ALPN h2 (then http/1.1); cleartext TCP and UNIX listeners also "
+       "accept h2c with prior knowledge (the HTTP/2 connection preface). Upgrade: h2c is ignored (RFC 9113).",
+       false, kNone, false, true, "", &Config::http2});
   add({"--ws-max-queue", "", T::kInt, "INTEGER",
        "The maximum length of the WebSocket message queue: received messages waiting for the app's "
        "receive(); reading from the client stops while it is full.",
@@ -253,6 +255,10 @@ std::vector<OptionSpec> MakeTable() {
        false, kNone, false, true, "", &Config::reset_contextvars});
 
   // ESG's own options.
+  add({"--http2-max-concurrent-streams", "", T::kInt, "INTEGER",
+       "With --http2: how many streams (requests) one HTTP/2 connection may have open at once, announced in "
+       "SETTINGS_MAX_CONCURRENT_STREAMS; a stream beyond it is refused (REFUSED_STREAM).",
+       true, kPositive, false, true, "", &Config::http2_max_concurrent_streams});
   add({"--ws-per-message-deflate", "--no-ws-per-message-deflate", T::kBoolPair, "BOOLEAN",
        "WebSocket per-message-deflate compression (RFC 7692): true or false (--no-ws-per-message-deflate "
        "also turns it off).", true, kNone, false, true, "", &Config::ws_per_message_deflate, "", false, "",

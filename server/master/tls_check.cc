@@ -14,6 +14,7 @@ engine::TlsSettings TlsSettingsFrom(const Config& config) {
   settings.cert_reqs = config.ssl_cert_reqs;
   settings.ca_certs = config.ssl_ca_certs;
   settings.ciphers = config.ssl_ciphers;
+  settings.http2 = config.http2;
   return settings;
 }
 

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -203,6 +204,25 @@ def test_certfile_keyfile(gunicorn, tmp_path):
         time.sleep(0.1)
     assert p.alive(), p.describe()
     assert get(f"https://127.0.0.1:{port}/scope").json()["scheme"] == "https"
+
+
+def test_http_protocols_h2_offers_alpn_h2(gunicorn, tmp_path):
+    # gunicorn 25+'s --http-protocols h2,h1 with TLS turns on ESG's --http2 (ALPN h2 first); Debian's gunicorn
+    # 20.1 has no HTTP/2 setting, so its ESG workers answer http/1.1 as without --http2.
+    cert, key = make_cert(tmp_path)
+    h2 = ["--http-protocols", "h2,h1", "--http2-max-concurrent-streams", "16"] if gunicorn.flavour == "pypi" else []
+    p, port = gunicorn("-w", "1", "--certfile", str(cert), "--keyfile", str(key), *h2, wait=False)
+    wait_until(lambda: try_get(f"https://127.0.0.1:{port}/scope") is not None or not p.alive(), 30,
+               what="gunicorn serving HTTPS", describe=p.describe)
+    assert p.alive(), p.describe()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # make_cert's self-signed certificate; only the ALPN answer matters
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            selected = sock.selected_alpn_protocol()
+    assert selected == ("h2" if gunicorn.flavour == "pypi" else "http/1.1")
 
 
 def test_workers_default_to_batch_scheduling(gunicorn):

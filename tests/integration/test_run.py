@@ -4,6 +4,8 @@ run by the native master (so workers= and reload= work), clear errors for what c
 from __future__ import annotations
 
 import signal
+import socket
+import ssl
 import subprocess
 import textwrap
 from pathlib import Path
@@ -147,6 +149,44 @@ def test_app_object_with_tls(procs, tmp_path):
     p = start_example(procs, tmp_path, "app", f'port={port}, ssl_certfile="{cert}", ssl_keyfile="{key}"')
     p.wait_output(f"ESG running on https://127.0.0.1:{port}")
     assert get(f"https://127.0.0.1:{port}/scope").json()["scheme"] == "https"
+
+
+def _alpn(port: int, offer: list[str]) -> str | None:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # a self-signed certificate; only the ALPN answer matters here
+    ctx.set_alpn_protocols(offer)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            return sock.selected_alpn_protocol()
+
+
+def test_app_object_with_http2_over_tls(procs, tmp_path):
+    cert, key = make_cert(tmp_path)
+    port = free_port()
+    p = start_example(procs, tmp_path, "app", f'port={port}, ssl_certfile="{cert}", ssl_keyfile="{key}", '
+                                                'http2=True, http2_max_concurrent_streams=10')
+    p.wait_output(f"ESG running on https://127.0.0.1:{port}")
+    assert _alpn(port, ["h2", "http/1.1"]) == "h2"
+    assert _alpn(port, ["http/1.1"]) == "http/1.1"
+
+
+def test_import_string_with_http2_over_tls(procs, tmp_path):
+    cert, key = make_cert(tmp_path)
+    port = free_port()
+    p = start_example(procs, tmp_path, '"dep_app:app"', f'port={port}, ssl_certfile="{cert}", '
+                                                        f'ssl_keyfile="{key}", http2=True')
+    p.wait_output(f"ESG running on https://127.0.0.1:{port}")
+    assert _alpn(port, ["h2", "http/1.1"]) == "h2"
+
+
+def test_app_object_with_a_bad_http2_stream_limit_names_it(tmp_path):
+    proc = run_snippet(tmp_path, f"import esg\nfrom dep_app import app\n"
+                                 f"esg.run(app, port={free_port()}, http2=True, http2_max_concurrent_streams=0)")
+    assert proc.returncode != 0
+    assert ("ValueError: esg.run(): http2_max_concurrent_streams=0 must be an integer from 1 to 2147483647 "
+            "(--http2-max-concurrent-streams)." in proc.stderr), proc.stderr
+    assert "Started server process" not in proc.stderr, "refused before serving"
 
 
 def test_import_string_with_reload(procs, tmp_path):

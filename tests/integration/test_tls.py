@@ -95,6 +95,35 @@ def test_https_scope_scheme_alpn_and_running_line(serve, certs):
         assert conn.read_response().json()["scheme"] == "https"
 
 
+def alpn_selected(server, certs: Path, offer: list[str]) -> str | None:
+    """The protocol the server selected by ALPN for a client offering `offer` (None: no ALPN answer)."""
+    ctx = client_context(certs)
+    ctx.set_alpn_protocols(offer)
+    with tls_connect(server, ctx) as conn:
+        return conn.sock.selected_alpn_protocol()
+
+
+def test_http2_offers_alpn_h2_then_http_1_1(esg_server, certs):
+    server = esg_server(tls_args(certs, "--http2", "--http2-max-concurrent-streams", "32"), app=APP)
+    assert alpn_selected(server, certs, ["h2", "http/1.1"]) == "h2"
+    assert alpn_selected(server, certs, ["http/1.1", "h2"]) == "h2", "the server's preference (h2) wins"
+    assert alpn_selected(server, certs, ["h2"]) == "h2"
+    assert alpn_selected(server, certs, ["http/1.1"]) == "http/1.1"
+    # A client that speaks only HTTP/1.1 is served as without --http2.
+    ctx = client_context(certs)
+    ctx.set_alpn_protocols(["http/1.1"])
+    with tls_connect(server, ctx) as conn:
+        conn.send(http_request("GET", "/scope"))
+        assert conn.read_response().json() == {"scheme": "https", "path": "/scope", "http_version": "1.1"}
+
+
+def test_without_http2_alpn_never_selects_h2(esg_server, certs):
+    server = esg_server(tls_args(certs), app=APP)
+    assert alpn_selected(server, certs, ["h2", "http/1.1"]) == "http/1.1"
+    assert alpn_selected(server, certs, ["h2"]) is None, "an h2-only client gets no ALPN answer"
+    assert alpn_selected(server, certs, ["http/1.1"]) == "http/1.1"
+
+
 def test_plain_http_to_a_tls_port_is_not_served(esg_server, certs):
     server = esg_server(tls_args(certs), app=APP)
     with server.connect() as conn:

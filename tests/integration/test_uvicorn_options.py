@@ -36,7 +36,6 @@ DEFAULT_EXCEPTIONS = {
 CHOICE_EXCEPTIONS = {
     ("--loop", "zuvloop"): "zuvloop is a separate event-loop package ESG does not load (exit 2 names the choices)",
 }
-NOT_YET = {"--http2": "HTTP/2 belongs to the HTTP/2 issue: accepted by name, refused with 'not supported yet'"}
 
 
 def python() -> str:
@@ -111,10 +110,29 @@ def test_every_uvicorn_choice_is_accepted(uvicorn_help, run_esg):
             assert result.returncode == 3, (name, value, result.stderr[-500:])
 
 
-def test_http2_is_named_but_not_supported_yet(run_esg):
-    result = run_esg(["--port", "0", "--http2", "no_such_module_zz9:app"])
-    assert result.returncode == 2
-    assert "--http2 is not supported yet" in result.stderr
+def test_http2_is_accepted(run_esg, esg_help):
+    # Exit 3 (the app's module is missing): the option was accepted (a refused one exits 2).
+    result = run_esg(["--port", "0", "--http2", "--http2-max-concurrent-streams", "7", "no_such_module_zz9:app"])
+    assert result.returncode == 3, result.stderr[-500:]
+    assert "not supported" not in result.stderr
+    assert "ALPN h2" in esg_help["--http2"]["help"]
+    assert _default(esg_help["--http2-max-concurrent-streams"]) == "100"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2147483648"])
+def test_http2_max_concurrent_streams_out_of_range(run_esg, value):
+    result = run_esg(["--port", "0", "--http2", "--http2-max-concurrent-streams", value, "hello:app"])
+    assert result.returncode == 2, result
+    assert (f"Invalid value for '--http2-max-concurrent-streams': {value} is not in the range 1<=x<=2147483647."
+            in result.stderr), result.stderr
+
+
+def test_http2_still_serves_http_1_1_clients(esg_server):
+    # A cleartext listener with --http2 takes h2c by its preface only: an HTTP/1.1 request is served as before.
+    server = esg_server(["--http2", "--http2-max-concurrent-streams", "8"], app="hello:app")
+    resp = server.get("/")
+    assert resp.status_code == 200
+    assert resp.headers["server"] == "esg"
 
 
 @pytest.mark.parametrize("args", [["--http", "httptools"], ["--http", "zttp"], ["--ws", "websockets-sansio"]])

@@ -135,6 +135,10 @@ PyObject* AsgiChannel::BuildScope(const engine::Listener* listener, const engine
       PyDict_SetItem(scope, k.http_version, head.version_major == 2 ? k.v2 : k.v10) < 0) {
     return nullptr;
   }
+  // HTTP/2 streams carry response trailers: the ASGI extension is offered (a copy: the app may mutate it).
+  if (head.version_major == 2 && !websocket && !SetSteal(scope, k.extensions, PyDict_Copy(k.trailers_extension))) {
+    return nullptr;
+  }
   PyObject* client = nullptr;
   std::string_view scheme;  // from a trusted X-Forwarded-Proto, else the listener's
   if (forwarded_ && peer->forwarded_trust < 0) {

@@ -46,6 +46,10 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
     throw py::value_error("timeout_request (--timeout-request) must be 0 (off) or a positive number of seconds, got " +
                           std::to_string(c.timeout_request));
   }
+  if (c.http2_max_concurrent_streams < 1) {
+    throw py::value_error("http2_max_concurrent_streams (--http2-max-concurrent-streams) must be a positive "
+                          "integer, got " + std::to_string(c.http2_max_concurrent_streams));
+  }
   e.limits.max_request_line = static_cast<size_t>(c.limit_request_line);
   e.limits.max_header_count = static_cast<size_t>(c.limit_request_fields);
   e.limits.max_header_size = static_cast<size_t>(c.limit_request_field_size);
@@ -60,6 +64,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.timeout_request = c.timeout_request;
   e.limit_concurrency = static_cast<size_t>(c.limit_concurrency.value_or(0));
   e.http2 = c.http2;
+  e.http2_max_concurrent_streams = static_cast<uint32_t>(c.http2_max_concurrent_streams);
   e.websocket = c.ws != "none";
   e.ws_per_message_deflate = c.ws_per_message_deflate;
   e.ws.max_message = static_cast<uint64_t>(c.ws_max_size);

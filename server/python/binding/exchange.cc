@@ -3,8 +3,10 @@
 
 #include <new>
 #include <string>
+#include <vector>
 
 #include "server/common/log.h"
+#include "server/http/token.h"
 #include "server/python/binding/app_cancel.h"
 #include "server/python/binding/interned.h"
 #include "server/python/binding/loop_futures.h"
@@ -175,9 +177,10 @@ bool BytesView(PyObject* o, std::string_view* out, Py_buffer* buffer, bool* rele
   return false;
 }
 
-// Validates and appends one ASGI header, a (name, value) pair of bytes-like objects; false with a Python
-// error set otherwise.
-bool AddHeader(http::ResponseHead& head, PyObject* item) {
+// Reads one ASGI header, a (name, value) pair of bytes-like objects, and hands its bytes to
+// use(name, value) while they are viewed; false with a Python error set otherwise (use sets its own).
+template <typename Use>
+bool WithHeaderPair(PyObject* item, Use&& use) {
   PyRef pair = PyRef::Borrow(item);
   if (!PyTuple_CheckExact(item) && !PyList_CheckExact(item)) {
     pair = PyRef::Steal(PySequence_Fast(item, "each ASGI header must be a (name, value) pair"));
@@ -194,15 +197,38 @@ bool AddHeader(http::ResponseHead& head, PyObject* item) {
   PyRef name_obj = PyRef::Borrow(PySequence_Fast_GET_ITEM(pair.get(), 0));
   PyRef value_obj = PyRef::Borrow(PySequence_Fast_GET_ITEM(pair.get(), 1));
   bool ok = BytesView(name_obj.get(), &name, &nb, &nrel) && BytesView(value_obj.get(), &value, &vb, &vrel);
-  const char* reason = nullptr;
-  if (ok && !head.Add(name, value, &reason)) {
-    std::string shown = log::Escape(name);
-    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP header %s: %s", shown.c_str(), reason);
-    ok = false;
-  }
+  if (ok) ok = use(name, value);
   if (nrel) PyBuffer_Release(&nb);
   if (vrel) PyBuffer_Release(&vb);
   return ok;
+}
+
+// Validates and appends one ASGI header to the response head.
+bool AddHeader(http::ResponseHead& head, PyObject* item) {
+  return WithHeaderPair(item, [&](std::string_view name, std::string_view value) {
+    const char* reason = nullptr;
+    if (head.Add(name, value, &reason)) return true;
+    std::string shown = log::Escape(name);
+    PyErr_Format(PyExc_RuntimeError, "Invalid HTTP header %s: %s", shown.c_str(), reason);
+    return false;
+  });
+}
+
+// Validates and appends one trailer field (a token name; a value without CR, LF, NUL or other controls).
+bool AddTrailer(std::vector<http::Header>* out, PyObject* item) {
+  return WithHeaderPair(item, [&](std::string_view name, std::string_view value) {
+    bool valid = !name.empty();
+    for (unsigned char c : name) valid = valid && http::IsTokenChar(c);
+    for (unsigned char c : value) valid = valid && !((c < 0x20 && c != '\t') || c == 0x7f);
+    if (!valid) {
+      std::string shown = log::Escape(name);
+      PyErr_Format(PyExc_RuntimeError, "Invalid HTTP trailer %s: not a token name, or a control character in the value",
+                   shown.c_str());
+      return false;
+    }
+    out->push_back(http::Header{std::string(name), std::string(value)});
+    return true;
+  });
 }
 
 PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
@@ -271,7 +297,50 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
       if (PyErr_Occurred()) return nullptr;
     }
   }
+  // The ASGI trailers extension: honoured where the stream can carry trailers (HTTP/2), else the app's
+  // trailers are dropped (its scope did not offer the extension).
+  PyRef trailers = PyRef::Borrow(PyDict_GetItemWithError(message, k.trailers));
+  if (!trailers && PyErr_Occurred()) return nullptr;
+  if (trailers) {
+    int announced = PyObject_IsTrue(trailers.get());
+    if (announced < 0) return nullptr;
+    s.trailers_expected = announced && s.trailers_supported();
+  }
   ex->start_received = true;
+  return Py_NewRef(DoneAwaitable());
+}
+
+PyObject* SendTrailers(ExchangeObject* ex, PyObject* message) {
+  const Interned& k = interned();
+  engine::HttpStream& s = *ex->stream;
+  if (!s.trailers_expected) return Py_NewRef(DoneAwaitable());  // not announced, or HTTP/1.1: dropped
+  std::vector<http::Header> fields;
+  PyRef headers = PyRef::Borrow(PyDict_GetItemWithError(message, k.headers));
+  if (!headers && PyErr_Occurred()) return nullptr;
+  if (headers && headers.get() != Py_None) {
+    PyObject* iter = PyObject_GetIter(headers.get());
+    if (!iter) return nullptr;
+    PyObject* item;
+    while ((item = PyIter_Next(iter))) {
+      PyRef item_ref = PyRef::Steal(item);
+      if (!AddTrailer(&fields, item)) {
+        Py_DECREF(iter);
+        return nullptr;
+      }
+    }
+    Py_DECREF(iter);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  PyRef more = PyRef::Borrow(PyDict_GetItemWithError(message, k.more_trailers));
+  if (!more && PyErr_Occurred()) return nullptr;
+  int more_trailers = more ? PyObject_IsTrue(more.get()) : 0;
+  if (more_trailers < 0) return nullptr;
+  if (s.SendTrailers(std::move(fields), more_trailers != 0) == engine::HttpStream::SendResult::kError) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Unexpected ASGI message 'http.response.trailers': it must follow the last 'http.response.body' "
+                    "(more_body False) of a response started with 'trailers': True, with valid fields");
+    return nullptr;
+  }
   return Py_NewRef(DoneAwaitable());
 }
 
@@ -340,10 +409,13 @@ PyObject* ExchangeSend(PyObject* self, PyObject* message) {
     return SendStart(ex, message);
   }
   if (s.response_complete()) {
+    // Trailers the app announced on a stream that cannot carry them (HTTP/1.1): dropped, not an error.
+    if (!s.trailers_expected && IsType(type, k.http_response_trailers)) return Py_NewRef(DoneAwaitable());
     PyErr_Format(PyExc_RuntimeError, "Unexpected ASGI message %R sent, after response already completed.", type);
     return nullptr;
   }
   if (!IsType(type, k.http_response_body)) {
+    if (IsType(type, k.http_response_trailers)) return SendTrailers(ex, message);
     PyErr_Format(PyExc_RuntimeError, "Expected ASGI message 'http.response.body', but got %R.", type);
     return nullptr;
   }

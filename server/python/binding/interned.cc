@@ -46,6 +46,10 @@ bool InitInterned() {
   i.body = Str("body");
   i.more_body = Str("more_body");
   i.trailers = Str("trailers");
+  i.more_trailers = Str("more_trailers");
+  i.extensions = Str("extensions");
+  i.http_response_trailers = Str("http.response.trailers");
+  i.trailers_extension = Py_BuildValue("{s:{}}", "http.response.trailers");
   i.subprotocols = Str("subprotocols");
   i.websocket = Str("websocket");
   i.ws = Str("ws");

@@ -27,6 +27,10 @@ struct Interned {
   PyObject* body;
   PyObject* more_body;
   PyObject* trailers;
+  PyObject* more_trailers;
+  PyObject* extensions;
+  PyObject* http_response_trailers;
+  PyObject* trailers_extension;  // {"http.response.trailers": {}} (copied into an HTTP/2 scope)
   PyObject* subprotocols;
   // Values.
   PyObject* http;

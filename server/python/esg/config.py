@@ -48,6 +48,12 @@ def flag_name(name: str) -> str:
 
 # Numeric settings whose range the `esg` CLI checks (exit 2) but a keyword argument would bypass.
 _SECONDS_OR_OFF = ("timeout_request",)
+_POSITIVE_INT32 = ("http2_max_concurrent_streams",)
+
+
+def _positive_int32(value: Any) -> bool:
+    """An int in 1..2**31-1, the CLI's range (bools are refused)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 2**31 - 1
 
 
 def _seconds_or_off(value: Any) -> bool:
@@ -71,6 +77,9 @@ def check_options(options: Mapping[str, Any], where: str = "esg.run()") -> None:
             raise ValueError(f"{where}: {name}={value!r} is not one of {', '.join(CHOICES[name])}.")
         if name in _SECONDS_OR_OFF and value is not None and not _seconds_or_off(value):
             raise ValueError(f"{where}: {name}={value!r} must be 0 (off) or a positive number of seconds "
+                             f"({flag_name(name)}).")
+        if name in _POSITIVE_INT32 and value is not None and not _positive_int32(value):
+            raise ValueError(f"{where}: {name}={value!r} must be an integer from 1 to 2147483647 "
                              f"({flag_name(name)}).")
         if name == "access_log_format" and value:
             from esg import _esg  # the engine's own compiler: one definition of a valid format

@@ -12,6 +12,11 @@ How gunicorn's settings map to ESG's:
   --forwarded-allow-ips forwarded_allow_ips;  --backlog: already applied by gunicorn when it binds
   --limit-request-line / -fields / -field-size  the engine's limits of the same name (0 = unlimited)
   --certfile/--keyfile  ssl_* (refused with a clear boot error while the engine has no TLS)
+  --http-protocols      http2 when it lists h2 (gunicorn 25+) and the listeners are TLS (ALPN h2, preferred to
+                        http/1.1 whatever the list's order) or --http2-cleartext is prior-knowledge or both (h2c
+                        by its preface, from any peer: ESG does not limit it to --forwarded-allow-ips).
+                        --http2-cleartext upgrade alone: no h2c (ESG ignores Upgrade: h2c, as RFC 9113 does)
+  --http2-max-concurrent-streams  http2_max_concurrent_streams (gunicorn 25+; the other --http2-* are not mapped)
   access log            gunicorn's own access logger and --access-logformat (ESG's access log is off)
   SIGTERM graceful stop; SIGINT/SIGQUIT quick exit; SIGUSR1 reopen gunicorn's log files.
   boot failure          exit status 3 (gunicorn's WORKER_BOOT_ERROR), so the arbiter stops.
@@ -47,6 +52,19 @@ def _limit(value: Any, default: int) -> int:
     return UNLIMITED if int(value) == 0 else int(value)
 
 
+def _http2_options(cfg: Any) -> Dict[str, Any]:
+    """ESG's http2 settings from gunicorn's HTTP/2 ones (gunicorn 25+; none before, so nothing then)."""
+    options: Dict[str, Any] = {}
+    protocols = getattr(cfg, "http_protocols", None) or ()
+    if "h2" in protocols:
+        cleartext = getattr(cfg, "http2_cleartext", "off")
+        options["http2"] = bool(cfg.is_ssl or cleartext in ("prior-knowledge", "both"))
+    streams = getattr(cfg, "http2_max_concurrent_streams", None)
+    if streams is not None:
+        options["http2_max_concurrent_streams"] = int(streams)
+    return options
+
+
 class ESGWorker(Worker):
     """Serves the app with ESG's engine on gunicorn's sockets (uvloop when installed)."""
 
@@ -79,6 +97,7 @@ class ESGWorker(Worker):
                 "ssl_ca_certs": getattr(cfg, "ca_certs", None) or "",
                 "ssl_ciphers": getattr(cfg, "ciphers", None) or default["ssl_ciphers"],
             })
+        options.update(_http2_options(cfg))
         options.update(self.CONFIG_KWARGS)
         self.options = options
         self.config: Dict[str, Any] = {}

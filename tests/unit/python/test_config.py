@@ -95,3 +95,19 @@ def test_timeout_request_is_off_by_default_and_range_checked():
     for bad in (-1, float("nan"), float("inf"), "abc", True):
         with pytest.raises(ValueError, match=r"timeout_request=.*\(--timeout-request\)"):
             config.check_options({"timeout_request": bad})
+
+
+def test_http2_settings_reach_the_worker_config_and_the_flags():
+    assert config.DEFAULTS["http2"] is False and config.DEFAULTS["http2_max_concurrent_streams"] == 100
+    built = config.build({"http2": True, "http2_max_concurrent_streams": 16}, {})
+    assert built["http2"] is True and built["http2_max_concurrent_streams"] == 16
+    assert config.cli_args({"http2": True, "http2_max_concurrent_streams": 16}) == [
+        "--http2", "--http2-max-concurrent-streams", "16"]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**31, True, "8", 1.5])
+def test_http2_max_concurrent_streams_is_checked_like_the_cli(bad):
+    with pytest.raises(ValueError, match=r"http2_max_concurrent_streams=.* must be an integer from 1 to 2147483647 "
+                                         r"\(--http2-max-concurrent-streams\)"):
+        config.check_options({"http2_max_concurrent_streams": bad})
+    config.check_options({"http2_max_concurrent_streams": 2**31 - 1})

@@ -28,7 +28,7 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
       "timeout_worker_healthcheck", "limit_max_requests_jitter", "limit_worker_memory", "limit_worker_lifetime",
       "metrics_bind", "user", "group", "venv",
       "timeout_request_body", "timeout_send", "ws_max_queue", "h11_max_incomplete_event_size",
-      "reset_contextvars", "timeout_request", "http2"};
+      "reset_contextvars", "timeout_request", "http2", "http2_max_concurrent_streams"};
   EXPECT_EQ(keys, expected);
   EXPECT_EQ(doc["control_fd"], 5);
   EXPECT_TRUE(doc["listeners"].is_array());
@@ -38,6 +38,8 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
   EXPECT_EQ(doc["config"]["limit_request_body"], 0);
   EXPECT_EQ(doc["config"]["limit_request_head_size"], 32768);
   EXPECT_EQ(doc["config"]["timeout_request_header"], 30.0);
+  EXPECT_EQ(doc["config"]["http2"], false);
+  EXPECT_EQ(doc["config"]["http2_max_concurrent_streams"], 100);
 }
 
 TEST(ConfigJsonTest, UnsetOptionalsAreNullAndSetOnesAreValues) {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "server/engine/tls_context.h"
@@ -134,10 +135,17 @@ const Files& TestFiles() {
 
 // ------------------------------------------------------------------------------------- client fixture
 
+// ALPN lists as the client writes them (length-prefixed names).
+const std::string kOfferH2Http11("\x02h2\x08http/1.1", 12);
+const std::string kOfferHttp11H2("\x08http/1.1\x02h2", 12);
+const std::string kOfferHttp11("\x08http/1.1", 9);
+const std::string kOfferH2("\x02h2", 3);
+
 struct ClientOptions {
   int max_version = 0;
   bool with_cert = false;
-  bool alpn = true;
+  std::string alpn = kOfferH2Http11;  // empty: no ALPN extension
+  const char* ciphers = nullptr;      // TLS 1.2 cipher list of the client (nullptr: OpenSSL's default)
 };
 
 class TlsPair : public ::testing::Test {
@@ -173,9 +181,12 @@ class TlsPair : public ::testing::Test {
       SSL_CTX_use_certificate(client_ctx_, TestFiles().client_cert());
       SSL_CTX_use_PrivateKey(client_ctx_, TestFiles().client_key());
     }
-    if (options.alpn) {
-      static const unsigned char kProtos[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-      SSL_CTX_set_alpn_protos(client_ctx_, kProtos, sizeof kProtos);
+    if (!options.alpn.empty()) {
+      SSL_CTX_set_alpn_protos(client_ctx_, reinterpret_cast<const unsigned char*>(options.alpn.data()),
+                              static_cast<unsigned int>(options.alpn.size()));
+    }
+    if (options.ciphers) {
+      ASSERT_EQ(SSL_CTX_set_cipher_list(client_ctx_, options.ciphers), 1) << options.ciphers;
     }
     client_ = SSL_new(client_ctx_);
     SSL_set_fd(client_, fds_[1]);
@@ -206,6 +217,33 @@ class TlsPair : public ::testing::Test {
       if (c == 1 && transport_->secure()) return true;
     }
     return false;
+  }
+
+  // A second connection to the same server context, resuming `session` (the client's options stay).
+  void Reconnect(SSL_SESSION* session) {
+    // Clean closes: OpenSSL will not resume a session whose connection was dropped without close_notify.
+    SSL_shutdown(client_);
+    transport_->Shutdown(true);
+    transport_.reset();
+    SSL_free(client_);
+    for (int& fd : fds_) close(std::exchange(fd, -1));
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds_), 0);
+    for (int fd : fds_) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    transport_ = MakeTlsTransport(context_, fds_[0]);
+    client_ = SSL_new(client_ctx_);
+    SSL_set_fd(client_, fds_[1]);
+    SSL_set_tlsext_host_name(client_, "localhost");
+    SSL_set1_host(client_, "localhost");
+    SSL_set_session(client_, session);
+    SSL_set_connect_state(client_);
+  }
+
+  // The protocol the handshake selected by ALPN, as the client sees it ("" for none).
+  std::string ClientAlpn() const {
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(client_, &alpn, &alpn_len);
+    return std::string(reinterpret_cast<const char*>(alpn), alpn_len);
   }
 
   // Reads from the client until `want` bytes arrived or nothing moves for a while.
@@ -465,6 +503,123 @@ TEST_F(TlsPair, RequiredClientCertificatePresent) {
   ASSERT_TRUE(Handshake());
   ClientWrite("hi");
   EXPECT_EQ(ServerReadAll(), "hi");
+}
+
+// ------------------------------------------------------------------------------------- ALPN and --http2
+
+TlsSettings Http2Settings(bool http2) {
+  TlsSettings s = TestFiles().Settings();
+  s.http2 = http2;
+  return s;
+}
+
+TEST_F(TlsPair, NoH2SelectedBeforeTheHandshake) {
+  Start(Http2Settings(true));
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Http2OnSelectsH2WhenOffered) {
+  Start(Http2Settings(true), {.alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Http2OnPrefersH2WhateverTheClientsOrder) {
+  Start(Http2Settings(true), {.alpn = kOfferHttp11H2});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Http2OffSelectsHttp11WhenH2IsOfferedFirst) {
+  Start(Http2Settings(false), {.alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "http/1.1");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Http11OnlyClientGetsHttp11WithHttp2On) {
+  Start(Http2Settings(true), {.alpn = kOfferHttp11});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "http/1.1");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Http11OnlyClientGetsHttp11WithHttp2Off) {
+  Start(Http2Settings(false), {.alpn = kOfferHttp11});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "http/1.1");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, H2OnlyClientGetsNoAlpnAnswerWithHttp2Off) {
+  Start(Http2Settings(false), {.alpn = kOfferH2});
+  ASSERT_TRUE(Handshake());  // no ALPN: the handshake completes, the client decides whether to go on
+  EXPECT_EQ(ClientAlpn(), "");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, H2OnlyClientGetsH2WithHttp2On) {
+  Start(Http2Settings(true), {.alpn = kOfferH2});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, NoAlpnExtensionIsHttp11WithHttp2On) {
+  Start(Http2Settings(true), {.alpn = ""});
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(ClientAlpn(), "");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+// RFC 9113 §9.2.2: over TLS 1.2, h2 only with an ephemeral key exchange and an AEAD cipher.
+TEST_F(TlsPair, Tls12WithAnAeadCipherSelectsH2) {
+  TlsSettings s = Http2Settings(true);
+  s.ciphers = "ECDHE+AESGCM:TLSv1";
+  Start(s, {.max_version = TLS1_2_VERSION, .alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  ASSERT_EQ(SSL_version(client_), TLS1_2_VERSION);
+  EXPECT_EQ(SSL_CIPHER_is_aead(SSL_get_current_cipher(client_)), 1);
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Tls12ResumedSessionSelectsH2Again) {
+  TlsSettings s = Http2Settings(true);
+  s.ciphers = "ECDHE+AESGCM:TLSv1";
+  Start(s, {.max_version = TLS1_2_VERSION, .alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  ASSERT_EQ(ClientAlpn(), "h2");
+  SSL_SESSION* session = SSL_get1_session(client_);
+  ASSERT_NE(session, nullptr);
+  Reconnect(session);
+  SSL_SESSION_free(session);
+  ASSERT_TRUE(Handshake());
+  EXPECT_EQ(SSL_session_reused(client_), 1);
+  EXPECT_EQ(ClientAlpn(), "h2");
+  EXPECT_TRUE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Tls12WithACbcCipherFallsBackToHttp11) {
+  // The default --ssl-ciphers (TLSv1, as uvicorn) gives TLS 1.2 clients CBC suites only: HTTP/1.1 there.
+  Start(Http2Settings(true), {.max_version = TLS1_2_VERSION, .alpn = kOfferH2Http11});
+  ASSERT_TRUE(Handshake());
+  ASSERT_EQ(SSL_version(client_), TLS1_2_VERSION);
+  EXPECT_EQ(SSL_CIPHER_is_aead(SSL_get_current_cipher(client_)), 0);
+  EXPECT_EQ(ClientAlpn(), "http/1.1");
+  EXPECT_FALSE(transport_->h2_selected());
+}
+
+TEST_F(TlsPair, Tls12CbcOnlyClientOfferingOnlyH2GetsNoAlpnAnswer) {
+  TlsSettings s = Http2Settings(true);
+  s.ciphers = "ECDHE+AESGCM:TLSv1";
+  Start(s, {.max_version = TLS1_2_VERSION, .alpn = kOfferH2, .ciphers = "ECDHE-ECDSA-AES128-SHA"});
+  ASSERT_TRUE(Handshake());
+  EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(client_)), "ECDHE-ECDSA-AES128-SHA");
+  EXPECT_EQ(ClientAlpn(), "");
+  EXPECT_FALSE(transport_->h2_selected());
 }
 
 // ------------------------------------------------------------------------------ context error sentences

@@ -437,6 +437,26 @@ TEST(CliTest, TimeoutRequestIsOffByDefaultAndTakesNonNegativeFiniteSeconds) {
   }
 }
 
+TEST(CliTest, Http2AndItsStreamLimit) {
+  Parsed off = ParseArgs({"a:b"});
+  EXPECT_FALSE(off.config.http2);
+  EXPECT_EQ(off.config.http2_max_concurrent_streams, 100);
+  Parsed on = ParseArgs({"--http2", "--http2-max-concurrent-streams", "250", "a:b"});
+  ASSERT_TRUE(on.result.run) << on.result.err;
+  EXPECT_TRUE(on.config.http2);
+  EXPECT_EQ(on.config.http2_max_concurrent_streams, 250);
+  EXPECT_EQ(ParseArgs({"--http2-max-concurrent-streams", "2147483647", "a:b"}).config.http2_max_concurrent_streams,
+            2147483647);
+  for (const char* bad : {"0", "-1", "2147483648", "99999999999"}) {
+    Parsed run = ParseArgs({"--http2-max-concurrent-streams", bad, "a:b"});
+    EXPECT_EQ(run.result.exit_code, 2) << bad;
+    EXPECT_EQ(ErrorLine(run), std::string("Error: Invalid value for '--http2-max-concurrent-streams': ") + bad +
+                                  " is not in the range 1<=x<=2147483647.");
+  }
+  EXPECT_EQ(ErrorLine(ParseArgs({"--http2-max-concurrent-streams", "many", "a:b"})),
+            "Error: Invalid value for '--http2-max-concurrent-streams': 'many' is not a valid integer.");
+}
+
 TEST(OptionTableTest, EveryRowCanBeApplied) {
   for (const OptionSpec& spec : Options()) {
     if (spec.type == OptionType::kAction || spec.name == "--header") continue;

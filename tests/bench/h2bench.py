@@ -307,8 +307,9 @@ def median(xs):
 
 
 def table(a, records):
-    lines = ["| workload | protocol | server | req/s (median) | CPU-µs/req (median) | rounds | all 2xx |",
-             "|---|---|---|---:|---:|---:|---|"]
+    lines = ["| workload | protocol | server | req/s (median) | req/s (best round) | CPU-µs/req (median) | "
+             "others' load on the server CPU (median) | rounds | all 2xx |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for wl in a.workloads:
         for proto in a.protocols:
             for name in a.servers:
@@ -316,8 +317,10 @@ def table(a, records):
                 if not rs:
                     continue
                 all_ok = all(r["ok_2xx"] == r["wanted"] for r in rs)
+                other = median([r["server_cpus_other_busy"] for r in rs])
                 lines.append(f"| {wl} | {proto} | {name} | {median([r['rps'] for r in rs]):,.0f} | "
-                             f"{median([r['cpu_us_per_req'] for r in rs]):.1f} | {len(rs)} | "
+                             f"{max(r['rps'] for r in rs):,.0f} | {median([r['cpu_us_per_req'] for r in rs]):.1f} | "
+                             f"{'-' if other is None else f'{other:.0%}'} | {len(rs)} | "
                              f"{'yes' if all_ok else 'NO'} |")
     return "\n".join(lines)
 
@@ -350,8 +353,8 @@ def main(argv=None):
     md = table(a, records)
     cmd = "tests/bench/h2bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     h2load_cmd = (f"h2load -t 1 -c {a.clients} -m {a.streams} -n {a.requests}` (`-n {a.slow_requests}` for "
-                  f"{', '.join(SLOW)}")
-    text = (f"# HTTP/2 benchmark {stamp}\n\n`{cmd}` — each measured run `{h2load_cmd}` after a "
+                  f"{', '.join(SLOW)})")
+    text = (f"# HTTP/2 benchmark {stamp}\n\n`{cmd}` — each measured run `{h2load_cmd} after a "
             f"{a.warmup_requests}-request warm-up; server on CPU {a.server_cpu}, h2load on CPU {a.client_cpu}; "
             f"{a.rounds} interleaved rounds.\n\n{md}\n")
     if skipped:

@@ -349,8 +349,8 @@ struct H2Session::Impl {
       for (char& c : f.name) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
       if (ConnectionSpecific(f.name)) continue;
       if (f.name.empty() || f.name[0] == ':' ||
-          (!checked && !nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(f.name.data()), f.name.size()) ||
-          !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size()))) {
+          (!checked && (!nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(f.name.data()), f.name.size()) ||
+                        !nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(f.value.data()), f.value.size())))) {
         error = "invalid response header field: " + f.name.substr(0, 64);
         return false;
       }

@@ -408,6 +408,30 @@ def test_reset_stream_reaches_the_app_as_disconnect(esg_server, markers):
     assert wait_for_file(markers / "disconnect-close") == "http.disconnect"
 
 
+def test_per_stream_limits(esg_server):
+    """--limit-concurrency counts streams (503 beyond it), --limit-request-body answers 413 on the stream."""
+    server = esg_server(["--http2", "--limit-concurrency", "3", "--limit-request-body", "100000"], app="slow:app")
+    with H2Conn.open(server) as conn:
+        ids = range(1, 13, 2)  # 6 streams at once
+        for sid in ids:
+            conn.send(conn.headers_frame(sid, path=f"/slow?id={sid}&delay=1"))
+        conn.read_until(lambda: all(s in conn.ended for s in ids), timeout=15, what="6 answers")
+        assert sorted(conn.status(s) for s in ids) == [200, 200, 200, 503, 503, 503], conn.summary()
+    echo = esg_server(["--http2", "--limit-request-body", "100000"], app="big:app")
+    with h2c_client(echo) as c:
+        assert c.post("/count", content=b"x" * 100_001).status_code == 413
+        assert c.post("/count", content=b"x" * 100_000).text.startswith("100000 ")
+
+
+def test_timeout_send_cuts_a_zero_window_reader(esg_server):
+    server = esg_server(["--http2", "--timeout-send", "1"], app="big:app")
+    with H2Conn.open(server, {SETTINGS_INITIAL_WINDOW_SIZE: 0}, auto_window=False) as conn:
+        conn.send(conn.headers_frame(1, path=f"/stream?size={8 * MIB}&chunk=65536"))
+        conn.read_to_close(15)
+        assert conn.received(1) == 0
+    assert curl_get(h2c_url(server, "/bytes?size=10"), "--http2-prior-knowledge")[:2] == ("2", "200")
+
+
 def test_many_concurrent_streams_on_one_connection(esg_server):
     server = esg_server(["--http2"], app="scope_echo:app")
 

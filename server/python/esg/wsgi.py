@@ -122,10 +122,7 @@ class _ThreadPool:
 class _Errors:
     """wsgi.errors: text written here goes to the esg.error log, one message per completed write."""
 
-    __slots__ = ("_pending",)
-
-    def __init__(self) -> None:
-        self._pending = ""
+    _pending = ""  # on the class, no __init__: one is made per request and most are never written to
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -249,11 +246,41 @@ def _status_code(status: Any) -> int:
     return int(code)
 
 
+# (name, value) tuple of str as the app gives it -> ((lowercase name bytes, value bytes), Content-Length int
+# or None). Bounded like _STATUS_CODES: values such as a Content-Length or a cookie vary per response.
+_RESPONSE_HEADERS: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], Optional[int]]] = {}
+_RESPONSE_HEADERS_MAX = 512
+
+
+def _response_header(item: Any) -> Tuple[Tuple[bytes, bytes], Optional[int]]:
+    """One WSGI response header as ((name, value), content_length): the name lowercased, both as latin-1
+    bytes, content_length the value of a Content-Length of digits (else None). Raises on a bad header."""
+    if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
+        raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
+    name, value = item
+    exact = type(name) is str and type(value) is str
+    if not exact and (not isinstance(name, str) or not isinstance(value, str)):
+        raise TypeError(f"WSGI header names and values must be str, got {item!r}")
+    name = name.lower()
+    length = int(value) if name == "content-length" and value.strip().isdigit() else None
+    entry = ((name.encode("latin-1"), value.encode("latin-1")), length)
+    if exact and type(item) is tuple and len(_RESPONSE_HEADERS) < _RESPONSE_HEADERS_MAX:
+        _RESPONSE_HEADERS[item] = entry
+    return entry
+
+
 class _Call:
     """One WSGI call on a pool thread: start_response, write(), the iteration, and the sends."""
 
-    __slots__ = ("app", "environ", "errors", "loop", "send", "status", "headers", "headers_sent",
-                 "content_length", "body_sent", "completed", "waiter")
+    # Per-call state that starts the same for every call lives on the class (no __slots__): __init__
+    # sets only what differs, which saves seven attribute stores per request.
+    status: Optional[int] = None
+    headers: "List[Tuple[bytes, bytes]] | Tuple[()]" = ()
+    headers_sent = False
+    content_length: Optional[int] = None
+    body_sent = 0
+    completed = False  # the body reached the app's Content-Length: sent with more_body False
+    waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     def __init__(self, app: Callable, environ: Dict[str, Any], loop: asyncio.AbstractEventLoop,
                  send: Callable) -> None:
@@ -262,13 +289,6 @@ class _Call:
         self.errors = environ["wsgi.errors"]
         self.loop = loop
         self.send = send
-        self.status: Optional[int] = None
-        self.headers: List[Tuple[bytes, bytes]] = []
-        self.headers_sent = False
-        self.content_length: Optional[int] = None
-        self.body_sent = 0
-        self.completed = False  # the body reached the app's Content-Length: sent with more_body False
-        self.waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     # -- PEP 3333 callables
 
@@ -285,17 +305,20 @@ class _Call:
         if code is None:
             code = _status_code(status)
         headers = []
+        cache = _RESPONSE_HEADERS
         for item in response_headers:
-            if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
-                raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
-            name, value = item
-            if type(name) is not str or type(value) is not str:
-                if not isinstance(name, str) or not isinstance(value, str):
-                    raise TypeError(f"WSGI header names and values must be str, got {item!r}")
-            name = name.lower()
-            if name == "content-length" and value.strip().isdigit():
-                self.content_length = int(value)
-            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+            # A (str, str) tuple seen before: its bytes from the cache (one dict lookup instead of the
+            # checks, lower() and two encodes). Anything else (unhashable, new) takes the full path.
+            try:
+                entry = cache.get(item) if type(item) is tuple else None
+            except TypeError:
+                entry = None
+            if entry is None:
+                entry = _response_header(item)
+            pair, length = entry
+            if length is not None:
+                self.content_length = length
+            headers.append(pair)
         self.status = code
         self.headers = headers
         return self.write
@@ -365,10 +388,13 @@ class _Call:
                 raise RuntimeError("the WSGI app returned without calling start_response()")
             return held
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-            self.errors.flush()
+            if type(result) is not list:  # a plain list has no close()
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            errors = self.errors
+            if type(errors) is not _Errors or errors._pending:
+                errors.flush()
 
 
     def complete(self, body: Optional[bytes], error: Optional[BaseException]) -> None:

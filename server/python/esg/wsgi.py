@@ -22,6 +22,7 @@ input stream, start_response and write() run on a pool thread.
 """
 
 import asyncio
+import collections
 import os
 import queue
 import threading
@@ -52,70 +53,69 @@ class _ThreadPool:
     --timeout-graceful-shutdown even when a WSGI call never returns.
 
     The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
-    outcome comes back in batches: a finished call appends to `_done`, and only the append that finds it
-    empty schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch
-    rather than per request), which calls each call's complete(body, error) on the loop thread. No
-    future, no Task, no coroutine waits in between (see WSGIAdapter.__call__)."""
+    outcome comes back in batches: a finished call appends to `_done`, and only a thread that finds no
+    delivery pending schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop,
+    per batch rather than per request), which calls each call's complete(body, error) on the loop thread.
+    No future, no Task, no coroutine waits in between (see WSGIAdapter.__call__).
+
+    No lock on the common path (each acquire/release pair is two calls that parse their arguments):
+    deque.append/popleft and list.append/pop are atomic under the GIL, submit() and _deliver() run on
+    the loop thread only (the only consumers of `_idle` and `_done`), and a finished call is appended
+    before `_scheduled` is read, which _deliver clears before it drains `_done`: a call is never left
+    behind, at worst a batch is scheduled twice (the second finds nothing)."""
 
     def __init__(self, size: int) -> None:
         self._size = max(1, int(size))
         self._queue: "queue.SimpleQueue[Optional[_Call]]" = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # thread start-up only
         self._threads = 0
-        self._idle = 0
+        self._idle: List[None] = []  # one token per thread waiting (or about to wait) for a call
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._done: List[Tuple["_Call", Any, Optional[BaseException]]] = []
-        self._done_lock = threading.Lock()
+        self._done: "collections.deque[Tuple[_Call, Any, Optional[BaseException]]]" = collections.deque()
+        self._scheduled = False  # a _deliver is scheduled and has not started draining yet
 
     def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
-        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop)."""
+        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop).
+        Called on the loop thread."""
         self._loop = loop
-        lock = self._lock
-        lock.acquire()  # not `with`: this runs per request, and acquire/release cannot fail here
-        if self._idle:
-            self._idle -= 1
-            lock.release()
+        idle = self._idle
+        if idle:
+            idle.pop()
         elif self._threads < self._size:
-            self._threads += 1
-            number = self._threads
-            lock.release()
+            with self._lock:
+                self._threads += 1
+                number = self._threads
             threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
-        else:
-            lock.release()
         self._queue.put(call)
 
     def _run(self) -> None:
-        lock, done_lock, get = self._lock, self._done_lock, self._queue.get
+        get, done, idle = self._queue.get, self._done, self._idle
         while True:
             call = get()
             if call is None:
                 return
             error = None
             try:
-                if call.timed_out():  # timed out while queued: the app is not called at all
+                if getattr(call.send, "timed_out", False):  # timed out while queued: the app is not called
                     raise RequestTimedOut("the request timed out before a WSGI thread was free")
                 result = call.run()
             except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
                 result, error = None, exc
-            done_lock.acquire()
-            first = not self._done
-            self._done.append((call, result, error))
-            done_lock.release()
-            if first:
+            done.append((call, result, error))
+            if not self._scheduled:
+                self._scheduled = True
                 try:
                     self._loop.call_soon_threadsafe(self._deliver)
                 except RuntimeError:  # the loop is closed: the worker is exiting
                     pass
             del call, result, error
-            lock.acquire()
-            self._idle += 1
-            lock.release()
+            idle.append(None)
 
     def _deliver(self) -> None:
-        self._done_lock.acquire()
-        done, self._done = self._done, []
-        self._done_lock.release()
-        for call, result, error in done:
+        self._scheduled = False
+        done = self._done
+        while done:
+            call, result, error = done.popleft()
             call.complete(result, error)
 
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _log
 from esg.errors import AppLoadError
-from esg.wsgi_environ import _environ, build_environ
+from esg.wsgi_environ import _environ, build_environ, fast_environ as _fast_environ
 
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 
@@ -458,7 +458,8 @@ class WSGIAdapter:
         loop = asyncio.get_running_loop()
         errors = _Errors()
         wsgi_input = _Input(loop, receive, None)
-        environ, expect = _environ(scope, wsgi_input, errors, self.multiprocess)
+        environ, expect = (_fast_environ(scope, wsgi_input, errors, self.multiprocess)
+                           or _environ(scope, wsgi_input, errors, self.multiprocess))
         if not expect:
             # Usually already buffered: no thread hop for it. With Expect: 100-continue the app reads
             # first, so that it can still refuse the body.

@@ -32,6 +32,8 @@ from esg import _log
 from esg.errors import AppLoadError
 from esg.wsgi_environ import _environ, build_environ, fast_environ as _fast_environ
 
+_get_running_loop = asyncio.get_running_loop
+
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 
 _SKIPPED_HEADERS = (b"content-type", b"content-length")
@@ -161,12 +163,13 @@ class _Input:
             self._take(first)
 
     def _take(self, message: dict) -> None:
-        kind = message.get("type")
-        if kind == "http.disconnect":
+        if message.get("type") == "http.disconnect":
             self._more = False
             raise ClientDisconnected("the client disconnected before sending the whole request body")
-        self._buffer += message.get("body", b"")
-        self._more = bool(message.get("more_body", False))
+        body = message.get("body")
+        if body:
+            self._buffer += body
+        self._more = True if message.get("more_body") else False
 
     async def _next(self) -> dict:
         return await self._receive()
@@ -406,7 +409,7 @@ class _Call:
             if error is not None:
                 raise error
             if body is not None:
-                send(self.start_message())
+                send({"type": "http.response.start", "status": self.status, "headers": self.headers})
                 send({"type": "http.response.body", "body": body, "more_body": False})
             elif not self.headers_sent:
                 send(self.start_message())
@@ -455,7 +458,7 @@ class WSGIAdapter:
             return
         if kind != "http":
             raise RuntimeError(f"a WSGI application cannot serve '{kind}' scopes")
-        loop = asyncio.get_running_loop()
+        loop = _get_running_loop()
         errors = _Errors()
         wsgi_input = _Input(loop, receive, None)
         environ, expect = (_fast_environ(scope, wsgi_input, errors, self.multiprocess)
@@ -474,7 +477,13 @@ class WSGIAdapter:
             # thread runs the app, and the loop sends the response and finishes the exchange
             # (_Call.complete). Streamed chunks and wsgi.input reads still hop to the loop one by one.
             detach()
-            self.pool.submit(loop, call)
+            pool = self.pool
+            idle = pool._idle
+            if idle and pool._loop is loop:  # _ThreadPool.submit, inlined: a thread is waiting
+                idle.pop()
+                pool._queue.put(call)
+            else:
+                pool.submit(loop, call)
             return
         call.waiter = loop.create_future()
         self.pool.submit(loop, call)

@@ -271,7 +271,7 @@ PyMethodDef kWsgiEnvironDef = {
 
 }  // namespace
 
-void InitWsgi(py::module_& m) {
+void InitWsgiEnviron(py::module_& m) {
   if (!InitKeys()) throw py::error_already_set();
   PyObject* function = PyCFunction_NewEx(&kWsgiEnvironDef, nullptr, nullptr);
   if (!function) throw py::error_already_set();

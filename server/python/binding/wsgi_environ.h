@@ -15,6 +15,6 @@ namespace esg::python {
 // `header_keys` is the Python side's {header name bytes: environ key, "" when dropped} cache and
 // `header_key(name)` the function that fills it on a miss (first, so that the Python side binds them with
 // functools.partial). GIL held; errors raise as in Python.
-void InitWsgi(pybind11::module_& m);
+void InitWsgiEnviron(pybind11::module_& m);
 
 }  // namespace esg::python

@@ -23,12 +23,13 @@ input stream, start_response and write() run on a pool thread.
 
 import asyncio
 import collections
+import functools
 import os
 import queue
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from esg import _log
+from esg import _esg, _log
 from esg.errors import AppLoadError
 from esg.wsgi_environ import _environ, build_environ, fast_environ as _fast_environ
 
@@ -272,6 +273,11 @@ def _response_header(item: Any) -> Tuple[Tuple[bytes, bytes], Optional[int]]:
     return entry
 
 
+# _convert_headers(response_headers) -> ([(name, value), ...], Content-Length or None): start_response's
+# loop in C (binding/wsgi_headers.cc), _RESPONSE_HEADERS[item] or _response_header(item) for each item.
+_convert_headers = functools.partial(_esg.wsgi_response_headers, _RESPONSE_HEADERS, _response_header)
+
+
 class _Call:
     """One WSGI call on a pool thread: start_response, write(), the iteration, and the sends."""
 
@@ -307,21 +313,11 @@ class _Call:
         code = _STATUS_CODES.get(status) if type(status) is str else None
         if code is None:
             code = _status_code(status)
-        headers = []
-        cache = _RESPONSE_HEADERS
-        for item in response_headers:
-            # A (str, str) tuple seen before: its bytes from the cache (one dict lookup instead of the
-            # checks, lower() and two encodes). Anything else (unhashable, new) takes the full path.
-            try:
-                entry = cache.get(item) if type(item) is tuple else None
-            except TypeError:
-                entry = None
-            if entry is None:
-                entry = _response_header(item)
-            pair, length = entry
-            if length is not None:
-                self.content_length = length
-            headers.append(pair)
+        # A (str, str) tuple seen before comes from the cache (one dict lookup instead of the checks,
+        # lower() and two encodes); anything else (new, unhashable, not a tuple) from _response_header.
+        headers, length = _convert_headers(response_headers)
+        if length is not None:
+            self.content_length = length
         self.status = code
         self.headers = headers
         return self.write

@@ -58,6 +58,11 @@ struct Keys {
 };
 Keys g_keys;
 
+// The environ's first keys in the Python side's order, constants set and the per-request values None:
+// [0] without a client (no REMOTE_ADDR/REMOTE_PORT), [1] with one. Copying one (PyDict_Copy clones a
+// compact dict's table in one go) and replacing nine values costs less than inserting fifteen keys.
+PyObject* g_templates[2] = {nullptr, nullptr};
+
 // The last scope["server"] seen and its (SERVER_NAME, SERVER_PORT): the engine shares one server tuple per
 // listener, so this is an identity check on the hot path. Owned references; loop thread (GIL held).
 PyObject* g_server = nullptr;
@@ -88,7 +93,25 @@ bool InitKeys() {
     if (!(*s.slot = PyUnicode_InternFromString(s.text))) return false;
   }
   k.version_1_0 = Py_BuildValue("(ii)", 1, 0);
-  return k.version_1_0 != nullptr;
+  if (!k.version_1_0) return false;
+  for (int with_client = 0; with_client < 2; ++with_client) {
+    PyObject* t = PyDict_New();
+    if (!t) return false;
+    g_templates[with_client] = t;
+    if (PyDict_SetItem(t, k.request_method, Py_None) < 0 || PyDict_SetItem(t, k.script_name, k.empty_str) < 0 ||
+        PyDict_SetItem(t, k.path_info, Py_None) < 0 || PyDict_SetItem(t, k.query, k.empty_str) < 0 ||
+        PyDict_SetItem(t, k.server_protocol, k.http11) < 0 || PyDict_SetItem(t, k.wsgi_version, k.version_1_0) < 0 ||
+        PyDict_SetItem(t, k.url_scheme, Py_None) < 0 || PyDict_SetItem(t, k.input, Py_None) < 0 ||
+        PyDict_SetItem(t, k.errors, Py_None) < 0 || PyDict_SetItem(t, k.multithread, Py_True) < 0 ||
+        PyDict_SetItem(t, k.multiprocess, Py_False) < 0 || PyDict_SetItem(t, k.run_once, Py_False) < 0 ||
+        PyDict_SetItem(t, k.input_terminated, Py_True) < 0) {
+      return false;
+    }
+    if (with_client && (PyDict_SetItem(t, k.remote_addr, Py_None) < 0 || PyDict_SetItem(t, k.remote_port, Py_None) < 0)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // scope[key] (borrowed), or null without an error when the key is missing.
@@ -170,25 +193,24 @@ Built Build(PyObject* const* args, PyObject** out_environ, bool* expect) {
     return Built::kFallback;
   }
 
-  PyObject* environ = _PyDict_NewPresized(24);
+  bool has_client = client != Py_None;
+  PyObject* environ = PyDict_Copy(g_templates[has_client ? 1 : 0]);
   if (!environ) return Built::kError;
   *out_environ = environ;  // the caller releases it on failure
   int multiprocess = PyObject_IsTrue(args[5]);
   if (multiprocess < 0) return Built::kError;
-  // Same keys, same order as the Python dict display.
-  if (PyDict_SetItem(environ, k.request_method, method) < 0 || PyDict_SetItem(environ, k.script_name, k.empty_str) < 0 ||
-      !SetSteal(environ, k.path_info, Latin1(raw_path)) ||
-      !SetSteal(environ, k.query, PyBytes_GET_SIZE(query) ? Latin1(query) : Py_NewRef(k.empty_str)) ||
-      PyDict_SetItem(environ, k.server_protocol, protocol) < 0 ||
-      PyDict_SetItem(environ, k.wsgi_version, k.version_1_0) < 0 || PyDict_SetItem(environ, k.url_scheme, scheme) < 0 ||
-      PyDict_SetItem(environ, k.input, args[3]) < 0 || PyDict_SetItem(environ, k.errors, args[4]) < 0 ||
-      PyDict_SetItem(environ, k.multithread, Py_True) < 0 ||
-      PyDict_SetItem(environ, k.multiprocess, multiprocess ? Py_True : Py_False) < 0 ||
-      PyDict_SetItem(environ, k.run_once, Py_False) < 0 || PyDict_SetItem(environ, k.input_terminated, Py_True) < 0) {
+  // The template's None values replaced (its constants are the common values), so the keys keep the
+  // order of the Python dict display.
+  if (PyDict_SetItem(environ, k.request_method, method) < 0 || !SetSteal(environ, k.path_info, Latin1(raw_path)) ||
+      (PyBytes_GET_SIZE(query) && !SetSteal(environ, k.query, Latin1(query))) ||
+      (protocol != k.http11 && PyDict_SetItem(environ, k.server_protocol, protocol) < 0) ||
+      PyDict_SetItem(environ, k.url_scheme, scheme) < 0 || PyDict_SetItem(environ, k.input, args[3]) < 0 ||
+      PyDict_SetItem(environ, k.errors, args[4]) < 0 ||
+      (multiprocess && PyDict_SetItem(environ, k.multiprocess, Py_True) < 0)) {
     return Built::kError;
   }
-  if (client != Py_None && (!SetSteal(environ, k.remote_addr, PyObject_Str(PyTuple_GET_ITEM(client, 0))) ||
-                            !SetSteal(environ, k.remote_port, PyObject_Str(PyTuple_GET_ITEM(client, 1))))) {
+  if (has_client && (!SetSteal(environ, k.remote_addr, PyObject_Str(PyTuple_GET_ITEM(client, 0))) ||
+                     !SetSteal(environ, k.remote_port, PyObject_Str(PyTuple_GET_ITEM(client, 1))))) {
     return Built::kError;
   }
   *expect = false;

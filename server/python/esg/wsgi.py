@@ -233,6 +233,12 @@ class _Input:
         return line
 
 
+# wsgi.input of every request whose body is empty and complete (most GETs): reads return b"" at once.
+# Shared, since such an _Input never changes: its buffer stays empty and it never reads from a loop.
+_NO_BODY = _Input(None, None, None)
+_NO_BODY._more = False
+
+
 # Status line -> code, for the status lines seen (bounded: an app could make up new ones).
 _STATUS_CODES: Dict[str, int] = {}
 _STATUS_CODES_MAX = 256
@@ -456,16 +462,21 @@ class WSGIAdapter:
             raise RuntimeError(f"a WSGI application cannot serve '{kind}' scopes")
         loop = _get_running_loop()
         errors = _Errors()
-        wsgi_input = _Input(loop, receive, None)
-        environ, expect = (_fast_environ(scope, wsgi_input, errors, self.multiprocess)
-                           or _environ(scope, wsgi_input, errors, self.multiprocess))
-        if not expect:
-            # Usually already buffered: no thread hop for it. With Expect: 100-continue the app reads
-            # first, so that it can still refuse the body.
-            try:
-                wsgi_input._take(await receive())
-            except ClientDisconnected:
+        # wsgi.input is set below, once the first body message says whether there is a body.
+        environ, expect = (_fast_environ(scope, None, errors, self.multiprocess)
+                           or _environ(scope, None, errors, self.multiprocess))
+        if expect:
+            # With Expect: 100-continue the app reads first, so that it can still refuse the body.
+            environ["wsgi.input"] = _Input(loop, receive, None)
+        else:
+            # Usually already buffered: no thread hop for it.
+            message = await receive()
+            if message.get("type") == "http.disconnect":
                 return
+            if message.get("body") or message.get("more_body"):
+                environ["wsgi.input"] = _Input(loop, receive, message)
+            else:
+                environ["wsgi.input"] = _NO_BODY  # a GET: no _Input per request
         call = _Call(self.app, environ, loop, send)
         detach = getattr(send, "detach", None)
         if detach is not None:

@@ -119,7 +119,22 @@ class _ThreadPool:
         done = self._done
         while done:
             call, result, error = done.popleft()
-            call.complete(result, error)
+            if result is None or call.waiter is not None:
+                call.complete(result, error)
+                continue
+            # The common case, _Call.complete's first branch inlined (one frame less per request): the
+            # whole body came back (error is None then), head and body go out, the exchange ends.
+            send = call.send
+            try:
+                send({"type": "http.response.start", "status": call.status, "headers": call.headers})
+                send({"type": "http.response.body", "body": result, "more_body": False})
+            except BaseException as exc:  # noqa: B902 - complete() logs it and fails the exchange
+                call.complete(None, exc)
+                continue
+            try:
+                send.finish()
+            except Exception as exc:  # noqa: BLE001
+                _log.exception("Cannot finish the ASGI exchange", exc)
 
 
 class _Errors:

@@ -22,14 +22,18 @@ input stream, start_response and write() run on a pool thread.
 """
 
 import asyncio
+import collections
+import functools
 import os
 import queue
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from esg import _log
+from esg import _esg, _log
 from esg.errors import AppLoadError
-from esg.wsgi_environ import _environ, build_environ
+from esg.wsgi_environ import _environ, build_environ, fast_environ as _fast_environ
+
+_get_running_loop = asyncio.get_running_loop
 
 DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
 
@@ -52,80 +56,91 @@ class _ThreadPool:
     --timeout-graceful-shutdown even when a WSGI call never returns.
 
     The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
-    outcome comes back in batches: a finished call appends to `_done`, and only the append that finds it
-    empty schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop, per batch
-    rather than per request), which calls each call's complete(body, error) on the loop thread. No
-    future, no Task, no coroutine waits in between (see WSGIAdapter.__call__)."""
+    outcome comes back in batches: a finished call appends to `_done`, and only a thread that finds no
+    delivery pending schedules `_deliver` on the loop (one call_soon_threadsafe, one wake-up of the loop,
+    per batch rather than per request), which calls each call's complete(body, error) on the loop thread.
+    No future, no Task, no coroutine waits in between (see WSGIAdapter.__call__).
+
+    No lock on the common path (each acquire/release pair is two calls that parse their arguments):
+    deque.append/popleft and list.append/pop are atomic under the GIL, submit() and _deliver() run on
+    the loop thread only (the only consumers of `_idle` and `_done`), and a finished call is appended
+    before `_scheduled` is read, which _deliver clears before it drains `_done`: a call is never left
+    behind, at worst a batch is scheduled twice (the second finds nothing)."""
 
     def __init__(self, size: int) -> None:
         self._size = max(1, int(size))
         self._queue: "queue.SimpleQueue[Optional[_Call]]" = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # thread start-up only
         self._threads = 0
-        self._idle = 0
+        self._idle: List[None] = []  # one token per thread waiting (or about to wait) for a call
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._done: List[Tuple["_Call", Any, Optional[BaseException]]] = []
-        self._done_lock = threading.Lock()
+        self._done: "collections.deque[Tuple[_Call, Any, Optional[BaseException]]]" = collections.deque()
+        self._scheduled = False  # a _deliver is scheduled and has not started draining yet
 
     def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
-        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop)."""
+        """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop).
+        Called on the loop thread."""
         self._loop = loop
-        lock = self._lock
-        lock.acquire()  # not `with`: this runs per request, and acquire/release cannot fail here
-        if self._idle:
-            self._idle -= 1
-            lock.release()
+        idle = self._idle
+        if idle:
+            idle.pop()
         elif self._threads < self._size:
-            self._threads += 1
-            number = self._threads
-            lock.release()
+            with self._lock:
+                self._threads += 1
+                number = self._threads
             threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
-        else:
-            lock.release()
         self._queue.put(call)
 
     def _run(self) -> None:
-        lock, done_lock, get = self._lock, self._done_lock, self._queue.get
+        get, done, idle = self._queue.get, self._done, self._idle
         while True:
             call = get()
             if call is None:
                 return
             error = None
             try:
-                if call.timed_out():  # timed out while queued: the app is not called at all
+                if getattr(call.send, "timed_out", False):  # timed out while queued: the app is not called
                     raise RequestTimedOut("the request timed out before a WSGI thread was free")
                 result = call.run()
             except BaseException as exc:  # noqa: B902 - handed to the loop, which logs it and fails the request
                 result, error = None, exc
-            done_lock.acquire()
-            first = not self._done
-            self._done.append((call, result, error))
-            done_lock.release()
-            if first:
+            done.append((call, result, error))
+            if not self._scheduled:
+                self._scheduled = True
                 try:
                     self._loop.call_soon_threadsafe(self._deliver)
                 except RuntimeError:  # the loop is closed: the worker is exiting
                     pass
             del call, result, error
-            lock.acquire()
-            self._idle += 1
-            lock.release()
+            idle.append(None)
 
     def _deliver(self) -> None:
-        self._done_lock.acquire()
-        done, self._done = self._done, []
-        self._done_lock.release()
-        for call, result, error in done:
-            call.complete(result, error)
+        self._scheduled = False
+        done = self._done
+        while done:
+            call, result, error = done.popleft()
+            if result is None or call.waiter is not None:
+                call.complete(result, error)
+                continue
+            # The common case, _Call.complete's first branch inlined (one frame less per request): the
+            # whole body came back (error is None then), head and body go out, the exchange ends.
+            send = call.send
+            try:
+                send({"type": "http.response.start", "status": call.status, "headers": call.headers})
+                send({"type": "http.response.body", "body": result, "more_body": False})
+            except BaseException as exc:  # noqa: B902 - complete() logs it and fails the exchange
+                call.complete(None, exc)
+                continue
+            try:
+                send.finish()
+            except Exception as exc:  # noqa: BLE001
+                _log.exception("Cannot finish the ASGI exchange", exc)
 
 
 class _Errors:
     """wsgi.errors: text written here goes to the esg.error log, one message per completed write."""
 
-    __slots__ = ("_pending",)
-
-    def __init__(self) -> None:
-        self._pending = ""
+    _pending = ""  # on the class, no __init__: one is made per request and most are never written to
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
@@ -164,12 +179,13 @@ class _Input:
             self._take(first)
 
     def _take(self, message: dict) -> None:
-        kind = message.get("type")
-        if kind == "http.disconnect":
+        if message.get("type") == "http.disconnect":
             self._more = False
             raise ClientDisconnected("the client disconnected before sending the whole request body")
-        self._buffer += message.get("body", b"")
-        self._more = bool(message.get("more_body", False))
+        body = message.get("body")
+        if body:
+            self._buffer += body
+        self._more = True if message.get("more_body") else False
 
     async def _next(self) -> dict:
         return await self._receive()
@@ -232,6 +248,12 @@ class _Input:
         return line
 
 
+# wsgi.input of every request whose body is empty and complete (most GETs): reads return b"" at once.
+# Shared, since such an _Input never changes: its buffer stays empty and it never reads from a loop.
+_NO_BODY = _Input(None, None, None)
+_NO_BODY._more = False
+
+
 # Status line -> code, for the status lines seen (bounded: an app could make up new ones).
 _STATUS_CODES: Dict[str, int] = {}
 _STATUS_CODES_MAX = 256
@@ -249,11 +271,46 @@ def _status_code(status: Any) -> int:
     return int(code)
 
 
+# (name, value) tuple of str as the app gives it -> ((lowercase name bytes, value bytes), Content-Length int
+# or None). Bounded like _STATUS_CODES: values such as a Content-Length or a cookie vary per response.
+_RESPONSE_HEADERS: Dict[Tuple[str, str], Tuple[Tuple[bytes, bytes], Optional[int]]] = {}
+_RESPONSE_HEADERS_MAX = 512
+
+
+def _response_header(item: Any) -> Tuple[Tuple[bytes, bytes], Optional[int]]:
+    """One WSGI response header as ((name, value), content_length): the name lowercased, both as latin-1
+    bytes, content_length the value of a Content-Length of digits (else None). Raises on a bad header."""
+    if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
+        raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
+    name, value = item
+    exact = type(name) is str and type(value) is str
+    if not exact and (not isinstance(name, str) or not isinstance(value, str)):
+        raise TypeError(f"WSGI header names and values must be str, got {item!r}")
+    name = name.lower()
+    length = int(value) if name == "content-length" and value.strip().isdigit() else None
+    entry = ((name.encode("latin-1"), value.encode("latin-1")), length)
+    if exact and type(item) is tuple and len(_RESPONSE_HEADERS) < _RESPONSE_HEADERS_MAX:
+        _RESPONSE_HEADERS[item] = entry
+    return entry
+
+
+# _convert_headers(response_headers) -> ([(name, value), ...], Content-Length or None): start_response's
+# loop in C (binding/wsgi_headers.cc), _RESPONSE_HEADERS[item] or _response_header(item) for each item.
+_convert_headers = functools.partial(_esg.wsgi_response_headers, _RESPONSE_HEADERS, _response_header)
+
+
 class _Call:
     """One WSGI call on a pool thread: start_response, write(), the iteration, and the sends."""
 
-    __slots__ = ("app", "environ", "errors", "loop", "send", "status", "headers", "headers_sent",
-                 "content_length", "body_sent", "completed", "waiter")
+    # Per-call state that starts the same for every call lives on the class (no __slots__): __init__
+    # sets only what differs, which saves seven attribute stores per request.
+    status: Optional[int] = None
+    headers: "List[Tuple[bytes, bytes]] | Tuple[()]" = ()
+    headers_sent = False
+    content_length: Optional[int] = None
+    body_sent = 0
+    completed = False  # the body reached the app's Content-Length: sent with more_body False
+    waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     def __init__(self, app: Callable, environ: Dict[str, Any], loop: asyncio.AbstractEventLoop,
                  send: Callable) -> None:
@@ -262,13 +319,6 @@ class _Call:
         self.errors = environ["wsgi.errors"]
         self.loop = loop
         self.send = send
-        self.status: Optional[int] = None
-        self.headers: List[Tuple[bytes, bytes]] = []
-        self.headers_sent = False
-        self.content_length: Optional[int] = None
-        self.body_sent = 0
-        self.completed = False  # the body reached the app's Content-Length: sent with more_body False
-        self.waiter: Optional[asyncio.Future] = None  # set when the exchange cannot be detached
 
     # -- PEP 3333 callables
 
@@ -284,18 +334,11 @@ class _Call:
         code = _STATUS_CODES.get(status) if type(status) is str else None
         if code is None:
             code = _status_code(status)
-        headers = []
-        for item in response_headers:
-            if (type(item) is not tuple and not isinstance(item, tuple)) or len(item) != 2:
-                raise TypeError(f"WSGI response headers must be (name, value) tuples, got {item!r}")
-            name, value = item
-            if type(name) is not str or type(value) is not str:
-                if not isinstance(name, str) or not isinstance(value, str):
-                    raise TypeError(f"WSGI header names and values must be str, got {item!r}")
-            name = name.lower()
-            if name == "content-length" and value.strip().isdigit():
-                self.content_length = int(value)
-            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        # A (str, str) tuple seen before comes from the cache (one dict lookup instead of the checks,
+        # lower() and two encodes); anything else (new, unhashable, not a tuple) from _response_header.
+        headers, length = _convert_headers(response_headers)
+        if length is not None:
+            self.content_length = length
         self.status = code
         self.headers = headers
         return self.write
@@ -365,10 +408,13 @@ class _Call:
                 raise RuntimeError("the WSGI app returned without calling start_response()")
             return held
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-            self.errors.flush()
+            if type(result) is not list:  # a plain list has no close()
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            errors = self.errors
+            if type(errors) is not _Errors or errors._pending:
+                errors.flush()
 
 
     def complete(self, body: Optional[bytes], error: Optional[BaseException]) -> None:
@@ -380,7 +426,7 @@ class _Call:
             if error is not None:
                 raise error
             if body is not None:
-                send(self.start_message())
+                send({"type": "http.response.start", "status": self.status, "headers": self.headers})
                 send({"type": "http.response.body", "body": body, "more_body": False})
             elif not self.headers_sent:
                 send(self.start_message())
@@ -429,17 +475,23 @@ class WSGIAdapter:
             return
         if kind != "http":
             raise RuntimeError(f"a WSGI application cannot serve '{kind}' scopes")
-        loop = asyncio.get_running_loop()
+        loop = _get_running_loop()
         errors = _Errors()
-        wsgi_input = _Input(loop, receive, None)
-        environ, expect = _environ(scope, wsgi_input, errors, self.multiprocess)
-        if not expect:
-            # Usually already buffered: no thread hop for it. With Expect: 100-continue the app reads
-            # first, so that it can still refuse the body.
-            try:
-                wsgi_input._take(await receive())
-            except ClientDisconnected:
+        # wsgi.input is set below, once the first body message says whether there is a body.
+        environ, expect = (_fast_environ(scope, None, errors, self.multiprocess)
+                           or _environ(scope, None, errors, self.multiprocess))
+        if expect:
+            # With Expect: 100-continue the app reads first, so that it can still refuse the body.
+            environ["wsgi.input"] = _Input(loop, receive, None)
+        else:
+            # Usually already buffered: no thread hop for it.
+            message = await receive()
+            if message.get("type") == "http.disconnect":
                 return
+            if message.get("body") or message.get("more_body"):
+                environ["wsgi.input"] = _Input(loop, receive, message)
+            else:
+                environ["wsgi.input"] = _NO_BODY  # a GET: no _Input per request
         call = _Call(self.app, environ, loop, send)
         detach = getattr(send, "detach", None)
         if detach is not None:
@@ -447,7 +499,13 @@ class WSGIAdapter:
             # thread runs the app, and the loop sends the response and finishes the exchange
             # (_Call.complete). Streamed chunks and wsgi.input reads still hop to the loop one by one.
             detach()
-            self.pool.submit(loop, call)
+            pool = self.pool
+            idle = pool._idle
+            if idle and pool._loop is loop:  # _ThreadPool.submit, inlined: a thread is waiting
+                idle.pop()
+                pool._queue.put(call)
+            else:
+                pool.submit(loop, call)
             return
         call.waiter = loop.create_future()
         self.pool.submit(loop, call)

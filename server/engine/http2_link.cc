@@ -131,6 +131,8 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
     MarkRequest(c_->counters_, &mark, head.method);
     AnswerLocally(stream_id, 503);
     RecordResponse(c_->counters_, &mark, 503);
+    // No link, so no OnStreamClose restores the keep-alive deadline zeroed above: restore it here.
+    if (streams_.empty()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
     return;
   }
   auto link = std::make_unique<StreamLink>(this, stream_id);

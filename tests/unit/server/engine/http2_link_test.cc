@@ -523,6 +523,24 @@ TEST_F(Http2LinkTest, StreamOverTheConcurrencyLimitGets503WithoutReachingTheApp)
   EXPECT_EQ(host_->requests_finished, 2u);
 }
 
+TEST_F(Http2LinkTest, AConnectionWhoseOnlyStreamsGot503StillClosesAtTheKeepAliveTimeout) {
+  config_.limit_concurrency = 1;
+  config_.timeout_keep_alive = 5;
+  OpenH2();
+  host_->in_flight = 1;  // another connection's request holds the only slot
+  int32_t id = client->Request("GET", "/refused");
+  Pump();
+  EXPECT_EQ(client->resps[id].status, 503);
+  EXPECT_TRUE(app_.streams.empty());
+  Tick(4);
+  EXPECT_FALSE(eof);
+  Tick(2);
+  // Idle past the keep-alive timeout: GOAWAY, then the close.
+  EXPECT_EQ(Goaways().size(), 1u);
+  EXPECT_TRUE(eof);
+  host_->in_flight = 0;
+}
+
 // ------------------------------------------------------------------ drain, disconnects, deadlines
 
 TEST_F(Http2LinkTest, DrainSendsGoawayLetsTheOpenStreamFinishThenCloses) {

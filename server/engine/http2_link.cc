@@ -335,9 +335,17 @@ void Http2Link::CheckDeadline(double now) {
     Flush();
     if (c_->closed() || c_->lingering()) return;
   }
+  // A stream still open with its response complete: either its last frame waits for the client (the
+  // window: output like any other), or the client is still sending a body nobody reads.
   bool waiting_for_peer = blocked_;
-  for (auto it = streams_.begin(); !waiting_for_peer && it != streams_.end(); ++it) {
-    waiting_for_peer = session_.Buffered(it->first) > 0;
+  std::vector<StreamLink*> answered_early;
+  for (auto& [id, link] : streams_) {
+    const HttpStream& s = *link->stream;
+    if (session_.Buffered(id) > 0 || (s.response_complete() && s.body_complete())) {
+      waiting_for_peer = true;
+    } else if (s.response_complete() && !s.connection_gone()) {
+      answered_early.push_back(link.get());
+    }
   }
   if (waiting_for_peer && now - c_->last_write_ > config.timeout_send) {
     // The client takes none of the responses (socket full or windows closed): the connection goes.
@@ -346,11 +354,19 @@ void Http2Link::CheckDeadline(double now) {
     c_->Abort();
     return;
   }
+  // The response was complete before the request: RST_STREAM NO_ERROR asks the client to stop sending
+  // (RFC 9113 §8.1) — otherwise its upload stalls on the window nobody opens, and the stream stays open.
+  for (StreamLink* link : answered_early) {
+    Reset(link, http2::kNoError);
+    if (c_->closed()) return;
+  }
   // Streams whose app waits for a body that stalls (--timeout-request-body) are reset.
   std::vector<StreamLink*> stalled;
   for (auto& [id, link] : streams_) {
     HttpStream& s = *link->stream;
-    if (!s.body_complete() && s.body_wanted() && now - link->last_data > config.timeout_request_body) {
+    // (A stream already reset waits in streams_ only for its RST_STREAM to be written: not again.)
+    if (!s.connection_gone() && !s.body_complete() && s.body_wanted() &&
+        now - link->last_data > config.timeout_request_body) {
       stalled.push_back(link.get());
     }
   }

@@ -254,6 +254,18 @@ class Http2LinkTest : public ConnectionHarness {
     }
     return out;
   }
+  // How many frames of `type` for `stream` are in `wire`.
+  int CountFrames(uint8_t type, int32_t stream) const {
+    int n = 0;
+    for (size_t at = 0; at + 9 <= wire.size();) {
+      const auto* p = reinterpret_cast<const uint8_t*>(wire.data() + at);
+      size_t len = (size_t{p[0]} << 16) | (size_t{p[1]} << 8) | p[2];
+      int32_t id = static_cast<int32_t>(((p[5] & 0x7fu) << 24) | (p[6] << 16) | (p[7] << 8) | p[8]);
+      if (p[3] == type && id == stream) ++n;
+      at += 9 + len;
+    }
+    return n;
+  }
 };
 
 // ------------------------------------------------------------------ exchanges
@@ -729,6 +741,35 @@ TEST_F(Http2LinkTest, StalledRequestBodyIsResetAtTheBodyTimeout) {
   EXPECT_FALSE(eof);
 }
 
+TEST_F(Http2LinkTest, StalledBodyIsResetOnceWhileTheSocketIsFull) {
+  // The RST_STREAM waits behind response bytes the client does not read: the next ticks must not queue
+  // another one (the stream stays listed until its reset is written).
+  config_.timeout_request_body = 10;
+  config_.timeout_send = 1000;
+  UseClient(1 << 30);
+  OpenH2();
+  Upload up;
+  up.data = std::string(1000, 'u');
+  up.ready = 100;
+  int32_t id = client->Request("POST", "/echo", &up, {{"content-length", "1000"}});
+  Pump();
+  StreamPtr s = AppStream(0);
+  std::string part;
+  EXPECT_FALSE(s->TakeBody(&part));
+  s->response().Begin(200);
+  for (int i = 0; i < 64 && s->SendBody(std::string(64 * 1024, 'r'), true) == SendResult::kOk; ++i) Pump(false);
+  Pump(/*read=*/false);
+  Tick(11, /*read=*/false);
+  EXPECT_TRUE(s->connection_gone());
+  for (int i = 0; i < 8; ++i) Tick(1, /*read=*/false);
+  ASSERT_NE(connection_, nullptr);
+  Pump();
+  EXPECT_TRUE(client->resps[id].reset);
+  EXPECT_EQ(CountFrames(NGHTTP2_RST_STREAM, id), 1);
+  EXPECT_EQ(host_->requests_finished, 1u);
+  EXPECT_EQ(host_->in_flight, 0u);
+}
+
 TEST_F(Http2LinkTest, BodyTheAppDoesNotWaitForIsNotTimedOut) {
   config_.timeout_request_body = 10;
   OpenH2();
@@ -740,6 +781,75 @@ TEST_F(Http2LinkTest, BodyTheAppDoesNotWaitForIsNotTimedOut) {
   Tick(30);
   EXPECT_FALSE(client->resps[id].reset);
   EXPECT_FALSE(AppStream(0)->disconnected());
+}
+
+// ------------------------------------------------------------------ early answers, ends held by the window
+
+TEST_F(Http2LinkTest, AnswerBeforeTheBodyDoesNotLeaveTheStreamOpenForever) {
+  // A common app answers (404, 401, 413) without reading the body. The client's upload then stalls on
+  // the window the app never opens; the stream must not keep the connection open forever.
+  config_.timeout_keep_alive = 5;
+  app_.answer_at_once = true;
+  OpenH2();
+  Upload up;
+  up.data = std::string(200 * 1024, 'p');
+  int32_t id = client->Request("POST", "/nope", &up, {{"content-length", std::to_string(up.data.size())}});
+  Pump();
+  EXPECT_EQ(client->resps[id].status, 200);
+  EXPECT_EQ(client->resps[id].body, "ok");
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 1u);
+  Tick(6);
+  Tick(6);
+  EXPECT_TRUE(eof) << "the connection outlived its keep-alive timeout (the stream stayed open)";
+}
+
+TEST_F(Http2LinkTest, EarlyAnswerEndsTheUploadWithResetNoError) {
+  app_.answer_at_once = true;
+  OpenH2();
+  Upload up;
+  up.data = std::string(200 * 1024, 'p');
+  int32_t id = client->Request("POST", "/nope", &up, {{"content-length", std::to_string(up.data.size())}});
+  Pump();
+  Tick(0.25);
+  // RFC 9113 §8.1: a complete response, then RST_STREAM NO_ERROR asks the client to stop sending.
+  EXPECT_EQ(client->resps[id].body, "ok");
+  EXPECT_TRUE(client->resps[id].reset);
+  EXPECT_EQ(client->resps[id].reset_code, static_cast<uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_TRUE(client->resps[id].closed);
+  // The connection serves on.
+  app_.answer_at_once = false;
+  int32_t next = client->Request("GET", "/next");
+  Pump();
+  ASSERT_EQ(app_.streams.size(), 2u);
+  HoldingApp::Answer(app_.streams[1], "next");
+  Pump();
+  EXPECT_EQ(client->resps[next].body, "next");
+  EXPECT_EQ(host_->requests_finished, 2u);
+}
+
+TEST_F(Http2LinkTest, ResponseEndHeldByAWindowTheClientNeverOpensIsBoundedBySendTimeout) {
+  // With a zero window the END_STREAM of an empty final DATA frame cannot be sent: nothing is buffered,
+  // yet the stream stays open. It must count as output waiting for the client.
+  config_.timeout_send = 10;
+  config_.timeout_keep_alive = 5;
+  UseClient(0, /*auto_window=*/false);
+  OpenH2();
+  int32_t id = client->Request("GET", "/streamed-empty");
+  Pump();
+  StreamPtr s = AppStream(0);
+  s->response().Begin(200);
+  EXPECT_EQ(s->SendBody("", true), SendResult::kOk);
+  EXPECT_EQ(s->SendBody("", false), SendResult::kOk);
+  Pump();
+  EXPECT_EQ(client->resps[id].status, 200);
+  EXPECT_FALSE(client->resps[id].closed);
+  Tick(5);
+  EXPECT_FALSE(eof);
+  Tick(6);
+  Tick(6);
+  EXPECT_TRUE(eof) << "a stream whose end waits on a closed window kept the connection open";
+  EXPECT_EQ(host_->in_flight, 0u);
 }
 
 // ------------------------------------------------------------------ protocol detection

@@ -254,14 +254,14 @@ class Http2LinkTest : public ConnectionHarness {
     }
     return out;
   }
-  // How many frames of `type` for `stream` are in `wire`.
-  int CountFrames(uint8_t type, int32_t stream) const {
+  // How many frames of `type` for `stream` (with all of `flags` set) are in `wire`.
+  int CountFrames(uint8_t type, int32_t stream, uint8_t flags = 0) const {
     int n = 0;
     for (size_t at = 0; at + 9 <= wire.size();) {
       const auto* p = reinterpret_cast<const uint8_t*>(wire.data() + at);
       size_t len = (size_t{p[0]} << 16) | (size_t{p[1]} << 8) | p[2];
       int32_t id = static_cast<int32_t>(((p[5] & 0x7fu) << 24) | (p[6] << 16) | (p[7] << 8) | p[8]);
-      if (p[3] == type && id == stream) ++n;
+      if (p[3] == type && id == stream && (p[4] & flags) == flags) ++n;
       at += 9 + len;
     }
     return n;
@@ -371,6 +371,44 @@ TEST_F(Http2LinkTest, EagerAppAnswersManyStreamsAndTheirLinksAreFreed) {
 }
 
 // ------------------------------------------------------------------ flow control
+
+TEST_F(Http2LinkTest, ReadingPausesWhileTheClientDoesNotReadAndResumesWhenItDoes) {
+  app_.answer_at_once = true;
+  app_.answer = std::string(4096, 'a');
+  UseClient(1 << 30);  // windows wide open: only the socket holds the responses back
+  OpenH2();
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 400; ++i) ids.push_back(client->Request("GET", "/" + std::to_string(i)));
+  Pump(/*read=*/false);
+  // The socket and the session's output buffer are full: the server stopped reading requests (at most
+  // the concurrency limit of them are open, the rest wait in the client).
+  size_t started = app_.streams.size();
+  EXPECT_LT(started, ids.size());
+  Pump(/*read=*/false);
+  EXPECT_EQ(app_.streams.size(), started);
+  Pump();
+  ASSERT_EQ(app_.streams.size(), ids.size());
+  for (int32_t id : ids) {
+    ASSERT_EQ(client->resps[id].body.size(), 4096u) << id;
+    EXPECT_EQ(client->resps[id].close_code, 0u);
+  }
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, ids.size());
+}
+
+TEST_F(Http2LinkTest, HeadRequestGetsNoBody) {
+  OpenH2();
+  int32_t id = client->Request("HEAD", "/h");
+  Pump();
+  StreamPtr s = AppStream(0);
+  EXPECT_TRUE(s->head_request);
+  HoldingApp::Answer(s, "body the client must not get");
+  Pump();
+  EXPECT_EQ(client->resps[id].status, 200);
+  EXPECT_EQ(client->resps[id].body, "");
+  EXPECT_EQ(client->resps[id].close_code, 0u);
+  EXPECT_EQ(host_->in_flight, 0u);
+}
 
 TEST_F(Http2LinkTest, PostBodyLargerThanTheStreamWindowFlowsOnlyAsTheAppTakesIt) {
   OpenH2();
@@ -503,6 +541,8 @@ TEST_F(Http2LinkTest, EmptyBodyUnderANonZeroContentLengthIsResetNotSentAsComplet
   EXPECT_EQ(s->SendBody("", false), SendResult::kError);
   Pump();
   // The server resets it: the client never sees a response that claims to be whole.
+  EXPECT_EQ(CountFrames(NGHTTP2_HEADERS, id, NGHTTP2_FLAG_END_STREAM), 0);
+  EXPECT_EQ(CountFrames(NGHTTP2_DATA, id, NGHTTP2_FLAG_END_STREAM), 0);
   EXPECT_TRUE(client->resps[id].reset);
   EXPECT_EQ(client->resps[id].reset_code, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
   EXPECT_EQ(host_->in_flight, 0u);
@@ -641,6 +681,25 @@ TEST_F(Http2LinkTest, ClientResettingAStreamDisconnectsItAndTheConnectionServesO
   Pump();
   EXPECT_EQ(client->resps[next].body, "next");
   EXPECT_EQ(host_->requests_finished, 2u);
+}
+
+TEST_F(Http2LinkTest, StreamResetInTheReadThatOpenedItNeverReachesTheApp) {
+  OpenH2();
+  int32_t id = client->Request("GET", "/gone");
+  // HEADERS and an RST_STREAM (built by hand: the client library would cancel the unsent request) in
+  // one write, so one read.
+  std::string rst = {0, 0, 4, NGHTTP2_RST_STREAM, 0, 0, 0, 0, static_cast<char>(id), 0, 0, 0, NGHTTP2_CANCEL};
+  Send(client->Output() + rst);
+  Pump();
+  EXPECT_TRUE(app_.streams.empty());
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 1u);
+  int32_t next = client->Request("GET", "/next");
+  Pump();
+  ASSERT_EQ(app_.streams.size(), 1u);
+  HoldingApp::Answer(app_.streams[0], "next");
+  Pump();
+  EXPECT_EQ(client->resps[next].body, "next");
 }
 
 TEST_F(Http2LinkTest, KeepAliveTimeoutClosesAConnectionWithNoOpenStream) {

@@ -12,8 +12,9 @@
 //
 // Output is written straight from the session's lazily produced buffer (at most ~64 KiB outside nghttp2);
 // while the socket does not take it, reading pauses (WantsRead) and --timeout-send counts. Deadlines:
-// the keep-alive timeout while no stream is open, the send timeout while output or a stream's body waits,
-// the body timeout per stream whose app waits for its body. Drain and stop: GOAWAY in two steps (a notice
+// the keep-alive timeout while no stream is open, the send timeout while output or a stream's end waits
+// for the client, the body timeout per stream whose app waits for its body; a response complete before its
+// request body ends the stream with RST_STREAM NO_ERROR at the next tick (RFC 9113 §8.1). Drain and stop: GOAWAY in two steps (a notice
 // with the highest id, the real last id a tick later); open streams finish, then the connection closes.
 #pragma once
 

@@ -635,6 +635,23 @@ TEST_F(Http2LinkTest, DrainOfAnIdleConnectionClosesIt) {
   EXPECT_TRUE(eof);
 }
 
+TEST_F(Http2LinkTest, ConnectionThatTurnsHttp2AfterTheDrainBeganIsToldToGoAway) {
+  Open();
+  connection_->BeginDrain();  // the worker drains before the client's first bytes
+  ASSERT_NE(connection_, nullptr);
+  int32_t id = client->Request("GET", "/late");
+  Pump();
+  // The stream that came is served, and the client learns that no more should come.
+  ASSERT_EQ(app_.streams.size(), 1u);
+  EXPECT_FALSE(Goaways().empty());
+  Tick(0.6);
+  HoldingApp::Answer(app_.streams[0], "late");
+  Pump();
+  EXPECT_EQ(client->resps[id].body, "late");
+  EXPECT_EQ(Goaways(), std::vector<int32_t>({0x7fffffff, id}));
+  EXPECT_TRUE(eof);
+}
+
 TEST_F(Http2LinkTest, ClientClosingMidStreamDisconnectsTheAppsStream) {
   OpenH2();
   Upload up;

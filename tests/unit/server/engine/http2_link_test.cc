@@ -549,6 +549,50 @@ TEST_F(Http2LinkTest, EmptyBodyUnderANonZeroContentLengthIsResetNotSentAsComplet
   EXPECT_EQ(host_->requests_finished, 1u);
 }
 
+TEST_F(Http2LinkTest, AppFailingBeforeItsResponseGets500AndAfterItTheStreamIsReset) {
+  OpenH2();
+  int32_t before = client->Request("GET", "/before");
+  int32_t after = client->Request("GET", "/after");
+  Pump();
+  ASSERT_EQ(app_.streams.size(), 2u);
+  app_.streams[0]->Fail();
+  app_.streams[1]->response().Begin(200);
+  EXPECT_EQ(app_.streams[1]->SendBody("partial", true), SendResult::kOk);
+  app_.streams[1]->Fail();
+  Pump();
+  EXPECT_EQ(client->resps[before].status, 500);
+  EXPECT_EQ(client->resps[before].body, "Internal Server Error");
+  EXPECT_EQ(client->resps[before].close_code, 0u);
+  EXPECT_TRUE(client->resps[after].reset);
+  EXPECT_EQ(client->resps[after].reset_code, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(CountFrames(NGHTTP2_DATA, after, NGHTTP2_FLAG_END_STREAM), 0);
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 2u);
+  EXPECT_TRUE(Goaways().empty());
+}
+
+TEST_F(Http2LinkTest, ClientResetWakesASenderWaitingForItsWindow) {
+  UseClient(65535, /*auto_window=*/false);
+  OpenH2();
+  int32_t id = client->Request("GET", "/big");
+  Pump();
+  StreamPtr s = AppStream(0);
+  CountingObserver obs;
+  s->set_observer(&obs);
+  s->response().Begin(200);
+  EXPECT_EQ(s->SendBody(std::string(300 * 1024, 'w'), true), SendResult::kWait);
+  Pump();
+  EXPECT_EQ(obs.writable, 0);
+  nghttp2_submit_rst_stream(client->s_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  Pump();
+  // The sender is woken, and learns the stream is gone.
+  EXPECT_GE(obs.writable, 1);
+  EXPECT_EQ(s->SendBody("more", true), SendResult::kClosed);
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 1u);
+  s->set_observer(nullptr);
+}
+
 TEST_F(Http2LinkTest, StreamOverTheConcurrencyLimitGets503WithoutReachingTheApp) {
   config_.limit_concurrency = 1;
   OpenH2();

@@ -784,6 +784,36 @@ TEST_F(Http2LinkTest, KeepAliveTimeoutClosesAConnectionWithNoOpenStream) {
   EXPECT_TRUE(eof);
 }
 
+TEST_F(Http2LinkTest, PingsDoNotKeepAnIdleConnectionAlive) {
+  config_.timeout_keep_alive = 5;
+  OpenH2();
+  int32_t id = client->Request("GET", "/once");
+  Pump();
+  HoldingApp::Answer(AppStream(0), "done");
+  Pump();
+  EXPECT_EQ(client->resps[id].body, "done");
+  for (int i = 0; i < 3 && !eof; ++i) {
+    nghttp2_submit_ping(client->s_, NGHTTP2_FLAG_NONE, nullptr);
+    Tick(2);
+  }
+  EXPECT_TRUE(eof) << "PINGs every 2 s kept a connection with no stream open past its 5 s keep-alive";
+  EXPECT_EQ(Goaways(), std::vector<int32_t>({id}));
+}
+
+TEST_F(Http2LinkTest, HeaderBlockThatNeverEndsClosesAtTheRequestHeaderTimeout) {
+  config_.timeout_request_header = 10;
+  OpenH2();
+  // HEADERS without END_HEADERS (its CONTINUATION never comes): no stream is open, the head deadline runs.
+  std::string headers = {0, 0, 1, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 0, 0, 0, 1, static_cast<char>(0x82)};
+  Send(headers);
+  Tick(9);
+  EXPECT_FALSE(eof);
+  Tick(2);
+  EXPECT_TRUE(eof);
+  EXPECT_TRUE(app_.streams.empty());
+  EXPECT_EQ(host_->in_flight, 0u);
+}
+
 TEST_F(Http2LinkTest, PrefaceAloneClosesAtTheRequestHeaderTimeout) {
   config_.timeout_request_header = 10;
   OpenH2();

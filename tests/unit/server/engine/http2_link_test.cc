@@ -378,7 +378,7 @@ TEST_F(Http2LinkTest, ReadingPausesWhileTheClientDoesNotReadAndResumesWhenItDoes
   UseClient(1 << 30);  // windows wide open: only the socket holds the responses back
   OpenH2();
   std::vector<int32_t> ids;
-  for (int i = 0; i < 400; ++i) ids.push_back(client->Request("GET", "/" + std::to_string(i)));
+  for (int i = 0; i < 1000; ++i) ids.push_back(client->Request("GET", "/" + std::to_string(i)));
   Pump(/*read=*/false);
   // The socket and the session's output buffer are full: the server stopped reading requests (at most
   // the concurrency limit of them are open, the rest wait in the client).
@@ -833,7 +833,8 @@ TEST_F(Http2LinkTest, SendTimeoutClosesAConnectionWhoseClientNeverReads) {
   Pump();
   StreamPtr s = AppStream(0);
   s->response().Begin(200);
-  EXPECT_EQ(s->SendBody(std::string(4 << 20, 'y'), false), SendResult::kOk);
+  // Far more than a socket buffer holds.
+  EXPECT_EQ(s->SendBody(std::string(16 << 20, 'y'), false), SendResult::kOk);
   Pump(/*read=*/false);
   Tick(5, /*read=*/false);
   ASSERT_NE(connection_, nullptr);

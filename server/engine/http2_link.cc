@@ -68,9 +68,11 @@ class Http2Link::StreamLink final : public StreamConnection {
   RequestMark mark;
   int64_t consumed = 0;     // body bytes whose window was given back
   double last_data = 0;     // when body bytes last arrived (or the app asked for them)
+  double request_deadline = 0;  // --timeout-request: the response is due (0: none)
   bool started = false;     // handed to the app channel
   bool finished = false;    // RequestFinished counted
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
+  bool reset = false;       // RST_STREAM submitted: the stream only waits for it to be written
 
  private:
   Http2Link* link_;
@@ -148,6 +150,7 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
   link->stream = std::move(stream);
   link->head = &head;
   link->last_data = c_->Now();
+  if (c_->config_.timeout_request > 0) link->request_deadline = c_->Now() + c_->config_.timeout_request;
   c_->host_->RequestStarted();
   streams_.emplace(stream_id, std::move(link));
   to_start_.push_back(stream_id);
@@ -256,6 +259,7 @@ void Http2Link::Reset(StreamLink* link, uint32_t code) {
     link->finished = true;
     c_->host_->RequestFinished();
   }
+  link->reset = true;
   session_.ResetStream(link->id, code);
   link->stream->Detach();
   AfterOutputChange();
@@ -338,13 +342,17 @@ void Http2Link::CheckDeadline(double now) {
   // A stream still open with its response complete: either its last frame waits for the client (the
   // window: output like any other), or the client is still sending a body nobody reads.
   bool waiting_for_peer = blocked_;
-  std::vector<StreamLink*> answered_early;
+  std::vector<StreamLink*> answered_early, late;
   for (auto& [id, link] : streams_) {
     const HttpStream& s = *link->stream;
     if (session_.Buffered(id) > 0 || (s.response_complete() && s.body_complete())) {
       waiting_for_peer = true;
-    } else if (s.response_complete() && !s.connection_gone()) {
+    } else if ((s.response_complete() || s.timed_out()) && !link->reset) {
       answered_early.push_back(link.get());
+    }
+    if (link->request_deadline != 0 && now >= link->request_deadline && !s.response_complete() &&
+        !s.connection_gone()) {
+      late.push_back(link.get());
     }
   }
   if (waiting_for_peer && now - c_->last_write_ > config.timeout_send) {
@@ -353,6 +361,10 @@ void Http2Link::CheckDeadline(double now) {
                       config.timeout_send);
     c_->Abort();
     return;
+  }
+  for (StreamLink* link : late) {
+    TimeOut(link);
+    if (c_->closed()) return;
   }
   // The response was complete before the request: RST_STREAM NO_ERROR asks the client to stop sending
   // (RFC 9113 §8.1) — otherwise its upload stalls on the window nobody opens, and the stream stays open.
@@ -383,6 +395,35 @@ void Http2Link::CheckDeadline(double now) {
     Flush();
     if (!c_->closed() && !c_->lingering()) c_->CloseGracefully();
   }
+}
+
+// --timeout-request for one stream: 504 if nothing was sent yet, else RST_STREAM (a cut-short body must
+// never look complete). Unlike HTTP/1.1 the connection lives on: only this stream ends. Then the stream's
+// observer is told, so the binding cancels the app's task. One warning line, one count per timeout.
+void Http2Link::TimeOut(StreamLink* link) {
+  StreamPtr stream = link->stream;  // detached below; kept to tell its observer afterwards
+  link->request_deadline = 0;
+  stream->timed_out_ = true;
+  c_->host_->RequestTimedOut();
+  std::string_view target = stream->target;
+  std::string_view path = target.substr(0, target.find('?'));  // the query may hold secrets: not logged
+  bool started = stream->response_started();
+  log::Error().warn("Request timed out after {:g}s (--timeout-request): {} {} from {}; {}",
+                    c_->config_.timeout_request, log::Escape(stream->method), log::Escape(path),
+                    log::Escape(c_->peer_.client_text), started ? "response cut short, stream reset" : "504 sent");
+  if (started) {
+    Reset(link, http2::kInternalError);
+  } else {
+    if (!link->finished) {
+      link->finished = true;
+      c_->host_->RequestFinished();
+    }
+    stream->Detach();
+    AnswerLocally(link->id, 504);
+    RecordResponse(c_->counters_, &link->mark, 504);
+    AfterOutputChange();
+  }
+  if (stream->observer_) stream->observer_->OnTimedOut();
 }
 
 }  // namespace esg::engine

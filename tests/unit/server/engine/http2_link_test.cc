@@ -934,6 +934,77 @@ TEST_F(Http2LinkTest, BodyTheAppDoesNotWaitForIsNotTimedOut) {
   EXPECT_FALSE(AppStream(0)->disconnected());
 }
 
+TEST_F(Http2LinkTest, RequestTimeoutAnswers504OnTheStreamAndTheConnectionServesOn) {
+  config_.timeout_request = 5;
+  OpenH2();
+  int32_t slow = client->Request("GET", "/slow?token=secret");
+  Pump();
+  Tick(3);
+  int32_t later = client->Request("GET", "/later");
+  Pump();
+  ASSERT_EQ(app_.streams.size(), 2u);
+  CountingObserver obs;
+  app_.streams[0]->set_observer(&obs);
+  Tick(2.5);
+  // The first stream's deadline passed, not the second's (each counts from its own head).
+  EXPECT_EQ(client->resps[slow].status, 504);
+  EXPECT_EQ(client->resps[slow].body, "Gateway Timeout");
+  EXPECT_EQ(client->resps[slow].close_code, 0u);
+  EXPECT_EQ(obs.timed_out, 1);
+  EXPECT_TRUE(app_.streams[0]->timed_out());
+  EXPECT_EQ(app_.streams[0]->SendBody("too late", false), SendResult::kClosed);
+  EXPECT_EQ(host_->timeouts, 1);
+  EXPECT_FALSE(client->resps[later].closed);
+  HoldingApp::Answer(app_.streams[1], "in time");
+  Pump();
+  EXPECT_EQ(client->resps[later].body, "in time");
+  Tick(3);  // past the second stream's deadline, not past the keep-alive timeout
+  EXPECT_EQ(host_->timeouts, 1);  // a complete response does not time out
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 2u);
+  EXPECT_TRUE(Goaways().empty());
+  app_.streams[0]->set_observer(nullptr);
+}
+
+TEST_F(Http2LinkTest, RequestTimeoutAfterTheResponseStartedResetsTheStream) {
+  config_.timeout_request = 5;
+  OpenH2();
+  int32_t id = client->Request("GET", "/stuck");
+  Pump();
+  StreamPtr s = AppStream(0);
+  s->response().Begin(200);
+  EXPECT_EQ(s->SendBody("partial", true), SendResult::kOk);
+  Pump();
+  Tick(6);
+  EXPECT_TRUE(client->resps[id].reset);
+  EXPECT_EQ(client->resps[id].reset_code, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(CountFrames(NGHTTP2_DATA, id, NGHTTP2_FLAG_END_STREAM), 0);
+  EXPECT_TRUE(s->timed_out());
+  EXPECT_EQ(host_->timeouts, 1);
+  EXPECT_EQ(host_->in_flight, 0u);
+  EXPECT_EQ(host_->requests_finished, 1u);
+  EXPECT_FALSE(eof);
+}
+
+TEST_F(Http2LinkTest, RequestTimeoutOfAnUploadEndsItsStream) {
+  // A 504 before the body is in: the upload is then asked to stop (RST_STREAM NO_ERROR), so the stream
+  // does not stay open and the connection reaches its keep-alive deadline.
+  config_.timeout_request = 5;
+  config_.timeout_keep_alive = 5;
+  OpenH2();
+  Upload up;
+  up.data = std::string(200 * 1024, 'u');
+  int32_t id = client->Request("POST", "/upload", &up, {{"content-length", std::to_string(up.data.size())}});
+  Pump();
+  Tick(6);
+  EXPECT_EQ(client->resps[id].status, 504);
+  Tick(0.25);
+  EXPECT_TRUE(client->resps[id].closed);
+  EXPECT_EQ(host_->in_flight, 0u);
+  Tick(6);
+  EXPECT_TRUE(eof);
+}
+
 // ------------------------------------------------------------------ early answers, ends held by the window
 
 TEST_F(Http2LinkTest, AnswerBeforeTheBodyDoesNotLeaveTheStreamOpenForever) {

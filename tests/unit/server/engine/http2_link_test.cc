@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <list>
+#include <memory>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,8 +41,8 @@ struct Response {
   uint32_t reset_code = 0;
 };
 
-// A request body the client sends: all of it, or `ready` bytes of it and then nothing (DEFERRED) until
-// the test makes more ready.
+// A request body the client sends: all of it, or its first `ready` bytes and then nothing more (a stalled
+// upload: the data source answers DEFERRED).
 struct Upload {
   std::string data;
   size_t sent = 0;
@@ -92,8 +91,6 @@ class H2Client {
     EXPECT_GT(id, 0) << nghttp2_strerror(id);
     return id;
   }
-  // More of a deferred upload is ready.
-  void Resume(int32_t id) { nghttp2_session_resume_data(s_, id); }
   // Gives back the window of every DATA byte received so far (with auto_window off).
   void ConsumeAll() {
     for (auto& [id, n] : unconsumed_) {

@@ -195,6 +195,7 @@ void Connection::ParseBuffered() {
     if (p == Protocol::kUnknown) return;  // the first bytes may still become the h2c preface
     protocol_known_ = true;
     if (p == Protocol::kHttp2) h2_ = std::make_unique<Http2Link>(this);
+    if (h2_ && draining_) h2_->BeginDrain();  // the drain began before the preface: GOAWAY at once
   }
   if (h2_) {
     // The link consumes everything; the buffer stays ours until Input returns (parsing_ keeps Close off it).

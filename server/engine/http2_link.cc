@@ -41,7 +41,7 @@ void FieldsOf(std::string_view head, std::vector<http::Header>* out) {
 // One stream as its HttpStream sees the connection.
 class Http2Link::StreamLink final : public StreamConnection {
  public:
-  StreamLink(Http2Link* link, int32_t id) : link_(link), id(id) {}
+  StreamLink(Http2Link* link, int32_t id) : id(id), link_(link) {}
 
   SendResult Write(const struct iovec*, int, size_t) override { return SendResult::kError; }  // never called
   void SendContinue() override {}  // HTTP/2 clients do not wait for 100 Continue long: nothing is sent
@@ -72,11 +72,12 @@ class Http2Link::StreamLink final : public StreamConnection {
   RequestMark mark;
   int64_t consumed = 0;     // body bytes whose window was given back
   double last_data = 0;     // when body bytes last arrived (or the app asked for them)
+  double request_deadline = 0;  // --timeout-request: the response is due (0: none)
   bool started = false;     // handed to the app channel
   bool finished = false;    // RequestFinished counted
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
   bool body_ended = false;  // the last body was sent; the trailers the app announced are still due
-  double deadline = 0;      // --timeout-request: the response is due (0: none)
+  bool reset = false;       // RST_STREAM submitted: the stream only waits for it to be written
 
  private:
   Http2Link* link_;
@@ -137,6 +138,8 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
     MarkRequest(c_->counters_, &mark, head.method);
     AnswerLocally(stream_id, 503);
     RecordResponse(c_->counters_, &mark, 503);
+    // No link, so no OnStreamClose restores the keep-alive deadline zeroed above: restore it here.
+    if (streams_.empty()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
     return;
   }
   int64_t max_body = c_->config_.limits.max_body_size;
@@ -162,7 +165,7 @@ void Http2Link::OnStreamHead(int32_t stream_id, http2::StreamHead& sh) {
   link->stream = std::move(stream);
   link->head = &head;
   link->last_data = c_->Now();
-  if (c_->config_.timeout_request > 0) link->deadline = link->last_data + c_->config_.timeout_request;
+  if (c_->config_.timeout_request > 0) link->request_deadline = c_->Now() + c_->config_.timeout_request;
   c_->host_->RequestStarted();
   streams_.emplace(stream_id, std::move(link));
   to_start_.push_back(stream_id);
@@ -336,40 +339,10 @@ void Http2Link::Reset(StreamLink* link, uint32_t code) {
     link->finished = true;
     c_->host_->RequestFinished();
   }
+  link->reset = true;
   session_.ResetStream(link->id, code);
   link->stream->Detach();
   AfterOutputChange();
-}
-
-void Http2Link::TimeOut(int32_t stream_id) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  std::unique_ptr<StreamLink> link = std::move(it->second);
-  streams_.erase(it);
-  StreamPtr stream = link->stream;
-  stream->timed_out_ = true;
-  c_->host_->RequestTimedOut();
-  std::string_view target = stream->target;
-  std::string_view path = target.substr(0, target.find('?'));  // the query may hold secrets: not logged
-  bool started = stream->response_started();
-  log::Error().warn("Request timed out after {:g}s (--timeout-request): {} {} from {}; {}",
-                    c_->config_.timeout_request, log::Escape(stream->method), log::Escape(path),
-                    log::Escape(c_->peer_.client_text), started ? "HTTP/2 stream reset" : "504 sent");
-  if (!link->finished) {
-    link->finished = true;
-    c_->host_->RequestFinished();
-  }
-  if (started) {
-    session_.ResetStream(stream_id, http2::kCancel);
-  } else {
-    AnswerLocally(stream_id, 504);
-  }
-  if (!started) RecordResponse(c_->counters_, &link->mark, 504);
-  stream->Detach();
-  retired_.push_back(std::move(link));
-  Unlinked();
-  if (stream->observer_) stream->observer_->OnTimedOut();
-  Flush();
 }
 
 void Http2Link::AnswerLocally(int32_t stream_id, int status) {
@@ -446,9 +419,21 @@ void Http2Link::CheckDeadline(double now) {
     Flush();
     if (c_->closed() || c_->lingering()) return;
   }
+  // A stream still open with its response complete: either its last frame waits for the client (the
+  // window: output like any other), or the client is still sending a body nobody reads.
   bool waiting_for_peer = blocked_;
-  for (auto it = streams_.begin(); !waiting_for_peer && it != streams_.end(); ++it) {
-    waiting_for_peer = session_.Buffered(it->first) > 0;
+  std::vector<StreamLink*> answered_early, late;
+  for (auto& [id, link] : streams_) {
+    const HttpStream& s = *link->stream;
+    if (session_.Buffered(id) > 0 || (s.response_complete() && s.body_complete())) {
+      waiting_for_peer = true;
+    } else if ((s.response_complete() || s.timed_out()) && !link->reset) {
+      answered_early.push_back(link.get());
+    }
+    if (link->request_deadline != 0 && now >= link->request_deadline && !s.response_complete() &&
+        !s.connection_gone()) {
+      late.push_back(link.get());
+    }
   }
   if (waiting_for_peer && now - c_->last_write_ > config.timeout_send) {
     // The client takes none of the responses (socket full or windows closed): the connection goes.
@@ -457,20 +442,23 @@ void Http2Link::CheckDeadline(double now) {
     c_->Abort();
     return;
   }
-  // Streams past --timeout-request: 504 (or a reset once the response began), and the app is cancelled.
-  std::vector<int32_t> late;
-  for (auto& [id, link] : streams_) {
-    if (link->deadline != 0 && now >= link->deadline && !link->stream->response_complete()) late.push_back(id);
+  for (StreamLink* link : late) {
+    TimeOut(link);
+    if (c_->closed()) return;
   }
-  for (int32_t id : late) {
-    TimeOut(id);
+  // The response was complete before the request: RST_STREAM NO_ERROR asks the client to stop sending
+  // (RFC 9113 §8.1) — otherwise its upload stalls on the window nobody opens, and the stream stays open.
+  for (StreamLink* link : answered_early) {
+    Reset(link, http2::kNoError);
     if (c_->closed()) return;
   }
   // Streams whose app waits for a body that stalls (--timeout-request-body) are reset.
   std::vector<StreamLink*> stalled;
   for (auto& [id, link] : streams_) {
     HttpStream& s = *link->stream;
-    if (!s.body_complete() && s.body_wanted() && now - link->last_data > config.timeout_request_body) {
+    // (A stream already reset waits in streams_ only for its RST_STREAM to be written: not again.)
+    if (!s.connection_gone() && !s.body_complete() && s.body_wanted() &&
+        now - link->last_data > config.timeout_request_body) {
       stalled.push_back(link.get());
     }
   }
@@ -487,6 +475,35 @@ void Http2Link::CheckDeadline(double now) {
     Flush();
     if (!c_->closed() && !c_->lingering()) c_->CloseGracefully();
   }
+}
+
+// --timeout-request for one stream: 504 if nothing was sent yet, else RST_STREAM (a cut-short body must
+// never look complete). Unlike HTTP/1.1 the connection lives on: only this stream ends. Then the stream's
+// observer is told, so the binding cancels the app's task. One warning line, one count per timeout.
+void Http2Link::TimeOut(StreamLink* link) {
+  StreamPtr stream = link->stream;  // detached below; kept to tell its observer afterwards
+  link->request_deadline = 0;
+  stream->timed_out_ = true;
+  c_->host_->RequestTimedOut();
+  std::string_view target = stream->target;
+  std::string_view path = target.substr(0, target.find('?'));  // the query may hold secrets: not logged
+  bool started = stream->response_started();
+  log::Error().warn("Request timed out after {:g}s (--timeout-request): {} {} from {}; {}",
+                    c_->config_.timeout_request, log::Escape(stream->method), log::Escape(path),
+                    log::Escape(c_->peer_.client_text), started ? "response cut short, stream reset" : "504 sent");
+  if (started) {
+    Reset(link, http2::kInternalError);
+  } else {
+    if (!link->finished) {
+      link->finished = true;
+      c_->host_->RequestFinished();
+    }
+    stream->Detach();
+    AnswerLocally(link->id, 504);
+    RecordResponse(c_->counters_, &link->mark, 504);
+    AfterOutputChange();
+  }
+  if (stream->observer_) stream->observer_->OnTimedOut();
 }
 
 }  // namespace esg::engine

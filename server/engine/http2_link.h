@@ -12,9 +12,12 @@
 //
 // Output is written straight from the session's lazily produced buffer (at most ~64 KiB outside nghttp2);
 // while the socket does not take it, reading pauses (WantsRead) and --timeout-send counts. Deadlines:
-// the keep-alive timeout while no stream is open, the send timeout while output or a stream's body waits,
-// the body timeout per stream whose app waits for its body. Drain and stop: GOAWAY in two steps (a notice
-// with the highest id, the real last id a tick later); open streams finish, then the connection closes.
+// the keep-alive timeout while no stream is open, the send timeout while output or a stream's end waits
+// for the client, the body timeout per stream whose app waits for its body, --timeout-request per stream
+// (504, or a reset once the response started; the connection lives on); a response complete before its
+// request body ends the stream with RST_STREAM NO_ERROR at the next tick (RFC 9113 §8.1). Drain and stop:
+// GOAWAY in two steps (a notice with the highest id, the real last id a tick later); open streams finish,
+// then the connection closes.
 #pragma once
 
 #include <cstddef>
@@ -74,10 +77,10 @@ class Http2Link final : private http2::H2Handler {
   void Consumed(StreamLink* link);
   void Complete(StreamLink* link);
   void Reset(StreamLink* link, uint32_t code);
-  // Answers a stream ESG refuses itself (503 over --limit-concurrency).
+  // --timeout-request: the stream's response is not complete in time (504, or a reset once started).
+  void TimeOut(StreamLink* link);
+  // Answers a stream ESG answers itself (503 over --limit-concurrency, 504 at --timeout-request).
   void AnswerLocally(int32_t stream_id, int status);
-  // --timeout-request: the stream's response is not complete in time.
-  void TimeOut(int32_t stream_id);
   // A stream left streams_: with none open, the keep-alive deadline runs.
   void Unlinked();
   void AfterOutputChange();

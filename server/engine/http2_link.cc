@@ -78,6 +78,8 @@ class Http2Link::StreamLink final : public StreamConnection {
   bool waiting = false;     // a send returned kWait: OnStreamDrained wakes the sender
   bool body_ended = false;  // the last body was sent; the trailers the app announced are still due
   bool reset = false;       // RST_STREAM submitted: the stream only waits for it to be written
+  bool discarding = false;  // answered before the body was in: the rest of the body is dropped
+  int64_t discarded = 0;
 
  private:
   Http2Link* link_;
@@ -179,6 +181,12 @@ void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
     return;
   }
   link->last_data = c_->Now();
+  if (link->discarding) {
+    session_.Consume(stream_id, chunk.size());
+    link->discarded += static_cast<int64_t>(chunk.size());
+    if (link->discarded > kMaxDiscard && !link->reset) Reset(link, http2::kNoError);
+    return;
+  }
   int64_t max_body = c_->config_.limits.max_body_size;
   if (max_body > 0 && link->stream->body_received + static_cast<int64_t>(chunk.size()) > max_body) {
     // A body without content-length (or longer than it said: nghttp2 catches that) over --limit-request-body.
@@ -323,6 +331,15 @@ void Http2Link::Complete(StreamLink* link) {
     c_->host_->RequestFinished();
   }
   CompleteResponse(c_->counters_, &link->mark, s.response().status(), /*queued=*/true);
+  if (!s.body_complete() && !link->reset) {
+    // Answered before its body was all in: the rest is read and dropped (windows given back, what the app
+    // left unread included), so the client's upload ends normally — some clients (curl 7.88) hang on the
+    // RST_STREAM NO_ERROR RFC 9113 §8.1 allows. Bounded: past kMaxDiscard, or a stalled upload, is reset.
+    link->discarding = true;
+    int64_t unread = s.body_received - link->consumed;
+    if (unread > 0) session_.Consume(link->id, static_cast<size_t>(unread));
+    link->consumed = s.body_received;
+  }
 }
 
 void Http2Link::Consumed(StreamLink* link) {
@@ -427,7 +444,9 @@ void Http2Link::CheckDeadline(double now) {
     const HttpStream& s = *link->stream;
     if (session_.Buffered(id) > 0 || (s.response_complete() && s.body_complete())) {
       waiting_for_peer = true;
-    } else if ((s.response_complete() || s.timed_out()) && !link->reset) {
+    } else if ((s.timed_out() || (s.response_complete() && (!link->discarding ||
+                                                             now - link->last_data > config.timeout_request_body))) &&
+               !link->reset) {
       answered_early.push_back(link.get());
     }
     if (link->request_deadline != 0 && now >= link->request_deadline && !s.response_complete() &&

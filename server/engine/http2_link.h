@@ -14,8 +14,9 @@
 // while the socket does not take it, reading pauses (WantsRead) and --timeout-send counts. Deadlines:
 // the keep-alive timeout while no stream is open, the send timeout while output or a stream's end waits
 // for the client, the body timeout per stream whose app waits for its body, --timeout-request per stream
-// (504, or a reset once the response started; the connection lives on); a response complete before its
-// request body ends the stream with RST_STREAM NO_ERROR at the next tick (RFC 9113 §8.1). Drain and stop:
+// (504, or a reset once the response started; the connection lives on). A response complete before its
+// request body: the rest of the body is read and dropped (up to kMaxDiscard), and an upload past that, or
+// one that stalls for the body timeout, gets RST_STREAM NO_ERROR (RFC 9113 §8.1). Drain and stop:
 // GOAWAY in two steps (a notice with the highest id, the real last id a tick later); open streams finish,
 // then the connection closes.
 #pragma once
@@ -94,6 +95,8 @@ class Http2Link final : private http2::H2Handler {
   std::vector<std::unique_ptr<StreamLink>> retired_;
   double goaway_at_ = 0;           // drain: when to send the final GOAWAY (0: not due, -1: sent)
   static constexpr double kGoawayDelay = 0.5;  // seconds between the notice and the final GOAWAY
+  // Body bytes dropped after an early answer before the stream is reset (NO_ERROR) instead.
+  static constexpr int64_t kMaxDiscard = 16 << 20;
   bool feeding_ = false;           // inside session_.Feed (its callbacks must not write)
   bool batching_ = false;          // starting streams: their output is written once, after them
   bool flushing_ = false;          // inside Flush (PendingOutput calls back)

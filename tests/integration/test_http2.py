@@ -261,9 +261,13 @@ def test_response_before_the_request_body_is_read(esg_server, tmp_path):
     upload = tmp_path / "upload.bin"
     upload.write_bytes(pattern(3_000_000))
     assert curl_get(h2c_url(server), "--http1.1", "--data-binary", f"@{upload}") == ("1.1", "200", b"Hello, world!")
-    proc = curl("--http2-prior-knowledge", "--data-binary", f"@{upload}", "-o", "/dev/null",
-                "-w", "%{http_version} %{http_code}", h2c_url(server), timeout=20)
-    assert (proc.returncode, proc.stdout) == (0, b"2 200"), proc.stderr.decode()
+    # httpx (h2) sends the whole body, then reads: the server drops the unread rest and gives its window back.
+    # (Not curl: Debian's curl 7.88 stops sending once the response has ended and then waits for its own
+    # upload forever, whatever the server does — a RST_STREAM NO_ERROR included.)
+    with h2c_client(server) as c:
+        for _ in range(2):  # the connection serves on afterwards
+            r = c.post(h2c_url(server), content=upload.read_bytes())
+            assert (r.http_version, r.status_code, r.content) == ("HTTP/2", 200, b"Hello, world!")
     with H2Conn.open(server) as conn:
         conn.ping_roundtrip(b"settings")
         conn.send(conn.headers_frame(1, method="POST", path="/", end_stream=False))

@@ -35,12 +35,26 @@ PyObject* ReadyNext(PyObject* self) {
   return nullptr;  // no exception set: exhausted, result None
 }
 
+// am_send: how CPython 3.10 and 3.11 step an awaited iterator (PyIter_Send) — the value is handed back
+// directly, without making and catching a StopIteration (≈1.5k instructions per await). 3.12+ step
+// non-generators with tp_iternext, which stays as the fallback with the same results.
+PySendResult ReadySend(PyObject* self, PyObject* /*arg*/, PyObject** result) {
+  auto* r = reinterpret_cast<ReadyObject*>(self);
+  if (r->value) {
+    *result = r->value;  // the reference moves to the caller
+    r->value = nullptr;
+  } else {
+    *result = Py_NewRef(Py_None);
+  }
+  return PYGEN_RETURN;
+}
+
 void ReadyDealloc(PyObject* self) {
   Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
   Py_TYPE(self)->tp_free(self);
 }
 
-PyAsyncMethods kReadyAsync = {ReadyAwait, nullptr, nullptr, nullptr};
+PyAsyncMethods kReadyAsync = {ReadyAwait, nullptr, nullptr, ReadySend};
 
 PyTypeObject ReadyType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 

@@ -30,6 +30,12 @@ void Connection::Abort() {
 
 void Connection::Close() {
   if (closed()) return;
+  if (h2_ && draining_ && phase_ == Phase::kOpen) {
+    // The worker stops before the final GOAWAY was due: the peer still learns the last stream id processed
+    // (best effort, one write), so it knows which streams to retry elsewhere.
+    h2_->FinalGoaway();
+    if (closed()) return;  // the write failed, or the session ended and the connection closed with it
+  }
   phase_ = Phase::kClosed;
   deferred_head_ = nullptr;
   if (h2_) h2_->Closing();  // every stream ends: the apps see http.disconnect

@@ -427,6 +427,13 @@ void Http2Link::BeginDrain() {
   Flush();
 }
 
+void Http2Link::FinalGoaway() {
+  if (goaway_at_ <= 0 || failed_) return;
+  goaway_at_ = -1;
+  session_.Goaway();
+  Flush();
+}
+
 void Http2Link::CheckDeadline(double now) {
   ReleaseClosed();
   const EngineConfig& config = c_->config_;

@@ -55,6 +55,8 @@ class Http2Link final : private http2::H2Handler {
   void Closing();
   // The worker drains or stops: GOAWAY (notice now, the last stream id at the next tick).
   void BeginDrain();
+  // The drain's final GOAWAY now, if it is still due (the connection is about to close).
+  void FinalGoaway();
   void CheckDeadline(double now);
   // Frees the links of closed streams (only from a reactor callback or the tick: never below a stream's call).
   void ReleaseClosed();

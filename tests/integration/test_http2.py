@@ -609,6 +609,20 @@ def test_sigterm_sends_goaway_and_lets_the_open_stream_finish(esg_server, marker
     assert server.wait() == 0, server.describe()
 
 
+def test_sigterm_tells_an_idle_connection_the_last_stream_before_closing(esg_server):
+    """An HTTP/2 connection with no stream open when the worker stops: the worker does not wait for it, but it
+    still gets the two GOAWAYs — the notice, then the last stream id it processed — before the close."""
+    server = esg_server(["--http2"], app="hello:app")
+    with H2Conn.open(server) as conn:
+        assert conn.get(1) == (200, b"Hello, world!")
+        assert conn.get(3) == (200, b"Hello, world!")
+        server.send_signal(signal.SIGTERM)
+        conn.read_to_close(15)
+    assert [g.error_code for g in conn.goaways] == [NO_ERROR, NO_ERROR], conn.summary()
+    assert conn.goaways[0].last_stream_id == 2**31 - 1 and conn.goaways[-1].last_stream_id == 3, conn.summary()
+    assert server.wait() == 0, server.describe()
+
+
 def test_sighup_reload_sends_goaway_and_lets_the_open_stream_finish(esg_server, markers):
     server = esg_server(["--http2"], app="slow:app")
     with H2Conn.open(server) as conn:

@@ -195,15 +195,9 @@ void Http2Link::OnStreamData(int32_t stream_id, std::string_view chunk) {
       Reset(link, http2::kCancel);
       return;
     }
-    std::unique_ptr<StreamLink> owned = std::move(streams_[stream_id]);
-    streams_.erase(stream_id);
-    owned->finished = true;
-    c_->host_->RequestFinished();
-    RecordResponse(c_->counters_, &owned->mark, 413);
-    owned->stream->peer_closed_ = true;
-    owned->stream->Detach();  // the app sees http.disconnect
-    retired_.push_back(std::move(owned));
-    Unlinked();
+    Finished(link);
+    RecordResponse(c_->counters_, &link->mark, 413);
+    Unlink(stream_id, /*peer_closed=*/true);  // the app sees http.disconnect
     AnswerLocally(stream_id, 413);
     session_.Consume(stream_id, chunk.size());
     return;
@@ -216,24 +210,28 @@ void Http2Link::OnStreamEnd(int32_t stream_id) {
 }
 
 void Http2Link::OnStreamClose(int32_t stream_id, uint32_t error_code) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return;
-  std::unique_ptr<StreamLink> link = std::move(it->second);
-  streams_.erase(it);
-  if (!link->finished) {
-    link->finished = true;
-    c_->host_->RequestFinished();
-  }
+  StreamLink* link = Find(stream_id);
+  if (!link) return;
+  Finished(link);
   ResponseFlushed(c_->counters_, &link->mark);  // a complete response's duration ends with its last frame
-  StreamPtr stream = link->stream;
-  if (error_code != 0) stream->peer_closed_ = true;
-  stream->Detach();  // the app sees http.disconnect; its sends report the connection gone
-  // A StreamLink method may be on the stack (a send whose flush closed the stream): freed later.
-  retired_.push_back(std::move(link));
-  Unlinked();
+  Unlink(stream_id, /*peer_closed=*/error_code != 0);
 }
 
-void Http2Link::Unlinked() {
+void Http2Link::Finished(StreamLink* link) {
+  if (link->finished) return;
+  link->finished = true;
+  c_->host_->RequestFinished();
+}
+
+void Http2Link::Unlink(int32_t stream_id, bool peer_closed) {
+  auto it = streams_.find(stream_id);
+  std::unique_ptr<StreamLink> link = std::move(it->second);
+  streams_.erase(it);
+  if (peer_closed) link->stream->peer_closed_ = true;
+  link->stream->Detach();  // the app sees http.disconnect; its sends report the connection gone
+  // A StreamLink method may be on the stack (a send whose flush closed the stream): freed later.
+  retired_.push_back(std::move(link));
+  // With no stream open, the keep-alive deadline runs.
   if (streams_.empty() && !c_->closed()) c_->deadline_ = c_->Now() + c_->config_.timeout_keep_alive;
 }
 
@@ -326,10 +324,7 @@ SendResult Http2Link::SendTrailers(StreamLink* link, std::vector<http::Header> f
 void Http2Link::Complete(StreamLink* link) {
   HttpStream& s = *link->stream;
   if (log::AccessEnabled()) WriteAccessLog(c_->config_, c_->peer_, s);
-  if (!link->finished) {
-    link->finished = true;
-    c_->host_->RequestFinished();
-  }
+  Finished(link);
   CompleteResponse(c_->counters_, &link->mark, s.response().status(), /*queued=*/true);
   if (!s.body_complete() && !link->reset) {
     // Answered before its body was all in: the rest is read and dropped (windows given back, what the app
@@ -352,10 +347,7 @@ void Http2Link::Consumed(StreamLink* link) {
 }
 
 void Http2Link::Reset(StreamLink* link, uint32_t code) {
-  if (!link->finished) {
-    link->finished = true;
-    c_->host_->RequestFinished();
-  }
+  Finished(link);
   link->reset = true;
   session_.ResetStream(link->id, code);
   link->stream->Detach();
@@ -520,10 +512,7 @@ void Http2Link::TimeOut(StreamLink* link) {
   if (started) {
     Reset(link, http2::kInternalError);
   } else {
-    if (!link->finished) {
-      link->finished = true;
-      c_->host_->RequestFinished();
-    }
+    Finished(link);
     stream->Detach();
     AnswerLocally(link->id, 504);
     RecordResponse(c_->counters_, &link->mark, 504);

@@ -84,8 +84,11 @@ class Http2Link final : private http2::H2Handler {
   void TimeOut(StreamLink* link);
   // Answers a stream ESG answers itself (503 over --limit-concurrency, 504 at --timeout-request).
   void AnswerLocally(int32_t stream_id, int status);
-  // A stream left streams_: with none open, the keep-alive deadline runs.
-  void Unlinked();
+  // RequestFinished for the stream, once.
+  void Finished(StreamLink* link);
+  // Takes the stream out of streams_ (its link kept in retired_), detaches its HttpStream (the app sees
+  // http.disconnect), and starts the keep-alive deadline once none is open.
+  void Unlink(int32_t stream_id, bool peer_closed);
   void AfterOutputChange();
 
   Connection* c_;

@@ -231,6 +231,45 @@ bool AddTrailer(std::vector<http::Header>* out, PyObject* item) {
   });
 }
 
+// Calls use(item) for each entry of the message's `headers` (absent or None: none); false with a Python
+// error set when reading fails or use() does.
+template <typename Use>
+bool ForEachHeader(PyObject* message, Use&& use) {
+  // Owned: the header objects' own methods (a pair that is not a tuple) may run Python code that
+  // changes the message or the list.
+  PyRef headers = PyRef::Borrow(PyDict_GetItemWithError(message, interned().headers));
+  if (!headers) return !PyErr_Occurred();
+  if (headers.get() == Py_None) return true;
+  if (PyList_CheckExact(headers.get())) {
+    // The usual shape, [(b"name", b"value"), ...]: read in place. The size is read again at each
+    // step and each item held while it is read, since a non-tuple pair can mutate the list.
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers.get()); ++i) {
+      PyRef item = PyRef::Borrow(PyList_GET_ITEM(headers.get(), i));
+      if (!use(item.get())) return false;
+    }
+    return true;
+  }
+  if (PyTuple_CheckExact(headers.get())) {
+    Py_ssize_t n = PyTuple_GET_SIZE(headers.get());
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      if (!use(PyTuple_GET_ITEM(headers.get(), i))) return false;
+    }
+    return true;
+  }
+  PyObject* iter = PyObject_GetIter(headers.get());
+  if (!iter) return false;
+  PyObject* item;
+  while ((item = PyIter_Next(iter))) {
+    PyRef item_ref = PyRef::Steal(item);
+    if (!use(item)) {
+      Py_DECREF(iter);
+      return false;
+    }
+  }
+  Py_DECREF(iter);
+  return !PyErr_Occurred();
+}
+
 PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
   const Interned& k = interned();
   engine::HttpStream& s = *ex->stream;
@@ -265,38 +304,7 @@ PyObject* SendStart(ExchangeObject* ex, PyObject* message) {
                  status.get());
     return nullptr;
   }
-  // Owned: the header objects' own methods (a pair that is not a tuple) may run Python code that
-  // changes the message or the list.
-  PyRef headers = PyRef::Borrow(PyDict_GetItemWithError(message, k.headers));
-  if (!headers && PyErr_Occurred()) return nullptr;
-  if (headers && headers.get() != Py_None) {
-    if (PyList_CheckExact(headers.get())) {
-      // The usual shape, [(b"name", b"value"), ...]: read in place. The size is read again at each
-      // step and each item held while it is read, since a non-tuple pair can mutate the list.
-      for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers.get()); ++i) {
-        PyRef item = PyRef::Borrow(PyList_GET_ITEM(headers.get(), i));
-        if (!AddHeader(head, item.get())) return nullptr;
-      }
-    } else if (PyTuple_CheckExact(headers.get())) {
-      Py_ssize_t n = PyTuple_GET_SIZE(headers.get());
-      for (Py_ssize_t i = 0; i < n; ++i) {
-        if (!AddHeader(head, PyTuple_GET_ITEM(headers.get(), i))) return nullptr;
-      }
-    } else {
-      PyObject* iter = PyObject_GetIter(headers.get());
-      if (!iter) return nullptr;
-      PyObject* item;
-      while ((item = PyIter_Next(iter))) {
-        PyRef item_ref = PyRef::Steal(item);
-        if (!AddHeader(head, item)) {
-          Py_DECREF(iter);
-          return nullptr;
-        }
-      }
-      Py_DECREF(iter);
-      if (PyErr_Occurred()) return nullptr;
-    }
-  }
+  if (!ForEachHeader(message, [&](PyObject* item) { return AddHeader(head, item); })) return nullptr;
   // The ASGI trailers extension: honoured where the stream can carry trailers (HTTP/2), else the app's
   // trailers are dropped (its scope did not offer the extension).
   PyRef trailers = PyRef::Borrow(PyDict_GetItemWithError(message, k.trailers));
@@ -315,22 +323,7 @@ PyObject* SendTrailers(ExchangeObject* ex, PyObject* message) {
   engine::HttpStream& s = *ex->stream;
   if (!s.trailers_expected) return Py_NewRef(DoneAwaitable());  // not announced, or HTTP/1.1: dropped
   std::vector<http::Header> fields;
-  PyRef headers = PyRef::Borrow(PyDict_GetItemWithError(message, k.headers));
-  if (!headers && PyErr_Occurred()) return nullptr;
-  if (headers && headers.get() != Py_None) {
-    PyObject* iter = PyObject_GetIter(headers.get());
-    if (!iter) return nullptr;
-    PyObject* item;
-    while ((item = PyIter_Next(iter))) {
-      PyRef item_ref = PyRef::Steal(item);
-      if (!AddTrailer(&fields, item)) {
-        Py_DECREF(iter);
-        return nullptr;
-      }
-    }
-    Py_DECREF(iter);
-    if (PyErr_Occurred()) return nullptr;
-  }
+  if (!ForEachHeader(message, [&](PyObject* item) { return AddTrailer(&fields, item); })) return nullptr;
   PyRef more = PyRef::Borrow(PyDict_GetItemWithError(message, k.more_trailers));
   if (!more && PyErr_Occurred()) return nullptr;
   int more_trailers = more ? PyObject_IsTrue(more.get()) : 0;

@@ -49,7 +49,7 @@ struct Config {
 
   // Event loop and protocols.
   std::string loop = "auto";  // auto|asyncio|uvloop
-  std::optional<int> wsgi_threads;  // unset: $ESG_WSGI_THREADS or 10 (server/python/esg/wsgi.py)
+  std::optional<int> wsgi_threads;  // unset: $ESG_WSGI_THREADS or 128 (server/python/esg/wsgi.py)
   std::string cpu_scheduling = "batch";  // batch|normal: the workers' Linux scheduling policy
   std::string ws = "auto";    // auto|none|websockets|wsproto
   int64_t ws_max_size = 16777216;

@@ -134,8 +134,9 @@ std::vector<OptionSpec> MakeTable() {
   add({"--loop", "", T::kChoice, "auto|asyncio|uvloop", "Event loop implementation.", true, kNone, false,
        true, "", &Config::loop});
   add({"--wsgi-threads", "", T::kInt, "INTEGER",
-       "Threads per worker that run the calls of a WSGI app (each call takes the GIL while it runs Python). "
-       "Defaults to the $ESG_WSGI_THREADS environment variable if available, or 10.",
+       "Most threads per worker that run the calls of a WSGI app (each call takes the GIL while it runs "
+       "Python): up to 10 start as calls arrive, more only while every thread is held by a blocking call. "
+       "Defaults to the $ESG_WSGI_THREADS environment variable if available, or 128.",
        false, kPositive, false, true, "", &Config::wsgi_threads,
        "ESG_WSGI_THREADS"});
   add({"--cpu-scheduling", "", T::kChoice, "batch|normal",

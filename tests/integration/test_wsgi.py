@@ -275,6 +275,38 @@ def test_blocked_request_does_not_block_others(serve, markers):
     assert body["thread"].startswith("esg-wsgi") and released["thread"].startswith("esg-wsgi")
 
 
+def test_blocking_calls_beyond_the_first_ten_threads_get_threads_of_their_own(esg_server):
+    # 40 calls that each wait until all 40 are in the app at once: only a pool that grows past its 10
+    # on-demand threads while they block can pass the barrier (the default most is 128).
+    n = 40
+    server = esg_server(WSGI, app="wsgi_raw:app")
+    conns = [server.connect(timeout=60) for _ in range(n)]
+    try:
+        for conn in conns:
+            conn.send(http_request("GET", f"/barrier?n={n}&timeout=30"))
+        bodies = [conn.read_response().json() for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+    assert all(b["passed"] for b in bodies), bodies
+    assert len({b["thread"] for b in bodies}) == n
+
+
+def test_wsgi_threads_caps_the_grown_pool(esg_server):
+    # --wsgi-threads 12: the pool grows while calls block, but never past 12, so a barrier of 13 breaks.
+    n = 13
+    server = esg_server([*WSGI, "--wsgi-threads", "12"], app="wsgi_raw:app")
+    conns = [server.connect(timeout=60) for _ in range(n)]
+    try:
+        for conn in conns:
+            conn.send(http_request("GET", f"/barrier?n={n}&timeout=3"))
+        bodies = [conn.read_response().json() for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+    assert not any(b["passed"] for b in bodies), bodies
+
+
 def test_iterable_whose_first_chunk_is_the_whole_body(esg_server):
     # Sent with the head in one message once the iteration is over; what follows the declared length is
     # still refused (logged), after the complete response.

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from esg._schema import DEFAULT_FORWARDED_ALLOW_IPS, DEFAULT_WORKERS, SETTINGS
 
 # Every option `esg.run(**kwargs)` accepts, with the default the `esg` CLI uses. None means "unset"
-# (workers: $WEB_CONCURRENCY or 1; wsgi_threads: $ESG_WSGI_THREADS or 10; forwarded_allow_ips:
+# (workers: $WEB_CONCURRENCY or 1; wsgi_threads: $ESG_WSGI_THREADS or 128; forwarded_allow_ips:
 # $FORWARDED_ALLOW_IPS or 127.0.0.1; use_colors: only on a TTY; limits and the graceful timeout: no limit).
 DEFAULTS: Dict[str, Any] = {name: default for name, (default, _flag, _kind, _choices) in SETTINGS.items()}
 

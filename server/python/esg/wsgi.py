@@ -1,7 +1,7 @@
 """WSGI (PEP 3333) apps served by the ASGI engine: WSGIAdapter presents a WSGI callable as an ASGI 3 app.
 
-Each request runs the WSGI call (and the iteration of its result) on a small pool of daemon threads, so
-one slow request does not block the worker's event loop. The thread reaches the loop only through
+Each request runs the WSGI call (and the iteration of its result) on a pool of daemon threads (which grows
+while calls block: _ThreadPool), so one slow request does not block the worker's event loop. The thread reaches the loop only through
 `asyncio.run_coroutine_threadsafe`: the engine's `receive`/`send` are called on the loop thread, never
 on a pool thread, and a pool thread waits for each `send` to complete, which is the backpressure (the
 engine's send completes late when the socket's write buffer is over its high-water mark).
@@ -24,6 +24,7 @@ input stream, start_response and write() run on a pool thread.
 import asyncio
 import collections
 import functools
+import itertools
 import os
 import queue
 import threading
@@ -35,7 +36,7 @@ from esg.wsgi_environ import _environ, build_environ, fast_environ as _fast_envi
 
 _get_running_loop = asyncio.get_running_loop
 
-DEFAULT_THREADS = 10  # like a2wsgi's and uvicorn's WSGI middleware
+DEFAULT_THREADS = 128  # the most; 10 start on demand, more only while calls block (see _ThreadPool)
 
 _SKIPPED_HEADERS = (b"content-type", b"content-length")
 
@@ -50,10 +51,18 @@ class RequestTimedOut(ClientDisconnected):
 
 
 class _ThreadPool:
-    """A fixed-size pool of daemon threads, started on demand, that runs WSGI calls for one event loop.
+    """A pool of daemon threads, started on demand, that runs WSGI calls for one event loop.
 
     Daemon threads (unlike concurrent.futures.ThreadPoolExecutor's) let a worker exit after
     --timeout-graceful-shutdown even when a WSGI call never returns.
+
+    Size: up to `core` threads (10, or `size` if smaller) start as calls arrive, as many as the calls in
+    flight. Past that a thread is added only when the queue stalls: calls are waiting and no thread took
+    one for `stall` seconds (10 ms) — every thread is then held by a blocking call (sleep, a database, an
+    upstream), and more threads serve the waiting requests, up to `size` (--wsgi-threads). Calls that
+    only compute never stall the queue (the GIL runs one at a time anyway, and fewer threads contend for
+    it), so CPU-bound load keeps the core. A thread beyond the core that finds no call for `idle_exit`
+    seconds (30) ends: the pool shrinks back after a burst of slow requests.
 
     The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
     outcome comes back in batches: a finished call appends to `_done`, and only a thread that finds no
@@ -65,17 +74,36 @@ class _ThreadPool:
     deque.append/popleft and list.append/pop are atomic under the GIL, submit() and _deliver() run on
     the loop thread only (the only consumers of `_idle` and `_done`), and a finished call is appended
     before `_scheduled` is read, which _deliver clears before it drains `_done`: a call is never left
-    behind, at worst a batch is scheduled twice (the second finds nothing)."""
+    behind, at worst a batch is scheduled twice (the second finds nothing). A thread that ends takes its
+    own idle token first (list.pop, atomic): if the loop took the last one for a call, the thread stays
+    for that call."""
 
-    def __init__(self, size: int) -> None:
+    CORE = 10
+    STALL = 0.01
+    IDLE_EXIT = 30.0
+
+    def __init__(self, size: int, core: Optional[int] = None, stall: Optional[float] = None,
+                 idle_exit: Optional[float] = None) -> None:
         self._size = max(1, int(size))
+        self._core = min(self._size, self.CORE if core is None else max(1, int(core)))
+        self._stall = self.STALL if stall is None else stall
+        self._idle_exit = self.IDLE_EXIT if idle_exit is None else idle_exit
         self._queue: "queue.SimpleQueue[Optional[_Call]]" = queue.SimpleQueue()
-        self._lock = threading.Lock()  # thread start-up only
+        self._lock = threading.Lock()  # thread start and end only
         self._threads = 0
+        self._started = 0  # threads ever started (their names' numbers)
         self._idle: List[None] = []  # one token per thread waiting (or about to wait) for a call
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._done: "collections.deque[Tuple[_Call, Any, Optional[BaseException]]]" = collections.deque()
         self._scheduled = False  # a _deliver is scheduled and has not started draining yet
+        self._taken = itertools.count()  # next() per call taken off the queue (C: cheaper than += on an int)
+        self._watch: Optional[asyncio.TimerHandle] = None  # the armed stall check
+        self._watch_taken = ""
+
+    @property
+    def threads(self) -> int:
+        """Threads alive (running a call or waiting for one)."""
+        return self._threads
 
     def submit(self, loop: asyncio.AbstractEventLoop, call: "_Call") -> None:
         """Runs call.run() on a pool thread, then call.complete(result, error) on `loop` (the running loop).
@@ -84,19 +112,55 @@ class _ThreadPool:
         idle = self._idle
         if idle:
             idle.pop()
-        elif self._threads < self._size:
-            with self._lock:
-                self._threads += 1
-                number = self._threads
-            threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
+        elif self._threads < self._core:
+            self._start()
+        elif self._watch is None and self._threads < self._size:
+            self._arm(loop)
         self._queue.put(call)
 
+    def _start(self) -> None:
+        with self._lock:
+            self._threads += 1
+            self._started += 1
+            number = self._started
+        threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watch_taken = repr(self._taken)
+        self._watch = loop.call_later(self._stall, self._check_stall)
+
+    def _check_stall(self) -> None:
+        """On the loop, `stall` seconds after a call found every thread busy: when calls still wait and
+        none was taken since, start a thread for each waiting call (up to the size)."""
+        self._watch = None
+        waiting = self._queue.qsize()
+        if not waiting:
+            return
+        if repr(self._taken) == self._watch_taken:
+            for _ in range(min(waiting, self._size - self._threads)):
+                self._start()
+        if self._threads < self._size:
+            self._arm(self._loop)
+
     def _run(self) -> None:
-        get, done, idle = self._queue.get, self._done, self._idle
+        get, done, idle, taken = self._queue.get, self._done, self._idle, self._taken.__next__
+        timeout = self._idle_exit
         while True:
-            call = get()
+            try:
+                call = get(True, timeout)
+            except queue.Empty:
+                if self._threads <= self._core:
+                    continue
+                try:
+                    idle.pop()  # our token; none left: the loop took it and a call is on its way
+                except IndexError:
+                    continue
+                with self._lock:
+                    self._threads -= 1
+                return
             if call is None:
                 return
+            taken()
             error = None
             try:
                 if getattr(call.send, "timed_out", False):  # timed out while queued: the app is not called
@@ -117,6 +181,10 @@ class _ThreadPool:
     def _deliver(self) -> None:
         self._scheduled = False
         done = self._done
+        if self._watch is None and self._threads < self._size and self._queue.qsize():
+            # Calls wait although threads just finished some: a thread that finished took a waiting call
+            # after leaving its idle token, which a submit then used — watch the queue from here too.
+            self._arm(self._loop)
         while done:
             call, result, error = done.popleft()
             if result is None or call.waiter is not None:

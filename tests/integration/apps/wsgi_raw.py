@@ -15,6 +15,9 @@
 /block?timeout=T
                 waits (in its thread) until /release is requested (at most T seconds, default 20);
                 /release sets the event
+/barrier?n=N&timeout=T
+                waits until N requests are in the app at once (a threading.Barrier, at most T seconds, default
+                20): {"passed": true, "threads": distinct pool threads seen} or {"passed": false} when it broke
 /errors         writes two lines to wsgi.errors
 /empty          start_response and an empty list
 /nolen          a two-item list without Content-Length
@@ -34,6 +37,8 @@ def _chunks(items):
 
 MARKERS = os.environ.get("ESG_TEST_MARKERS", "")
 _release = threading.Event()
+_barriers = {}
+_barriers_lock = threading.Lock()
 
 
 def mark(name, text="1"):
@@ -143,6 +148,15 @@ def app(environ, start_response):
         released = _release.wait(float(query.get("timeout", ["20"])[0]))
         _release.clear()
         return as_json(start_response, {"released": released, "thread": threading.current_thread().name})
+    if path == "/barrier":
+        n = int(query.get("n", ["2"])[0])
+        with _barriers_lock:
+            barrier = _barriers.setdefault(n, threading.Barrier(n))
+        try:
+            barrier.wait(float(query.get("timeout", ["20"])[0]))
+        except threading.BrokenBarrierError:
+            return as_json(start_response, {"passed": False})
+        return as_json(start_response, {"passed": True, "thread": threading.current_thread().name})
     if path == "/release":
         _release.set()
         return as_json(start_response, {"thread": threading.current_thread().name})

@@ -24,10 +24,10 @@ input stream, start_response and write() run on a pool thread.
 import asyncio
 import collections
 import functools
-import itertools
 import os
 import queue
 import threading
+import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from esg import _esg, _log
@@ -57,12 +57,13 @@ class _ThreadPool:
     --timeout-graceful-shutdown even when a WSGI call never returns.
 
     Size: up to `core` threads (10, or `size` if smaller) start as calls arrive, as many as the calls in
-    flight. Past that a thread is added only when the queue stalls: calls are waiting and no thread took
-    one for `stall` seconds (10 ms) — every thread is then held by a blocking call (sleep, a database, an
-    upstream), and more threads serve the waiting requests, up to `size` (--wsgi-threads). Calls that
-    only compute never stall the queue (the GIL runs one at a time anyway, and fewer threads contend for
-    it), so CPU-bound load keeps the core. A thread beyond the core that finds no call for `idle_exit`
-    seconds (30) ends: the pool shrinks back after a burst of slow requests.
+    flight. Past that the pool grows only when calls wait while the worker has CPU to spare: every
+    `stall` seconds (10 ms) while calls are queued, if the process used less than half a CPU in that time,
+    its threads are held by blocking calls (sleep, a database, an upstream), and a thread starts for each
+    waiting call, up to `size` (--wsgi-threads). When the calls compute instead, the process is busy (the
+    GIL runs one thread at a time: more threads would only contend for it), and the pool keeps its core.
+    A thread beyond the core that finds no call for `idle_exit` seconds (30) ends: the pool shrinks back
+    after a burst of slow requests.
 
     The hand-off is built for many short calls: a submitted call's run() goes to a pool thread, and its
     outcome comes back in batches: a finished call appends to `_done`, and only a thread that finds no
@@ -81,6 +82,9 @@ class _ThreadPool:
     CORE = 10
     STALL = 0.01
     IDLE_EXIT = 30.0
+    BUSY = 0.5  # CPU seconds per second at or above which waiting calls are waiting for the GIL, not threads
+    _now = staticmethod(time.monotonic)
+    _cpu = staticmethod(time.process_time)  # all threads of the process
 
     def __init__(self, size: int, core: Optional[int] = None, stall: Optional[float] = None,
                  idle_exit: Optional[float] = None) -> None:
@@ -96,9 +100,8 @@ class _ThreadPool:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._done: "collections.deque[Tuple[_Call, Any, Optional[BaseException]]]" = collections.deque()
         self._scheduled = False  # a _deliver is scheduled and has not started draining yet
-        self._taken = itertools.count()  # next() per call taken off the queue (C: cheaper than += on an int)
         self._watch: Optional[asyncio.TimerHandle] = None  # the armed stall check
-        self._watch_taken = ""
+        self._watch_since = (0.0, 0.0)  # (monotonic, process CPU) when it was armed
 
     @property
     def threads(self) -> int:
@@ -126,24 +129,26 @@ class _ThreadPool:
         threading.Thread(target=self._run, name=f"esg-wsgi-{number}", daemon=True).start()
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._watch_taken = repr(self._taken)
+        self._watch_since = (self._now(), self._cpu())
         self._watch = loop.call_later(self._stall, self._check_stall)
 
     def _check_stall(self) -> None:
-        """On the loop, `stall` seconds after a call found every thread busy: when calls still wait and
-        none was taken since, start a thread for each waiting call (up to the size)."""
+        """On the loop, `stall` seconds after a call found every thread busy: when calls still wait and the
+        process used less than BUSY of a CPU since, start a thread for each waiting call (up to the size)."""
         self._watch = None
         waiting = self._queue.qsize()
         if not waiting:
             return
-        if repr(self._taken) == self._watch_taken:
+        wall, cpu = self._watch_since
+        elapsed = self._now() - wall
+        if elapsed > 0 and self._cpu() - cpu < self.BUSY * elapsed:
             for _ in range(min(waiting, self._size - self._threads)):
                 self._start()
         if self._threads < self._size:
             self._arm(self._loop)
 
     def _run(self) -> None:
-        get, done, idle, taken = self._queue.get, self._done, self._idle, self._taken.__next__
+        get, done, idle = self._queue.get, self._done, self._idle
         timeout = self._idle_exit
         while True:
             try:
@@ -160,7 +165,6 @@ class _ThreadPool:
                 return
             if call is None:
                 return
-            taken()
             error = None
             try:
                 if getattr(call.send, "timed_out", False):  # timed out while queued: the app is not called

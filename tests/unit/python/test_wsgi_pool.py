@@ -1,5 +1,6 @@
-"""esg.wsgi's _ThreadPool: threads start on demand up to the core, grow past it only while the queue
-stalls (calls wait and none is taken), never past the size, and the extra threads end when idle.
+"""esg.wsgi's _ThreadPool: threads start on demand up to the core, grow past it only while calls wait and
+the process has CPU to spare (its threads are blocked), never past the size, and the extra threads end when
+idle.
 
 The calls here are stand-ins for esg.wsgi._Call (run() on a pool thread, complete() on the loop): the pool
 only needs those two and `send`. Waits are bounded and never assert a duration."""
@@ -84,27 +85,34 @@ def test_threads_beyond_the_core_end_when_idle():
     run(main())
 
 
-def test_the_stall_check_grows_only_when_no_call_was_taken():
-    # Deterministic: the check is called by hand on a pool whose threads are not started.
+def test_the_stall_check_grows_only_while_the_process_has_cpu_to_spare():
+    # Deterministic: the clocks are the test's, the check is called by hand, the threads are not started.
     async def main():
         loop = asyncio.get_running_loop()
         pool = wsgi._ThreadPool(10, core=1, stall=3600, idle_exit=60)
         pool._loop = loop
+        clock = {"wall": 100.0, "cpu": 5.0}
+        pool._now = lambda: clock["wall"]
+        pool._cpu = lambda: clock["cpu"]
         started = []
         pool._start = lambda: started.append(1) or setattr(pool, "_threads", pool._threads + 1)
         for _ in range(3):
             pool._queue.put(None)  # three waiting calls (stand-ins never run)
         pool._arm(loop)
-        next(pool._taken)  # a thread took a call since the watch was armed: busy, not stalled
+        clock["wall"] += 0.01
+        clock["cpu"] += 0.006  # 0.6 CPU: the calls compute (the GIL is the limit), no growth
         pool._watch.cancel()
         pool._check_stall()
-        assert started == [] and pool._watch is not None  # watching on
+        assert started == [] and pool._watch is not None  # still watching
+        clock["wall"] += 0.01
+        clock["cpu"] += 0.001  # 0.1 CPU: the threads are blocked — one per waiting call
         pool._watch.cancel()
-        pool._check_stall()  # nothing taken this time: one thread per waiting call
+        pool._check_stall()
         assert len(started) == 3 and pool.threads == 3
         pool._watch.cancel()
         while not pool._queue.empty():
             pool._queue.get()
+        clock["wall"] += 0.01
         pool._check_stall()  # no call waits: the watch ends
         assert len(started) == 3 and pool._watch is None
     run(main())

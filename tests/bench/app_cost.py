@@ -15,8 +15,9 @@ asks).
 ASGI apps run inside one asyncio task on a uvloop loop (the loop ESG, uvicorn and Granian use here),
 awaited directly: an app that does not suspend costs no loop iteration, one that suspends (Django's
 tasks, SSE's `asyncio.sleep(0)`) costs what uvloop charges for it, and that is counted as the app's.
-The first receive() answers the request (`http.request`, empty body, no more_body); a later one returns
-a future that never completes (a server that has not seen the client leave), which Django cancels.
+The first receive() answers the request (`http.request`, the body, no more_body); a later one returns a
+future answered `http.disconnect` once the response is complete (its final body message sent), as ESG
+and uvicorn do (Django's disconnect listener waits on it).
 
 What the driver itself adds is measured by the calibration apps and subtracted by split.py:
 asgi-null / wsgi-null (an app that returns at once: the per-request copy, call and loop overhead),
@@ -154,8 +155,15 @@ def run_asgi(app, w, n, check, always_request=False):
         req = loop.create_future()
         req.set_result({"type": "http.request", "body": w.body, "more_body": False})
         create_future = loop.create_future
+        waiting = []  # receive() futures of the current request, answered when its response is complete
+        disconnect = {"type": "http.disconnect"}
 
         def send(message):
+            if waiting and message["type"] == "http.response.body" and not message.get("more_body"):
+                for f in waiting:
+                    if not f.done():
+                        f.set_result(disconnect)
+                waiting.clear()
             return done
 
         def make_receive():
@@ -165,7 +173,9 @@ def run_asgi(app, w, n, check, always_request=False):
                 if first:
                     first.clear()
                     return req
-                return create_future()
+                f = create_future()
+                waiting.append(f)
+                return f
             return receive
 
         def calib_receive():
@@ -179,7 +189,7 @@ def run_asgi(app, w, n, check, always_request=False):
             def csend(message):
                 counts["send"] += 1
                 msgs.append(message)
-                return done
+                return send(message)
 
             def creceive():
                 counts["receive"] += 1

@@ -534,12 +534,12 @@ def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=(),
 
 
 def _app_split(a, cg_rows, workdir, skipped):
-    """The server vs framework+app split (split.py) of the callgrind workloads app_cost.py can drive:
-    (rows, in-process measurement), or None."""
+    """The server vs framework+app split (split.py) of the callgrind workloads app_cost.py can drive, when
+    one of them is a framework workload: (rows, in-process measurement), or None."""
     wls = [w for w in a.callgrind_workloads
            if W.WORKLOADS[w].mode in app_cost.ASGI_APPS or W.WORKLOADS[w].mode in app_cost.WSGI_APPS]
-    if not wls or not cg_rows:
-        return None
+    if not cg_rows or all(W.WORKLOADS[w].mode in ("tcp", "wsgi") for w in wls):
+        return None  # no framework workload (hello, wsgi-hello alone): no split, --quick/--all stay as fast
     log(f"[app cost] framework+app in-process (app_cost.py), N={a.callgrind_n} and 2N: {', '.join(wls)}")
     try:
         m = split.measure(wls, app_cost.interface, a.callgrind_n, os.path.join(workdir, "app-cost"), S.VENV_PY,

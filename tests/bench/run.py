@@ -31,6 +31,8 @@ import workloads as W  # noqa: E402
 import wrkrun  # noqa: E402
 import wsload  # noqa: E402
 import idle  # noqa: E402
+import app_cost  # noqa: E402
+import split  # noqa: E402
 from client import Client  # noqa: E402
 
 BASELINE = "uvicorn"
@@ -421,7 +423,7 @@ def pivot(rows, servers, cg_rows):
     return L
 
 
-def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=()):
+def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=(), split_res=None):
     L = [f"# ESG benchmark — {meta['timestamp']}", ""]
     m = meta["machine"]
     L.append(f"Machine: {m['cpu']} ({m['ncpu']} CPUs), Linux {m['kernel']}, "
@@ -485,6 +487,8 @@ def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=())
                      f"| {_f(r['runs'][0]['serving_instr'] if r.get('runs') else None, ',')} "
                      f"| {_f(r['runs'][1]['serving_instr'] if r.get('runs') else None, ',')} |")
         L.append("")
+    if split_res:
+        L.extend(split.markdown(*split_res))
     if idle_rows:
         L.append(f"## Idle scale: {idle_rows[0]['n']:,} keep-alive connections, each after one GET /")
         L.append("")
@@ -527,6 +531,25 @@ def markdown(meta, rows, cg_rows, skipped, headers, a, idle_rows=(), servers=())
             f"{s}: {', '.join(h.get('hello', []))}" for s, h in headers.items()))
     L.append("")
     return "\n".join(L)
+
+
+def _app_split(a, cg_rows, workdir, skipped):
+    """The server vs framework+app split (split.py) of the callgrind workloads app_cost.py can drive, when
+    one of them is a framework workload: (rows, in-process measurement), or None."""
+    wls = [w for w in a.callgrind_workloads
+           if W.WORKLOADS[w].mode in app_cost.ASGI_APPS or W.WORKLOADS[w].mode in app_cost.WSGI_APPS]
+    if not cg_rows or all(W.WORKLOADS[w].mode in ("tcp", "wsgi") for w in wls):
+        return None  # no framework workload (hello, wsgi-hello alone): no split, --quick/--all stay as fast
+    log(f"[app cost] framework+app in-process (app_cost.py), N={a.callgrind_n} and 2N: {', '.join(wls)}")
+    try:
+        m = split.measure(wls, app_cost.interface, a.callgrind_n, os.path.join(workdir, "app-cost"), S.VENV_PY,
+                          log=log)
+    except Exception as e:  # noqa: BLE001
+        log(f"  app cost failed: {e}")
+        skipped["app cost (split)"] = str(e).splitlines()[0]
+        return None
+    totals = {(r["server"], r["workload"]): r["instr_per_req"] for r in cg_rows}
+    return split.split(totals, {w: v["app"] for w, v in m["apps"].items()}), m
 
 
 def main(argv=None):
@@ -582,7 +605,7 @@ def main(argv=None):
     if not a.no_wrk:
         records, headers = wrk_rounds(a, servers, opts, logdir, skipped)
         rows = summarize(records, servers, a.workloads, baseline)
-    cg_rows = []
+    cg_rows, split_res = [], None
     if a.callgrind:
         if a.keep_callgrind:
             workdir = os.path.join(outdir, "callgrind")
@@ -612,6 +635,7 @@ def main(argv=None):
         for r in cg_rows:
             b = [x for x in cg_rows if x["server"] == baseline and x["workload"] == r["workload"]]
             r["vs_baseline"] = r["instr_per_req"] / b[0]["instr_per_req"] if b and b[0]["instr_per_req"] else None
+        split_res = _app_split(a, cg_rows, workdir, skipped)
     idle_rows = []
     if a.idle:
         for name in a.idle_servers:
@@ -632,13 +656,15 @@ def main(argv=None):
             idle_rows.append(r)
     meta["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     meta["elapsed_s"] = time.monotonic() - t0
-    md = markdown(meta, rows, cg_rows, skipped, headers, a, [r for r in idle_rows], servers)
+    md = markdown(meta, rows, cg_rows, skipped, headers, a, [r for r in idle_rows], servers, split_res)
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": rows, "records": records, "callgrind": cg_rows,
                    "idle": [r for r in idle_rows if "error" not in r],
-                   "skipped": skipped, "response_headers": headers}, f, indent=1, default=str)
+                   "skipped": skipped, "response_headers": headers,
+                   "split": {"rows": split_res[0], **split_res[1]} if split_res else None},
+                  f, indent=1, default=str)
     if not a.no_chart and (rows or cg_rows or idle_rows):
         p = subprocess.run([S.VENV_PY, os.path.join(S.BENCH_DIR, "chart.py"), os.path.join(outdir, "results.json"),
                             os.path.join(outdir, "chart.png")], capture_output=True, text=True)

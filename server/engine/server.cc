@@ -158,6 +158,7 @@ void Server::ResumeAccepting() {
 }
 
 int Server::RunOnce() {
+  deferred_flush_.Run(/*scheduled=*/false);  // what the last turn's tasks sent goes out before new input
   int n = reactor_.RunOnce();
   Reap();
   return n;
@@ -187,6 +188,7 @@ void Server::Reap() {
       *it = connections_.back();
       connections_.pop_back();
     }
+    if (c->flush_listed()) deferred_flush_.Forget(c);
     delete c;
   }
   retired_.clear();

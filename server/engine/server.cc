@@ -158,7 +158,8 @@ void Server::ResumeAccepting() {
 }
 
 int Server::RunOnce() {
-  deferred_flush_.Run(/*scheduled=*/false);  // what the last turn's tasks sent goes out before new input
+  // What the last turn's tasks sent goes out before new input.
+  if (!deferred_flush_.empty()) deferred_flush_.Run(/*scheduled=*/false);
   int n = reactor_.RunOnce();
   Reap();
   return n;

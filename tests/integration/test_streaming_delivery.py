@@ -12,14 +12,19 @@ client's read fail after IO_TIMEOUT with a message naming the event. For both lo
   never goes idle: a flush "before the loop sleeps" would never come);
 - several events sent in one step all arrive before the client releases the app.
 
-The write high-water bound with such small chunks is in test_flow_control.py (slow reader, 4 KiB chunks).
+And the bound of the deferral: clients that never read streams of small chunks (deferred while several
+requests are in flight) do not grow the worker, and the apps' send() waits (the write high-water mark counts
+deferred bytes).
 """
 
 import socket
+import time
 
 import pytest
 
 from esgtest import IO_TIMEOUT, http_request
+from test_flow_control import RSS_GROWTH_BOUND, rss
+from test_supervision import wait_workers
 
 
 class EventReader:
@@ -127,3 +132,29 @@ def test_events_reach_clients_while_the_apps_keep_the_loop_busy(serve, markers, 
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_never_reading_clients_of_small_chunk_streams_do_not_grow_the_worker(esg_server, markers):
+    server = esg_server([], app="flow_app:app")
+    pid = wait_workers(server, 1)[0]
+    assert server.get("/small").text == "ok"
+    base = rss(pid)
+    total = 256 << 20  # per stream, far more than the bound: each app only gets ahead by the high-water mark
+    socks = []
+    try:
+        for _ in range(STREAMS):
+            sock = socket.create_connection((server.host, server.port), timeout=IO_TIMEOUT)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+            sock.sendall(http_request("GET", f"/stream?size={total}&chunk=4096"))
+            socks.append(sock)
+        # Read nothing for a while (bounded): the apps run until their send() waits.
+        peak = base
+        for _ in range(30):
+            time.sleep(0.1)
+            peak = max(peak, rss(pid))
+        assert not (markers / "stream-done").exists(), "an app sent everything although its client reads nothing"
+        assert peak - base < RSS_GROWTH_BOUND, f"worker RSS grew by {(peak - base) >> 20} MiB"
+        assert server.get("/small").text == "ok"
+    finally:
+        for sock in socks:
+            sock.close()

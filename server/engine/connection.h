@@ -15,7 +15,8 @@
 // socket behind Transport. Its state is two enums (Phase: open → close-after-write → lingering → closed;
 // Request: where the current message is) plus a few orthogonal facts (peer's end seen, draining, a sender
 // waiting, re-entry guards). Files: connection.cc (HTTP/1), connection_close.cc (deadlines and closing),
-// request_timeout.cc (--timeout-request), websocket_upgrade.cc (the WebSocket side).
+// connection_deferred.cc (streamed chunks written at the end of the loop turn), request_timeout.cc
+// (--timeout-request), websocket_upgrade.cc (the WebSocket side).
 #pragma once
 
 #include <sys/uio.h>

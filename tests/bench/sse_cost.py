@@ -1,8 +1,8 @@
 """Per-event CPU cost of the `sse` workload for servers that are already running, measured side by side.
 
-    python sse_cost.py SECONDS NAME:PORT:PID [NAME:PORT:PID ...]
+    python sse_cost.py [-cCONNECTIONS] SECONDS NAME:PORT:PID [NAME:PORT:PID ...]
 
-Starts one `wrk -c256` per server at the same time (all on CPU 1) against GET /sse, and reports for each
+Starts one `wrk -c256` (or -cCONNECTIONS: that many streams) per server at the same time (all on CPU 1) against GET /sse, and reports for each
 server process PID (the worker; all its threads): user and system CPU per event, from /proc/PID/stat over
 the run, and writev(2) calls per event (`perf stat -e syscalls:sys_enter_writev -p PID`, when perf can).
 Events are counted from the bytes wrk read (102 bytes per event on the wire: a 96-byte event in chunked
@@ -31,6 +31,9 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def main(argv: list[str]) -> None:
+    connections = 256
+    if argv[0].startswith("-c"):
+        connections, argv = int(argv[0][2:]), argv[1:]
     seconds = int(argv[0])
     servers = [(name, int(port), int(pid)) for name, port, pid in (a.split(":") for a in argv[1:])]
     perf = shutil.which("perf")
@@ -38,7 +41,7 @@ def main(argv: list[str]) -> None:
                                  stderr=subprocess.PIPE, text=True) if perf else None
                 for _, _, pid in servers]
     before = [cpu_seconds(pid) for _, _, pid in servers]
-    loads = [subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", "-c256", f"-d{seconds}s", "--timeout", "60s",
+    loads = [subprocess.Popen(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
                                f"http://127.0.0.1:{port}/sse"], stdout=subprocess.PIPE, text=True)
              for _, port, _ in servers]
     outputs = [p.communicate()[0] for p in loads]

@@ -15,7 +15,8 @@
 // socket behind Transport. Its state is two enums (Phase: open → close-after-write → lingering → closed;
 // Request: where the current message is) plus a few orthogonal facts (peer's end seen, draining, a sender
 // waiting, re-entry guards). Files: connection.cc (HTTP/1), connection_close.cc (deadlines and closing),
-// request_timeout.cc (--timeout-request), websocket_upgrade.cc (the WebSocket side).
+// connection_deferred.cc (streamed chunks written at the end of the loop turn), request_timeout.cc
+// (--timeout-request), websocket_upgrade.cc (the WebSocket side).
 #pragma once
 
 #include <sys/uio.h>
@@ -53,6 +54,7 @@ class Connection final : public EventHandler, public StreamConnection, private h
 
   // StreamConnection (called by HttpStream, WebSocketStream and WebSocketSession).
   SendResult Write(const struct iovec* iov, int count, size_t total) override;
+  SendResult WriteSoon(const struct iovec* iov, int count, size_t total) override;  // connection_deferred.cc
   void SendContinue() override;
   void ResumeReading() override { DoRead(); }
   void BodyWanted() override;
@@ -75,6 +77,10 @@ class Connection final : public EventHandler, public StreamConnection, private h
   // Accepted, no request head yet (and not closing).
   bool fresh() const { return requests_ == 0 && phase_ < Phase::kLingering; }
   bool closed() const { return phase_ == Phase::kClosed; }
+  // Deferred response bytes (WriteSoon): the host's DeferredFlush lists the connection until it calls
+  // FlushDeferred(), which writes them (connection_deferred.cc).
+  bool flush_listed() const { return flush_listed_; }
+  void FlushDeferred();
   // Closes the connection if one of its deadlines (request head, request body, send, keep-alive, lingering
   // close, WebSocket ping and close) is past `now` (a reading of the host's clock).
   void CheckDeadline(double now);
@@ -177,6 +183,7 @@ class Connection final : public EventHandler, public StreamConnection, private h
   bool waiting_writable_ = false;  // a send() returned kWait: wake the stream at the low-water mark
   bool reading_ = false;       // inside DoRead (re-entry guard)
   bool parsing_ = false;       // inside ParseBuffered's loop (an eager app may answer from within it)
+  bool flush_listed_ = false;  // WriteSoon queued bytes and the host will call FlushDeferred()
   bool protocol_known_ = false;  // --http2: the first bytes were checked for the h2c preface (or ALPN)
   // Set once the connection speaks HTTP/2 (http2_link.h): it then drives reading, writing and deadlines.
   std::unique_ptr<Http2Link> h2_;

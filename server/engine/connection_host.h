@@ -45,6 +45,12 @@ class ConnectionHost {
   // The worker's per-request counters (request_metrics.h), or null when nobody reads them (the default):
   // a connection reads this once, when it is created.
   virtual RequestCounters* request_counters() { return nullptr; }
+  // Lists `connection`, whose queue holds deferred response bytes, for a call of its FlushDeferred() once the
+  // callbacks of the current loop turn are over (deferred_flush.h); false: it cannot, write now (the default).
+  virtual bool DeferFlush(Connection* connection) {
+    (void)connection;
+    return false;
+  }
   // The connection is closed: the host deletes it after the current event batch (never during a call
   // into the connection).
   virtual void Retire(Connection* connection) = 0;

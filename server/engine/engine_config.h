@@ -27,6 +27,10 @@ struct EngineConfig {
   WebSocketLimits ws;          // 503 for requests beyond this many in flight (0: no limit)
   size_t write_high_water = 64 * 1024;   // send() waits while more than this is queued
   size_t read_high_water = 64 * 1024;    // reading pauses while more body than this waits for the app
+  // Response chunks are deferred to the end of the loop turn (deferred_flush.h) only while at least this
+  // many requests are in flight: with fewer, a turn has few writes to run back to back and the queued
+  // callback costs more than it saves. Not an option (measured, tests/bench/README.md); tests lower it.
+  size_t defer_min_requests = 4;
   bool request_metrics = false;          // count RequestCounters (the master serves --metrics-bind)
   // --http2: TLS listeners offer ALPN h2 (tls_context.h); cleartext ones (TCP, UNIX) recognise the h2c
   // connection preface. Connections that speak it are driven by server/engine/http2_link.h.

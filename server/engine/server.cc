@@ -158,6 +158,8 @@ void Server::ResumeAccepting() {
 }
 
 int Server::RunOnce() {
+  // What the last turn's tasks sent goes out before new input.
+  if (!deferred_flush_.empty()) deferred_flush_.Run(/*scheduled=*/false);
   int n = reactor_.RunOnce();
   Reap();
   return n;
@@ -187,6 +189,7 @@ void Server::Reap() {
       *it = connections_.back();
       connections_.pop_back();
     }
+    if (c->flush_listed()) deferred_flush_.Forget(c);
     delete c;
   }
   retired_.clear();

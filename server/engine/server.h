@@ -22,6 +22,7 @@
 #include "server/engine/clock.h"
 #include "server/engine/connection.h"
 #include "server/engine/connection_host.h"
+#include "server/engine/deferred_flush.h"
 #include "server/engine/engine_config.h"
 #include "server/engine/reactor.h"
 #include "server/http/response_head.h"
@@ -93,6 +94,11 @@ class Server final : public ConnectionHost {
   void WebSocketOpened() override { ++active_websockets_; }
   void WebSocketClosed() override { --active_websockets_; }
   void Retire(Connection* connection) override;
+  bool DeferFlush(Connection* connection) override {
+    return active_requests_ >= config_.defer_min_requests && deferred_flush_.Add(connection);
+  }
+  // Where the owner sets how the end-of-turn flush is queued on its loop, and runs it (deferred_flush.h).
+  DeferredFlush& deferred_flush() { return deferred_flush_; }
   RequestCounters* request_counters() override { return config_.request_metrics ? &counters_ : nullptr; }
 
  private:
@@ -125,6 +131,7 @@ class Server final : public ConnectionHost {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<Connection*> connections_;
   std::vector<Connection*> retired_;
+  DeferredFlush deferred_flush_;
   std::vector<char*> buffer_pool_;
   http::DateCache date_;
   size_t active_requests_ = 0;

@@ -86,7 +86,10 @@ HttpStream::SendResult HttpStream::SendBody(std::string_view data, bool more_bod
   }
   if (!more_body && framing == Framing::kChunked && send_body) add("0\r\n\r\n", 5);
   body_sent += static_cast<int64_t>(data.size());
-  SendResult result = count ? connection_->Write(iov, count, total) : SendResult::kOk;
+  // A chunk with more to follow may wait for the end of this loop turn (StreamConnection::WriteSoon).
+  SendResult result = !count ? SendResult::kOk
+                      : more_body ? connection_->WriteSoon(iov, count, total)
+                                  : connection_->Write(iov, count, total);
   if (result == SendResult::kClosed) return result;
   if (!more_body) {
     complete_ = true;

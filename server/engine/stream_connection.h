@@ -33,6 +33,10 @@ class StreamConnection {
 
   // Writes `total` bytes from `iov` (queues what the socket does not take). Never re-enters the stream.
   virtual SendResult Write(const struct iovec* iov, int count, size_t total) = 0;
+  // Write for a response chunk the app means to follow with more (more_body): the bytes may wait for the end
+  // of the current loop turn, so that what one task sends before it yields leaves in one write (see
+  // deferred_flush.h). Never later than that turn. By default, Write.
+  virtual SendResult WriteSoon(const struct iovec* iov, int count, size_t total) { return Write(iov, count, total); }
   // Writes "HTTP/1.1 100 Continue" (the app asked for a body the client is waiting to send).
   virtual void SendContinue() = 0;
   // The app took buffered input (body bytes, WebSocket messages): reading may resume. May parse and

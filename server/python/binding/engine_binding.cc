@@ -19,6 +19,7 @@
 #include "server/python/binding/app_driver.h"
 #include "server/python/binding/asgi_channel.h"
 #include "server/python/binding/exchange.h"
+#include "server/python/binding/flush_scheduler.h"
 #include "server/python/binding/interned.h"
 
 namespace py = pybind11;
@@ -119,6 +120,7 @@ class Engine {
     }
     server_ = std::make_unique<engine::Server>(MakeEngineConfig(config), channel_.get());
     if (!server_->ok()) throw std::runtime_error("cannot create the engine's epoll/timer descriptors");
+    if (!flush_scheduler_.Install(server_.get(), loop.ptr())) throw py::error_already_set();
     for (py::handle l : listeners) {
       py::dict d = py::reinterpret_borrow<py::dict>(l);
       std::string kind = d["kind"].cast<std::string>();
@@ -193,6 +195,7 @@ class Engine {
  private:
   std::unique_ptr<AsgiChannel> channel_;
   std::unique_ptr<engine::Server> server_;
+  FlushScheduler flush_scheduler_;  // after server_: destroyed first, so a queued flush finds no server
 };
 
 }  // namespace

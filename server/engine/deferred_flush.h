@@ -1,0 +1,45 @@
+// DeferredFlush: the worker's list of connections whose streamed response chunks wait for the end of the
+// current loop turn, and the one flush of that list per turn.
+//
+// Why: a streaming app (Server-Sent Events, token streams) sends small chunks, each its own send(). Written
+// at once, each chunk costs a write system call between two Python steps; deferred, the chunks one task sends
+// before it yields go out in one write, and the writes of all the connections that streamed in this turn run
+// back to back once the Python callbacks of the turn are over (no timer, nothing held until a next chunk: the
+// flush is a callback queued on the loop for this very turn). The host asks its owner to queue that callback
+// (set_schedule) when the first connection joins the list; Server::RunOnce also flushes the list first.
+//
+// Contract: Add() is only called by a connection that is not listed yet (Connection tracks it) and whose
+// output queue it has just filled; Forget() before a listed connection is deleted. Single-threaded (the loop).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+namespace esg::engine {
+
+class Connection;
+
+class DeferredFlush {
+ public:
+  // Queues one call of Run(/*scheduled=*/true) after the callbacks the loop is running now; false when it
+  // cannot (the loop is closed): the connection then writes at once.
+  using Schedule = std::function<bool()>;
+
+  void set_schedule(Schedule schedule) { schedule_ = std::move(schedule); }
+  // Lists `connection` for the next flush; false (not listed) without a schedule or when queuing fails.
+  bool Add(Connection* connection);
+  // Flushes every listed connection (each writes its queue as far as the socket takes it). `scheduled`: this
+  // is the queued callback (a new one is queued for connections listed from now on).
+  void Run(bool scheduled);
+  // Drops `connection` from the list (it is about to be deleted).
+  void Forget(Connection* connection);
+  bool empty() const { return listed_.empty(); }
+
+ private:
+  Schedule schedule_;
+  std::vector<Connection*> listed_;
+  std::vector<Connection*> running_;  // the list being flushed (kept to reuse its storage)
+  bool queued_ = false;  // a scheduled Run is pending on the loop
+};
+
+}  // namespace esg::engine

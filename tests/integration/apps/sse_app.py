@@ -1,0 +1,49 @@
+"""Streamed events (Server-Sent Events shape) whose delivery the test checks by ordering, never by time.
+
+/events?n=N&per_step=K&wait=receive|spin&id=I
+    a text/event-stream answer of N steps; each step sends K events ("data: S.J\\n\\n", each its own
+    more_body message) and then waits until the client has read them:
+      receive: awaits receive() for the next request-body chunk, which the client sends only once it has
+               read the step's events (the app's task is suspended on a future meanwhile);
+      spin:    `await asyncio.sleep(0)` until the marker file "read-I-S" exists, which the client writes once
+               it has read the step's events (the loop never goes idle meanwhile: it always has this task
+               ready to run). Gives up after 60 s with the event "data: gave-up".
+    Then the end of the answer (an empty body, more_body False).
+"""
+
+import asyncio
+import os
+import time
+
+from asgi_util import lifespan, query
+
+_START = {"type": "http.response.start", "status": 200,
+          "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]}
+
+
+async def _spin_until(path, deadline):
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0)
+    return True
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(receive, send)
+    q = query(scope)
+    n, per_step, wait = int(q.get("n", "3")), int(q.get("per_step", "1")), q.get("wait", "receive")
+    markers = os.environ["ESG_TEST_MARKERS"]
+    await send(_START)
+    for step in range(n):
+        for j in range(per_step):
+            await send({"type": "http.response.body", "body": b"data: %d.%d\n\n" % (step, j), "more_body": True})
+        if wait == "receive":
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+        elif not await _spin_until(os.path.join(markers, f"read-{q.get('id', '0')}-{step}"), time.monotonic() + 60):
+            await send({"type": "http.response.body", "body": b"data: gave-up\n\n", "more_body": True})
+            break
+    await send({"type": "http.response.body", "body": b""})

@@ -139,11 +139,24 @@ void Observer::OnTimedOut() {
   Py_DECREF(task);
 }
 
+// True when `fut` is done (a receive() future cancelled while it waited: asyncio.wait_for, an anyio cancel
+// scope, Django cancelling its disconnect listener); false when still pending, or on an error (cleared).
+bool WaiterDone(PyObject* fut) {
+  PyObject* done = PyObject_CallMethod(fut, "done", nullptr);
+  if (!done) PyErr_Clear();
+  bool result = done == Py_True;
+  Py_XDECREF(done);
+  return result;
+}
+
 PyObject* ExchangeReceive(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
   if (ex->receive_waiter) {
-    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
-    return nullptr;
+    if (!WaiterDone(ex->receive_waiter)) {
+      PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
+      return nullptr;
+    }
+    Py_CLEAR(ex->receive_waiter);  // cancelled: that receive() is over, this one takes its place
   }
   PyObject* msg = NextMessage(ex);
   if (msg) return ReadyWith(msg);

@@ -193,6 +193,13 @@ def test_keep_alive_connection_survives_or_closes_cleanly_after_send_error(serve
         assert (second.status, second.body) == (200, b"ok")
 
 
+def test_receive_after_a_cancelled_receive(serve):
+    # A receive() cancelled while it waits (asyncio.wait_for timing out) is over: the next receive() is
+    # accepted and waits, instead of failing with "another receive() is still waiting".
+    server = serve("fw_current_task:app")
+    assert server.get("/receive-again").json() == {"first": "timeout", "second": "pending"}
+
+
 def test_receive_after_response_returns_disconnect(serve, markers):
     server = serve("disconnect:app")
     with server.connect() as conn:

@@ -1,0 +1,78 @@
+"""Apps that use asyncio.current_task() and receive() the way frameworks do before and across their first
+suspension, under ESG's eager start (the first step runs with a stand-in Task as the current task).
+
+- `app` (plain ASGI): /task answers what the current task says of itself before any await (repr, done,
+  get_loop, get_coro) and whether a done callback added then, and a cancel() of itself, still apply once the
+  request has suspended; /receive-again cancels a pending receive() (asyncio.wait_for) and receives again.
+- `starlette_app`: request.is_disconnected() twice (anyio cancel scopes around a receive())."""
+
+import asyncio
+import json
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def _answer(send, payload):
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _task_view(receive, send):
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    seen = {"repr": repr(task).startswith("<Task pending"), "done": task.done(), "loop": task.get_loop() is loop,
+            "coro": task.get_coro() is not None}
+    called = []
+    task.add_done_callback(lambda t: called.append(t))
+    await asyncio.sleep(0)  # the request suspends: from here on the task is a scheduled Task
+    seen["same_task"] = asyncio.current_task() is task
+    seen["callback_kept"] = len(task._callbacks or []) == 1
+    await _answer(send, seen)
+
+
+async def _self_cancel_view(receive, send):
+    task = asyncio.current_task()
+    task.cancel()  # before the first suspension: the CancelledError comes at the first await
+    try:
+        await asyncio.sleep(0.5)
+        outcome = "not cancelled"
+    except asyncio.CancelledError:
+        task.uncancel()
+        outcome = "cancelled"
+    await _answer(send, {"outcome": outcome})
+
+
+async def _receive_again_view(receive, send):
+    await receive()  # the (empty) body
+    try:
+        await asyncio.wait_for(receive(), 0.05)  # waits for the disconnect: cancelled on the timeout
+        first = "message"
+    except asyncio.TimeoutError:
+        first = "timeout"
+    pending = asyncio.ensure_future(receive())  # a new receive() is accepted and waits
+    await asyncio.sleep(0)
+    second = "pending" if not pending.done() else "done"
+    pending.cancel()
+    await _answer(send, {"first": first, "second": second})
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    views = {"/task": _task_view, "/self-cancel": _self_cancel_view, "/receive-again": _receive_again_view}
+    await views[scope["path"]](receive, send)
+
+
+async def disconnected(request):
+    await request.body()
+    first = await request.is_disconnected()  # before the first suspension: anyio formats the current task
+    second = await request.is_disconnected()
+    return JSONResponse({"first": first, "second": second})
+
+
+starlette_app = Starlette(routes=[Route("/disconnected", disconnected)])
+

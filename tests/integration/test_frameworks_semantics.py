@@ -65,6 +65,15 @@ def test_task_cancelled_by_itself_before_the_first_suspension(serve):
     assert server.get("/self-cancel").json() == {"outcome": "cancelled"}
 
 
+def test_task_awaiting_a_request_that_never_suspended_wakes(serve):
+    # A task awaiting the request's own task: that task is done when the request is over, also when the
+    # request ended in its first step (its stand-in never became a scheduled Task).
+    server = serve("fw_current_task:app")
+    with server.client() as client:
+        assert client.get("/watch?w1").json() == {"watching": "w1"}
+        assert client.get("/watched?w1").json() == {"done": True}
+
+
 def test_starlette_is_disconnected_twice(serve):
     # request.is_disconnected() wraps receive() in an anyio cancel scope cancelled at once; anyio formats
     # the current task when cancelling (500 before the stand-in answered repr), and the second call must

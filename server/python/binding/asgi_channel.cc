@@ -368,6 +368,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   }
   PyContext_Exit(context.get());
   if (step != PYGEN_NEXT) {
+    stand_in_.FinishIfHeld(task.get());
     EndExchange(exchange, step == PYGEN_ERROR);
     return true;
   }

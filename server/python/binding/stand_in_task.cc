@@ -87,11 +87,26 @@ bool StandInTask::Init(PyObject* task_type, PyObject* loop) {
   }
   PyErr_Clear();
   if (check_coro) CloseCoro(check_coro.get());
-  if (!ok) {
+  PyRef future_type = PyRef::Steal(PyObject_GetAttrString(probe.get(), "__class__"));
+  PyRef base = future_type ? PyRef::Steal(PyObject_GetAttrString(future_type.get(), "__base__")) : PyRef();
+  future_set_result_ = base ? PyRef::Steal(PyObject_GetAttrString(base.get(), "set_result")) : PyRef();
+  PyErr_Clear();
+  if (!ok || !future_set_result_) {
     loop_offset_ = coro_offset_ = context_offset_ = -1;
     loop_ = PyRef();
+    return false;
   }
-  return ok;
+  return true;
+}
+
+void StandInTask::FinishIfHeld(PyObject* task) const {
+  if (loop_offset_ < 0 || Py_REFCNT(task) <= 1) return;  // the common case: nobody else has it
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);  // the app's exception, if it failed, is the caller's to log
+  PyObject* args[] = {task, Py_None};
+  PyRef r = PyRef::Steal(PyObject_Vectorcall(future_set_result_.get(), args, 2, nullptr));
+  if (!r) PyErr_Clear();
+  PyErr_Restore(type, value, tb);
 }
 
 void StandInTask::Prepare(PyObject* task, PyObject* coro, PyObject* context) const {

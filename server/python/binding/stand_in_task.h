@@ -28,6 +28,10 @@ class StandInTask {
   // Gives a fresh `task` (Task.__new__) its loop, coroutine and context. No-op when Init failed.
   void Prepare(PyObject* task, PyObject* coro, PyObject* context) const;
 
+  // The app finished in its first step while something else holds its task (a task awaiting it, a
+  // reference kept): the stand-in is marked done (result None) so that waiter wakes, as when a Task ends.
+  void FinishIfHeld(PyObject* task) const;
+
   // Around Task.__init__(task, ...) at the app's suspension: Save() before, Restore() after.
   struct Carried {
     PyRef callbacks;  // list of (callback, context), or null
@@ -41,6 +45,7 @@ class StandInTask {
   Py_ssize_t coro_offset_ = -1;
   Py_ssize_t context_offset_ = -1;  // -1 on 3.10 (Task() takes no context=): left unset
   PyRef loop_;
+  PyRef future_set_result_;  // asyncio.Future.set_result (Task's own refuses to be called)
 };
 
 }  // namespace esg::python

@@ -3,7 +3,9 @@ suspension, under ESG's eager start (the first step runs with a stand-in Task as
 
 - `app` (plain ASGI): /task answers what the current task says of itself before any await (repr, done,
   get_loop, get_coro) and whether a done callback added then, and a cancel() of itself, still apply once the
-  request has suspended; /receive-again cancels a pending receive() (asyncio.wait_for) and receives again.
+  request has suspended; /receive-again cancels a pending receive() (asyncio.wait_for) and receives again;
+  /watch?ID starts a task awaiting the request's own task (the request ends without suspending) and
+  /watched?ID tells whether that await returned.
 - `starlette_app`: request.is_disconnected() twice (anyio cancel scopes around a receive())."""
 
 import asyncio
@@ -60,9 +62,33 @@ async def _receive_again_view(receive, send):
     await _answer(send, {"first": first, "second": second})
 
 
+_watched = {}
+
+
+async def _watch(task, ident):
+    await task  # the request's task: done when the request is over, even one that never suspended
+    _watched[ident] = task.done()
+
+
+async def _watch_view(receive, send, ident):
+    asyncio.get_running_loop().create_task(_watch(asyncio.current_task(), ident))
+    await _answer(send, {"watching": ident})  # no suspension: the request ends in its first step
+
+
+async def _watched_view(receive, send, ident):
+    for _ in range(500):  # bounded: 5 s
+        if ident in _watched:
+            break
+        await asyncio.sleep(0.01)
+    await _answer(send, {"done": _watched.get(ident)})
+
+
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
+    if scope["path"] in ("/watch", "/watched"):
+        view = _watch_view if scope["path"] == "/watch" else _watched_view
+        return await view(receive, send, scope["query_string"].decode())
     views = {"/task": _task_view, "/self-cancel": _self_cancel_view, "/receive-again": _receive_again_view}
     await views[scope["path"]](receive, send)
 

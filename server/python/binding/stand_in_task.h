@@ -8,7 +8,7 @@
 // coroutine and context slots are written directly (a few stores, no call): their offsets are found once
 // by probing a Task initialised the normal way, and verified through the public getters; if the probe
 // fails (another Python's layout), nothing is written and the stand-in stays bare, as before.
-// At the suspension Adopt() carries what the app did to the stand-in (done callbacks, a cancel()) over
+// At the suspension Save()/Restore() carry what the app did to the stand-in (done callbacks, a cancel()) over
 // the Task.__init__ that turns it into the real Task, which would otherwise reset them.
 // Every function needs the GIL.
 #pragma once

@@ -34,16 +34,34 @@ void CloseCoro(PyObject* coro) {
   Py_XDECREF(r);
 }
 
+// A loop that only answers what Task.__init__ and a Task's finaliser ask of it: the probe Task is made on
+// it, so nothing is scheduled on the worker's loop (new reference, or null with an error set).
+PyObject* NewProbeLoop() {
+  static const char kSource[] =
+      "class ProbeLoop:\n"
+      "    def get_debug(self): return False\n"
+      "    def call_soon(self, *args, **kwargs): return None\n"
+      "    def call_exception_handler(self, context): return None\n";
+  PyRef globals = PyRef::Steal(PyDict_New());
+  if (!globals || PyDict_SetItemString(globals.get(), "__builtins__", PyEval_GetBuiltins()) < 0) return nullptr;
+  PyRef done = PyRef::Steal(PyRun_String(kSource, Py_file_input, globals.get(), globals.get()));
+  PyObject* cls = done ? PyDict_GetItemString(globals.get(), "ProbeLoop") : nullptr;
+  return cls ? PyObject_CallNoArgs(cls) : nullptr;
+}
+
 }  // namespace
 
-bool StandInTask::Init(PyObject* task_type, PyObject* loop) {
+bool StandInTask::Init(PyObject* task_type, PyObject* real_loop) {
   auto* type = reinterpret_cast<PyTypeObject*>(task_type);
+  PyRef probe_loop = PyRef::Steal(NewProbeLoop());
+  PyObject* loop = probe_loop.get();
   PyRef coro = PyRef::Steal(SleepZero());
   PyRef context = PyRef::Steal(PyContext_New());
   PyRef kwargs = PyRef::Steal(PyDict_New());
   PyRef args = coro ? PyRef::Steal(PyTuple_Pack(1, coro.get())) : PyRef();
-  if (!coro || !context || !kwargs || !args || PyDict_SetItemString(kwargs.get(), "loop", loop) < 0) {
+  if (!loop || !coro || !context || !kwargs || !args || PyDict_SetItemString(kwargs.get(), "loop", loop) < 0) {
     PyErr_Clear();
+    if (coro) CloseCoro(coro.get());
     return false;
   }
 #if PY_VERSION_HEX >= 0x030B0000
@@ -55,18 +73,20 @@ bool StandInTask::Init(PyObject* task_type, PyObject* loop) {
 #else
   bool with_context = false;
 #endif
-  // A Task initialised the normal way (it runs asyncio.sleep(0) at the loop's next turn and is done).
+  // A Task initialised the normal way, on the probe loop (its step is never run; its coroutine is closed).
   PyRef probe = PyRef::Steal(PyObject_Call(task_type, args.get(), kwargs.get()));
+  CloseCoro(coro.get());
   if (!probe) {
     PyErr_Clear();
-    CloseCoro(coro.get());
     return false;
   }
   Py_ssize_t size = type->tp_basicsize;
   Py_ssize_t loop_off = FindSlot(probe.get(), size, loop);
   Py_ssize_t coro_off = FindSlot(probe.get(), size, coro.get());
   Py_ssize_t context_off = with_context ? FindSlot(probe.get(), size, context.get()) : -1;
+  if (PyObject_SetAttrString(probe.get(), "_log_destroy_pending", Py_False) < 0) PyErr_Clear();
   if (loop_off < 0 || coro_off < 0 || loop_off == coro_off || (with_context && context_off < 0)) return false;
+  loop = real_loop;
 
   // Check on a fresh stand-in that the public getters see what was written.
   loop_offset_ = loop_off;

@@ -21,8 +21,8 @@ namespace esg::python {
 
 class StandInTask {
  public:
-  // Probes asyncio's C Task (`task_type`) with `loop`; false (nothing set up, no Python error) when the
-  // layout is not recognised. Schedules one empty probe task on `loop`.
+  // Probes asyncio's C Task (`task_type`) on a stand-in loop (nothing is scheduled on `loop`, the worker's
+  // loop the stand-ins get); false (nothing set up, no Python error) when the layout is not recognised.
   bool Init(PyObject* task_type, PyObject* loop);
 
   // Gives a fresh `task` (Task.__new__) its loop, coroutine and context. No-op when Init failed.

@@ -104,6 +104,10 @@ PyObject* NextMessage(ExchangeObject* ex) {
 void Observer::OnBodyReady() {
   ExchangeObject* ex = owner_;
   if (!ex->receive_waiter) return;
+  if (LoopFutures::IsDone(ex->receive_waiter)) {  // cancelled: the body stays for the next receive()
+    Py_CLEAR(ex->receive_waiter);
+    return;
+  }
   PyObject* msg = NextMessage(ex);
   if (!msg) {
     if (PyErr_Occurred()) LogPythonError("Cannot build an ASGI message");
@@ -139,20 +143,10 @@ void Observer::OnTimedOut() {
   Py_DECREF(task);
 }
 
-// True when `fut` is done (a receive() future cancelled while it waited: asyncio.wait_for, an anyio cancel
-// scope, Django cancelling its disconnect listener); false when still pending, or on an error (cleared).
-bool WaiterDone(PyObject* fut) {
-  PyObject* done = PyObject_CallMethod(fut, "done", nullptr);
-  if (!done) PyErr_Clear();
-  bool result = done == Py_True;
-  Py_XDECREF(done);
-  return result;
-}
-
 PyObject* ExchangeReceive(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
   if (ex->receive_waiter) {
-    if (!WaiterDone(ex->receive_waiter)) {
+    if (!LoopFutures::IsDone(ex->receive_waiter)) {
       PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
       return nullptr;
     }

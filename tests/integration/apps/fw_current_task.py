@@ -5,11 +5,14 @@ suspension, under ESG's eager start (the first step runs with a stand-in Task as
   get_loop, get_coro) and whether a done callback added then, and a cancel() of itself, still apply once the
   request has suspended; /receive-again cancels a pending receive() (asyncio.wait_for) and receives again;
   /watch?ID starts a task awaiting the request's own task (the request ends without suspending) and
-  /watched?ID tells whether that await returned.
+  /watched?ID tells whether that await returned; /body-after-cancel cancels a receive() before the body
+  came and then reads the body; a WebSocket does the same with a message.
 - `starlette_app`: request.is_disconnected() twice (anyio cancel scopes around a receive())."""
 
 import asyncio
 import json
+
+from asgi_util import marker
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -83,9 +86,46 @@ async def _watched_view(receive, send, ident):
     await _answer(send, {"done": _watched.get(ident)})
 
 
+async def _body_after_cancel_view(receive, send):
+    # The client sends the head only; a receive() is cancelled while the body has not come; then the body.
+    try:
+        await asyncio.wait_for(receive(), 0.05)
+        first = "message"
+    except asyncio.TimeoutError:
+        first = "timeout"
+    marker("body-after-cancel", first)
+    await asyncio.sleep(0.5)  # no receive() waiting while the body arrives (the test sends it on the marker)
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await _answer(send, {"first": first, "body": body.decode()})
+
+
+async def _ws_after_cancel(receive, send):
+    # A receive() cancelled while no message had come; the message sent afterwards must reach the next one.
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    try:
+        await asyncio.wait_for(receive(), 0.05)
+        first = "message"
+    except asyncio.TimeoutError:
+        first = "timeout"
+    await send({"type": "websocket.send", "text": first})
+    message = await receive()
+    await send({"type": "websocket.send", "text": f"echo {message.get('text')}"})
+    await send({"type": "websocket.close", "code": 1000})
+
+
 async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        return await _ws_after_cancel(receive, send)
     if scope["type"] != "http":
         return
+    if scope["path"] == "/body-after-cancel":
+        return await _body_after_cancel_view(receive, send)
     if scope["path"] in ("/watch", "/watched"):
         view = _watch_view if scope["path"] == "/watch" else _watched_view
         return await view(receive, send, scope["query_string"].decode())

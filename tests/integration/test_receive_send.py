@@ -193,6 +193,25 @@ def test_keep_alive_connection_survives_or_closes_cleanly_after_send_error(serve
         assert (second.status, second.body) == (200, b"ok")
 
 
+def test_receive_after_a_cancelled_receive(serve):
+    # A receive() cancelled while it waits (asyncio.wait_for timing out) is over: the next receive() is
+    # accepted and waits, instead of failing with "another receive() is still waiting".
+    server = serve("fw_current_task:app")
+    assert server.get("/receive-again").json() == {"first": "timeout", "second": "pending"}
+
+
+def test_body_arriving_after_a_cancelled_receive_is_kept(serve, markers):
+    # The body comes after a receive() waiting for it was cancelled: it must reach the next receive(),
+    # not be taken for the cancelled one and dropped.
+    server = serve("fw_current_task:app")
+    with server.connect() as conn:
+        conn.send(http_request("POST", "/body-after-cancel", headers=[("Content-Length", "10")]))
+        assert wait_for_file(markers / "body-after-cancel") == "timeout"
+        conn.send(b"0123456789")
+        resp = conn.read_response()
+    assert resp.status == 200 and json.loads(resp.body) == {"first": "timeout", "body": "0123456789"}
+
+
 def test_receive_after_response_returns_disconnect(serve, markers):
     server = serve("disconnect:app")
     with server.connect() as conn:

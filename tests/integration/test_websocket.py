@@ -541,3 +541,17 @@ def test_long_close_reason_is_cut_at_a_character_boundary(esg_server):
     f = read_frame(conn)
     assert f[0] == 8 and struct.unpack("!H", f[1][:2])[0] == 4000
     assert f[1][2:].decode("utf-8") == "é" * 61
+
+
+def test_message_after_a_cancelled_receive_is_kept(serve):
+    # A receive() cancelled while no message had come (asyncio.wait_for timing out): the next receive() is
+    # accepted and gets the message sent afterwards (before: RuntimeError, and the message dropped).
+    server = serve("fw_current_task:app")
+
+    async def go():
+        async with websockets.connect(ws_url(server, "/")) as ws:
+            assert await ws.recv() == "timeout"
+            await ws.send("later")
+            assert await ws.recv() == "echo later"
+
+    run(go())

@@ -23,6 +23,7 @@ PyTypeObject DriverType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 PyObject* g_ended = nullptr;  // "ended"
 PyObject* g_throw = nullptr;  // "throw"
 PyObject* g_close = nullptr;  // "close"
+PyObject* g_cancel = nullptr;  // "cancel"
 PyObject* g_finish = nullptr;  // "finish"
 PyObject* g_fail = nullptr;    // "fail"
 
@@ -45,6 +46,16 @@ void End(DriverObject* d, bool failed) {
   Py_CLEAR(d->coro);
 }
 
+// fut.cancel() when what the app awaited is a future (anything else, e.g. the None of a bare yield, is left).
+void CancelAwaited(PyObject* awaited) {
+  if (awaited == Py_None) return;
+  PyObject* cancel = PyObject_GetAttr(awaited, g_cancel);
+  PyObject* r = cancel ? PyObject_CallNoArgs(cancel) : nullptr;
+  if (!r) PyErr_Clear();
+  Py_XDECREF(r);
+  Py_XDECREF(cancel);
+}
+
 // One resumption: sends `value` into the app, or throw(*throw_args) when given. Returns what the app
 // yielded (new reference), or null once it is over: without an error set (the Task's result is None).
 PyObject* Step(DriverObject* d, PyObject* value, PyObject* throw_args) {
@@ -53,7 +64,11 @@ PyObject* Step(DriverObject* d, PyObject* value, PyObject* throw_args) {
     PyObject* pending = d->pending;
     d->pending = nullptr;
     if (pending != d->coro && !throw_args) return pending;  // the Task now awaits what the app awaited
-    Py_DECREF(pending);  // not started yet, or cancelled before the first resumption: go on below
+    // Not started yet, or cancelled before the first resumption: go on below. In the latter case the
+    // future the app awaited was never handed to the Task, so Task.cancel() could not cancel it as it
+    // cancels the future it waits on: done here (a receive() future is then released by the exchange).
+    if (pending != d->coro) CancelAwaited(pending);
+    Py_DECREF(pending);
   }
   PyObject* out = nullptr;
   PySendResult r;
@@ -202,9 +217,10 @@ bool InitAppDriverType() {
   g_ended = PyUnicode_InternFromString("ended");
   g_throw = PyUnicode_InternFromString("throw");
   g_close = PyUnicode_InternFromString("close");
+  g_cancel = PyUnicode_InternFromString("cancel");
   g_finish = PyUnicode_InternFromString("finish");
   g_fail = PyUnicode_InternFromString("fail");
-  return g_ended && g_throw && g_close && g_finish && g_fail;
+  return g_ended && g_throw && g_close && g_cancel && g_finish && g_fail;
 }
 
 PyObject* NewAppDriver(PyObject* coro, PyObject* yielded, PyObject* exchange, PyObject* tracker, PyObject* task,

@@ -266,6 +266,7 @@ bool AsgiChannel::EnableEagerStart(PyObject* app, PyObject* tracker) {
   }
   PyErr_Clear();
 #endif
+  stand_in_.Init(task_type_.get(), loop_.get());  // if the layout is not recognised, the stand-in stays bare
   app_ = PyRef::Borrow(app);
   tracker_ = PyRef::Borrow(tracker);
   return true;
@@ -345,6 +346,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
     fail();
     return true;
   }
+  stand_in_.Prepare(task.get(), coro.get(), context.get());  // repr(), done(), get_loop()... answer
   bool entered = EnterTask(task.get());
   PyObject* yielded = nullptr;
   PySendResult step;
@@ -366,12 +368,14 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
   }
   PyContext_Exit(context.get());
   if (step != PYGEN_NEXT) {
+    stand_in_.FinishIfHeld(task.get());
     EndExchange(exchange, step == PYGEN_ERROR);
     return true;
   }
   // Suspended: the stand-in becomes the real Task, continuing the app in the same context.
   PyRef driver = PyRef::Steal(NewAppDriver(coro.get(), yielded_ref.get(), exchange, tracker_.get(), task.get(),
                                            websocket));
+  StandInTask::Carried carried = stand_in_.Save(task.get());
   PyObject* init_args[] = {task.get(), driver.get(), loop_.get(), context.get()};
 #if PY_VERSION_HEX >= 0x030B0000
   PyRef init = driver ? PyRef::Steal(PyObject_Vectorcall(task_init_.get(), init_args, 2, init_kwnames_.get()))
@@ -390,6 +394,7 @@ bool AsgiChannel::StartEager(PyObject* scope, PyObject* receive, PyObject* send,
     fail();
     return true;
   }
+  stand_in_.Restore(task.get(), carried);
   if (!websocket) SetExchangeTask(exchange, task.get());  // cancelled by --timeout-request
   PyObject* started_args[] = {tracker_.get(), task.get(), websocket ? Py_True : Py_False};
   PyRef started = PyRef::Steal(PyObject_VectorcallMethod(started_name_.get(), started_args, 3, nullptr));

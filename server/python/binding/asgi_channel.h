@@ -16,6 +16,7 @@
 #include "server/http/forwarded.h"
 #include "server/python/binding/loop_futures.h"
 #include "server/python/binding/py_ref.h"
+#include "server/python/binding/stand_in_task.h"
 
 namespace esg::python {
 
@@ -76,6 +77,7 @@ class AsgiChannel final : public engine::AppChannel {
   PyRef empty_tuple_;
   PyRef init_kwnames_;   // ("loop", "context")
   PyRef create_task_;
+  StandInTask stand_in_;  // eager start: the stand-in Task's slots (stand_in_task.h)
   LoopFutures futures_;  // handed to every exchange (NewExchange, NewWebSocketExchange)
   PyRef state_;
   PyRef root_path_str_;

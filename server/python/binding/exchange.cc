@@ -104,6 +104,10 @@ PyObject* NextMessage(ExchangeObject* ex) {
 void Observer::OnBodyReady() {
   ExchangeObject* ex = owner_;
   if (!ex->receive_waiter) return;
+  if (LoopFutures::IsDone(ex->receive_waiter)) {  // cancelled: the body stays for the next receive()
+    Py_CLEAR(ex->receive_waiter);
+    return;
+  }
   PyObject* msg = NextMessage(ex);
   if (!msg) {
     if (PyErr_Occurred()) LogPythonError("Cannot build an ASGI message");
@@ -142,8 +146,11 @@ void Observer::OnTimedOut() {
 PyObject* ExchangeReceive(PyObject* self, PyObject*) {
   ExchangeObject* ex = AsExchange(self);
   if (ex->receive_waiter) {
-    PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
-    return nullptr;
+    if (!LoopFutures::IsDone(ex->receive_waiter)) {
+      PyErr_SetString(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
+      return nullptr;
+    }
+    Py_CLEAR(ex->receive_waiter);  // cancelled: that receive() is over, this one takes its place
   }
   PyObject* msg = NextMessage(ex);
   if (msg) return ReadyWith(msg);

@@ -17,6 +17,17 @@ class LoopFutures {
   // New reference to a fresh future of the loop, or null with a Python error set. Needs the GIL.
   PyObject* NewFuture() { return PyObject_CallNoArgs(create_future_.get()); }
 
+  // True when `fut` is done: a receive() future cancelled while it waited (asyncio.wait_for timing out, an
+  // anyio cancel scope, a cancelled task). Its exchange then lets it go, so the next receive() is accepted
+  // and the next message is kept for it rather than dropped. False while pending, or on an error (cleared).
+  static bool IsDone(PyObject* fut) {
+    PyObject* done = PyObject_CallMethod(fut, "done", nullptr);
+    if (!done) PyErr_Clear();
+    bool result = done == Py_True;
+    Py_XDECREF(done);
+    return result;
+  }
+
  private:
   PyRef create_future_;
 };

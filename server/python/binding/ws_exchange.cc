@@ -35,6 +35,7 @@ class WebSocketExchange final : public engine::StreamObserver {
   }
 
   py::object Receive() {
+    ReleaseCancelledWaiter();
     if (receive_waiter_) Raise(PyExc_RuntimeError, "receive() called while another receive() is still waiting");
     py::object msg = Next();
     if (!msg.is_none()) return py::reinterpret_steal<py::object>(ReadyWith(msg.release().ptr()));
@@ -120,6 +121,8 @@ class WebSocketExchange final : public engine::StreamObserver {
   void OnBodyReady() override {
     if (!receive_waiter_) return;
     py::gil_scoped_acquire gil;
+    ReleaseCancelledWaiter();  // the message then stays queued for the next receive()
+    if (!receive_waiter_) return;
     // Called from the engine: a Python error must be logged here, never thrown through its frames.
     try {
       py::object msg = Next();
@@ -169,6 +172,11 @@ class WebSocketExchange final : public engine::StreamObserver {
       return std::move(m);
     }
     return py::none();
+  }
+
+  // A receive() cancelled while it waited is over: its future is let go (LoopFutures::IsDone).
+  void ReleaseCancelledWaiter() {
+    if (receive_waiter_ && LoopFutures::IsDone(receive_waiter_.ptr())) receive_waiter_ = py::object();
   }
 
   static void Resolve(py::object* waiter, const py::object& value) {

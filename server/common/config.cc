@@ -38,6 +38,7 @@ std::vector<ConfigField> MakeFields() {
       {"loop", &C::loop},
       {"wsgi_threads", &C::wsgi_threads},
       {"cpu_scheduling", &C::cpu_scheduling},
+      {"gc_freeze", &C::gc_freeze},
       {"ws", &C::ws},
       {"ws_max_size", &C::ws_max_size},
       {"ws_ping_interval", &C::ws_ping_interval},

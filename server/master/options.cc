@@ -146,6 +146,11 @@ std::vector<OptionSpec> MakeTable() {
        "the kernel default (lowest wake-up latency when cores are oversubscribed). A real-time policy set from "
        "outside (chrt) is left alone.",
        true, kNone, false, true, "", &Config::cpu_scheduling});
+  add({"--gc-freeze", "--no-gc-freeze", T::kBoolPair, "",
+       "Enable/Disable freezing the objects a worker holds once the app is loaded and its lifespan started "
+       "(gc.freeze() after a gc.collect()): the cyclic garbage collector stops traversing them on every full "
+       "collection.",
+       false, kNone, false, true, "", &Config::gc_freeze});
   // websockets-sansio (uvicorn 0.55) is accepted unlisted: the seed's metavar stays. Every value but none
   // selects ESG's own WebSocket implementation.
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", true,

@@ -335,7 +335,7 @@ def test_another_uid_is_refused(master, sockdir):
 
 
 def test_tcp_control_without_tls_is_refused(run_esg):
-    result = run_esg(["--control-address", "127.0.0.1:0", "hello:app"])
+    result = run_esg(["--control-address", "127.0.0.1:0", "--port", "0", "hello:app"])  # port 0: never "in use"
     assert result.returncode == 2
     assert "--control-tls-cert" in result.stderr and "never served over plain TCP" in result.stderr
 

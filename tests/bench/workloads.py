@@ -2,6 +2,7 @@
 optional lua script) and the exact request bytes our own client sends (callgrind mode)."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ class Workload:
         if self.body:
             head += f"Content-Type: application/octet-stream\r\nContent-Length: {len(self.body)}\r\n"
         return (head + "\r\n").encode() + self.body
+
+    def body_matches(self, body: bytes) -> bool:
+        """Whether a response body is this workload's answer (as parsed JSON when expect_json is set)."""
+        if self.expect_json is None:
+            return body == self.expect_body
+        try:
+            return json.loads(body) == self.expect_json
+        except ValueError:
+            return False
 
     def lua_path(self):
         return os.path.join(BENCH_DIR, self.lua) if self.lua else None

@@ -275,19 +275,23 @@ def test_blocked_request_does_not_block_others(serve, markers):
     assert body["thread"].startswith("esg-wsgi") and released["thread"].startswith("esg-wsgi")
 
 
+def barrier_answers(server, n, timeout):
+    """n requests to /barrier?n=N at once, each on its own connection; their JSON answers."""
+    conns = [server.connect(timeout=60) for _ in range(n)]
+    try:
+        for conn in conns:
+            conn.send(http_request("GET", f"/barrier?n={n}&timeout={timeout}"))
+        return [conn.read_response().json() for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 def test_blocking_calls_beyond_the_first_ten_threads_get_threads_of_their_own(esg_server):
     # 40 calls that each wait until all 40 are in the app at once: only a pool that grows past its 10
     # on-demand threads while they block can pass the barrier (the default most is 128).
     n = 40
-    server = esg_server(WSGI, app="wsgi_raw:app")
-    conns = [server.connect(timeout=60) for _ in range(n)]
-    try:
-        for conn in conns:
-            conn.send(http_request("GET", f"/barrier?n={n}&timeout=30"))
-        bodies = [conn.read_response().json() for conn in conns]
-    finally:
-        for conn in conns:
-            conn.close()
+    bodies = barrier_answers(esg_server(WSGI, app="wsgi_raw:app"), n, timeout=30)
     assert all(b["passed"] for b in bodies), bodies
     assert len({b["thread"] for b in bodies}) == n
 
@@ -295,15 +299,7 @@ def test_blocking_calls_beyond_the_first_ten_threads_get_threads_of_their_own(es
 def test_wsgi_threads_caps_the_grown_pool(esg_server):
     # --wsgi-threads 12: the pool grows while calls block, but never past 12, so a barrier of 13 breaks.
     n = 13
-    server = esg_server([*WSGI, "--wsgi-threads", "12"], app="wsgi_raw:app")
-    conns = [server.connect(timeout=60) for _ in range(n)]
-    try:
-        for conn in conns:
-            conn.send(http_request("GET", f"/barrier?n={n}&timeout=3"))
-        bodies = [conn.read_response().json() for conn in conns]
-    finally:
-        for conn in conns:
-            conn.close()
+    bodies = barrier_answers(esg_server([*WSGI, "--wsgi-threads", "12"], app="wsgi_raw:app"), n, timeout=3)
     assert not any(b["passed"] for b in bodies), bodies
 
 

@@ -39,6 +39,7 @@ std::vector<ConfigField> MakeFields() {
       {"wsgi_threads", &C::wsgi_threads},
       {"cpu_scheduling", &C::cpu_scheduling},
       {"gc_freeze", &C::gc_freeze},
+      {"coalesce_streams", &C::coalesce_streams},
       {"ws", &C::ws},
       {"ws_max_size", &C::ws_max_size},
       {"ws_ping_interval", &C::ws_ping_interval},

@@ -52,6 +52,7 @@ struct Config {
   std::optional<int> wsgi_threads;  // unset: $ESG_WSGI_THREADS or 128 (server/python/esg/wsgi.py)
   std::string cpu_scheduling = "batch";  // batch|normal: the workers' Linux scheduling policy
   bool gc_freeze = true;  // workers move the heap built at startup out of the cyclic GC (gc.freeze())
+  bool coalesce_streams = false;  // a response streaming in every loop turn is written every other turn
   std::string ws = "auto";    // auto|none|websockets|wsproto
   int64_t ws_max_size = 16777216;
   double ws_ping_interval = 20.0;

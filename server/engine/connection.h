@@ -81,6 +81,13 @@ class Connection final : public EventHandler, public StreamConnection, private h
   // FlushDeferred(), which writes them (connection_deferred.cc).
   bool flush_listed() const { return flush_listed_; }
   void FlushDeferred();
+  // The host's DeferredFlush bookkeeping: the scheduled flush that last wrote this connection's deferred
+  // bytes, and whether they are held past the current one (deferred_flush.h, coalescing).
+  struct FlushMark {
+    uint64_t flushed_run = 0;
+    bool held = false;
+  };
+  FlushMark& flush_mark() { return flush_mark_; }
   // Closes the connection if one of its deadlines (request head, request body, send, keep-alive, lingering
   // close, WebSocket ping and close) is past `now` (a reading of the host's clock).
   void CheckDeadline(double now);
@@ -184,6 +191,7 @@ class Connection final : public EventHandler, public StreamConnection, private h
   bool reading_ = false;       // inside DoRead (re-entry guard)
   bool parsing_ = false;       // inside ParseBuffered's loop (an eager app may answer from within it)
   bool flush_listed_ = false;  // WriteSoon queued bytes and the host will call FlushDeferred()
+  FlushMark flush_mark_;
   bool protocol_known_ = false;  // --http2: the first bytes were checked for the h2c preface (or ALPN)
   // Set once the connection speaks HTTP/2 (http2_link.h): it then drives reading, writing and deadlines.
   std::unique_ptr<Http2Link> h2_;

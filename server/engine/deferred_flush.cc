@@ -7,24 +7,38 @@
 
 namespace esg::engine {
 
+bool DeferredFlush::QueueRun() {
+  if (!queued_) queued_ = schedule_ && schedule_();
+  return queued_;
+}
+
 bool DeferredFlush::Add(Connection* connection) {
-  if (!queued_) {
-    if (!schedule_ || !schedule_()) return false;
-    queued_ = true;
-  }
+  if (!QueueRun()) return false;
   listed_.push_back(connection);
   return true;
 }
 
 void DeferredFlush::Run(bool scheduled) {
-  if (scheduled) queued_ = false;
+  if (scheduled) {
+    queued_ = false;
+    ++run_;
+  }
   if (listed_.empty()) return;
   // A flush may run Python code (a woken send(), the next pipelined request's app) that lists connections
   // again: they join a fresh list, flushed by the next Run.
   running_.swap(listed_);
   for (size_t i = 0; i < running_.size(); ++i) {
     Connection* c = running_[i];
-    if (c) c->FlushDeferred();
+    if (!c) continue;
+    Connection::FlushMark& mark = c->flush_mark();
+    if (coalesce_ && scheduled && !mark.held && mark.flushed_run + 1 == run_ && QueueRun()) {
+      mark.held = true;  // still flush_listed(): its next chunks join the queue, Forget() finds it
+      listed_.push_back(c);
+      continue;
+    }
+    mark.held = false;
+    mark.flushed_run = run_;
+    c->FlushDeferred();
   }
   running_.clear();
 }

@@ -12,6 +12,7 @@
 // output queue it has just filled; Forget() before a listed connection is deleted. Single-threaded (the loop).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -24,22 +25,30 @@ class DeferredFlush {
   // Queues one call of Run(/*scheduled=*/true) after the callbacks the loop is running now; false when it
   // cannot (the loop is closed): the connection then writes at once.
   using Schedule = std::function<bool()>;
+  // Coalescing (above): off unless set.
+  void set_coalesce(bool coalesce) { coalesce_ = coalesce; }
 
   void set_schedule(Schedule schedule) { schedule_ = std::move(schedule); }
   // Lists `connection` for the next flush; false (not listed) without a schedule or when queuing fails.
   bool Add(Connection* connection);
-  // Flushes every listed connection (each writes its queue as far as the socket takes it). `scheduled`: this
-  // is the queued callback (a new one is queued for connections listed from now on).
+  // Flushes every listed connection (each writes its queue as far as the socket takes it), except, when
+  // coalescing and `scheduled`, those the previous scheduled run flushed and did not hold (they stay listed
+  // for the next run). `scheduled`: this is the queued callback (a new one is queued for connections listed
+  // from now on); an unscheduled run (Server::RunOnce) holds nothing.
   void Run(bool scheduled);
   // Drops `connection` from the list (it is about to be deleted).
   void Forget(Connection* connection);
   bool empty() const { return listed_.empty(); }
 
  private:
+  bool QueueRun();  // a scheduled run is pending on the loop (queued now if it was not); false if it cannot be
+
   Schedule schedule_;
   std::vector<Connection*> listed_;
   std::vector<Connection*> running_;  // the list being flushed (kept to reuse its storage)
   bool queued_ = false;  // a scheduled Run is pending on the loop
+  bool coalesce_ = false;
+  uint64_t run_ = 1;  // scheduled runs so far, from 1 (a FlushMark's flushed_run of 0 is "never")
 };
 
 }  // namespace esg::engine

@@ -31,6 +31,8 @@ struct EngineConfig {
   // many requests are in flight: with fewer, a turn has few writes to run back to back and the queued
   // callback costs more than it saves. Not an option (measured, tests/bench/README.md); tests lower it.
   size_t defer_min_requests = 4;
+  // --coalesce-streams: a connection streaming in consecutive turns writes every other turn (deferred_flush.h).
+  bool coalesce_streams = false;
   bool request_metrics = false;          // count RequestCounters (the master serves --metrics-bind)
   // --http2: TLS listeners offer ALPN h2 (tls_context.h); cleartext ones (TCP, UNIX) recognise the h2c
   // connection preface. Connections that speak it are driven by server/engine/http2_link.h.

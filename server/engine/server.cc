@@ -19,6 +19,7 @@ namespace esg::engine {
 
 Server::Server(EngineConfig config, AppChannel* channel, const Clock& clock)
     : config_(std::move(config)), channel_(channel), clock_(clock) {
+  deferred_flush_.set_coalesce(config_.coalesce_streams);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (timer_fd_ >= 0) {
     // Deadlines (keep-alive, request head) are checked four times a second.

@@ -151,6 +151,13 @@ std::vector<OptionSpec> MakeTable() {
        "(gc.freeze() after a gc.collect()): the cyclic garbage collector stops traversing them on every full "
        "collection.",
        false, kNone, false, true, "", &Config::gc_freeze});
+  add({"--coalesce-streams", "--no-coalesce-streams", T::kBoolPair, "",
+       "Enable/Disable coalescing streamed responses under load: a response that sends a chunk in every turn "
+       "of a busy event loop is written every other turn, two turns' chunks in one write. Halves the system "
+       "calls of many small-event streams (Server-Sent Events, token streams) when the worker is saturated; a "
+       "chunk can then reach the client one loop turn later. Streams paced by a timer or by I/O are never held. "
+       "[default: disabled]",
+       false, kNone, false, true, "", &Config::coalesce_streams});
   // websockets-sansio (uvicorn 0.55) is accepted unlisted: the seed's metavar stays. Every value but none
   // selects ESG's own WebSocket implementation.
   add({"--ws", "", T::kChoice, "auto|none|websockets|wsproto", "WebSocket protocol implementation.", true,

@@ -12,6 +12,11 @@ client's read fail after IO_TIMEOUT with a message naming the event. For both lo
   never goes idle: a flush "before the loop sleeps" would never come);
 - several events sent in one step all arrive before the client releases the app.
 
+With --coalesce-streams a stream that sends in consecutive loop turns is written every other turn: the same
+cases with the step's events sent one loop turn apart (the last one is held for a turn, then written without
+waiting for a next event), every event of streams sending in every turn arrives, and the worker's write
+system calls per event (/proc/PID/io) halve against the default.
+
 And the bound of the deferral: clients that never read streams of small chunks (deferred while several
 requests are in flight) do not grow the worker, and the apps' send() waits (the write high-water mark counts
 deferred bytes).
@@ -113,13 +118,15 @@ def test_events_reach_clients_the_app_waits_for_on_receive(serve, per_step):
             conn.close()
 
 
-@pytest.mark.parametrize("per_step", [1, 3])
-def test_events_reach_clients_while_the_apps_keep_the_loop_busy(serve, markers, per_step):
-    server = serve("sse_app:app")
+@pytest.mark.parametrize("per_step, coalesce", [(1, False), (3, False), (2, True), (3, True)])
+def test_events_reach_clients_while_the_apps_keep_the_loop_busy(serve, markers, per_step, coalesce):
+    # coalesce: the step's events go out one loop turn apart, so the last one of each step is held for a turn
+    server = serve("sse_app:app", *(["--coalesce-streams"] if coalesce else []))
     conns = [server.connect() for _ in range(STREAMS)]
     try:
         for i, conn in enumerate(conns):
-            conn.send(http_request("GET", f"/events?n={STEPS}&per_step={per_step}&wait=spin&id={i}"))
+            conn.send(http_request("GET", f"/events?n={STEPS}&per_step={per_step}&wait=spin&id={i}"
+                                   + ("&yield=1" if coalesce else "")))
         readers = [EventReader(conn) for conn in conns]
         for step in range(STEPS):
             for i, reader in enumerate(readers):
@@ -132,6 +139,41 @@ def test_events_reach_clients_while_the_apps_keep_the_loop_busy(serve, markers, 
     finally:
         for conn in conns:
             conn.close()
+
+
+def write_syscalls(pid: int) -> int:
+    """The write system calls (write, writev, send...) process `pid` made so far (/proc/PID/io syscw)."""
+    with open(f"/proc/{pid}/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("syscw:"))
+
+
+BURST_EVENTS = 200
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_coalescing_halves_the_writes_of_streams_sending_every_turn(esg_server, coalesce):
+    server = esg_server(["--no-access-log"] + (["--coalesce-streams"] if coalesce else []), app="sse_app:app")
+    pid = wait_workers(server, 1)[0]
+    before = write_syscalls(pid)
+    conns = [server.connect() for _ in range(STREAMS)]
+    try:
+        for conn in conns:  # the app starts the answers together once all STREAMS requests are in
+            conn.send(http_request("GET", f"/burst?n={BURST_EVENTS}&together={STREAMS}"))
+        readers = [EventReader(conn) for conn in conns]
+        for i in range(BURST_EVENTS):
+            for reader in readers:
+                reader.event(b"data: %04d %s" % (i, b"x" * 88))
+        for reader in readers:
+            reader.end()
+            assert reader.head.startswith(b"HTTP/1.1 200")
+    finally:
+        for conn in conns:
+            conn.close()
+    per_event = (write_syscalls(pid) - before) / (STREAMS * BURST_EVENTS)
+    if coalesce:
+        assert per_event < 0.7, f"{per_event:.2f} writes per event: streams sending every turn were not coalesced"
+    else:
+        assert per_event > 0.9, f"{per_event:.2f} writes per event without --coalesce-streams: events were held"
 
 
 def test_never_reading_clients_of_small_chunk_streams_do_not_grow_the_worker(esg_server, markers):

@@ -64,6 +64,7 @@ engine::EngineConfig MakeEngineConfig(const Config& c) {
   e.timeout_send = c.timeout_send;
   e.timeout_request = c.timeout_request;
   e.limit_concurrency = static_cast<size_t>(c.limit_concurrency.value_or(0));
+  e.coalesce_streams = c.coalesce_streams;
   e.http2 = c.http2;
   e.http2_max_concurrent_streams = static_cast<uint32_t>(c.http2_max_concurrent_streams);
   e.websocket = c.ws != "none";

@@ -9,6 +9,13 @@
                it has read the step's events (the loop never goes idle meanwhile: it always has this task
                ready to run). Gives up after 60 s with the event "data: gave-up".
     Then the end of the answer (an empty body, more_body False).
+    &yield=1: `await asyncio.sleep(0)` between two events of a step, so that a step's events are sent in
+    consecutive loop turns (what --coalesce-streams holds for one turn).
+
+/burst?n=N&together=T
+    N events "data: I" of ~100 bytes, `await asyncio.sleep(0)` between two (the tests/bench `sse` shape),
+    once T requests are in flight on this worker (the first ones spin with sleep(0) until the T-th arrives,
+    at most 60 s), so that the T answers stream in the same loop turns.
 """
 
 import asyncio
@@ -29,15 +36,36 @@ async def _spin_until(path, deadline):
     return True
 
 
+_arrived = 0  # /burst requests seen by this worker
+
+
+async def _burst(q, send):
+    global _arrived
+    _arrived += 1
+    mine, deadline = _arrived, time.monotonic() + 60
+    together = int(q.get("together", "1"))
+    while _arrived < ((mine - 1) // together + 1) * together and time.monotonic() < deadline:
+        await asyncio.sleep(0)  # the batch this request belongs to is not complete yet
+    await send(_START)
+    for i in range(int(q.get("n", "200"))):
+        await send({"type": "http.response.body", "body": b"data: %04d %s\n\n" % (i, b"x" * 88), "more_body": True})
+        await asyncio.sleep(0)
+    await send({"type": "http.response.body", "body": b""})
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(receive, send)
     q = query(scope)
+    if scope["path"] == "/burst":
+        return await _burst(q, send)
     n, per_step, wait = int(q.get("n", "3")), int(q.get("per_step", "1")), q.get("wait", "receive")
     markers = os.environ["ESG_TEST_MARKERS"]
     await send(_START)
     for step in range(n):
         for j in range(per_step):
+            if j and q.get("yield") == "1":
+                await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": b"data: %d.%d\n\n" % (step, j), "more_body": True})
         if wait == "receive":
             message = await receive()

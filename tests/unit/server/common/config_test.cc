@@ -17,7 +17,7 @@ TEST(ConfigJsonTest, HasEveryConfigKeyWithPythonNames) {
   for (const auto& item : doc["config"].items()) keys.insert(item.key());
   const std::set<std::string> expected = {
       "app", "app_dir", "factory", "interface", "host", "port", "uds", "fd", "backlog", "workers", "reload",
-      "reload_dirs", "reload_includes", "reload_excludes", "reload_delay", "loop", "wsgi_threads", "cpu_scheduling", "gc_freeze", "ws", "ws_max_size",
+      "reload_dirs", "reload_includes", "reload_excludes", "reload_delay", "loop", "wsgi_threads", "cpu_scheduling", "gc_freeze", "coalesce_streams", "ws", "ws_max_size",
       "ws_ping_interval", "ws_ping_timeout", "lifespan", "env_file", "log_config", "log_level", "access_log",
       "access_log_format", "use_colors", "proxy_headers", "forwarded_allow_ips", "server_header", "date_header", "root_path",
       "headers", "limit_concurrency", "limit_max_requests", "timeout_keep_alive", "timeout_graceful_shutdown",

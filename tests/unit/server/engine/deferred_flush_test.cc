@@ -42,6 +42,7 @@ class DeferredFlushTest : public ::testing::Test {
     config.access_log = false;
     config.write_high_water = kMark;
     config.defer_min_requests = min_requests_;
+    config.coalesce_streams = coalesce_;
     server_ = std::make_unique<Server>(config, &app_);
     ASSERT_TRUE(server_->ok());
     server_->deferred_flush().set_schedule([this] {
@@ -87,6 +88,7 @@ class DeferredFlushTest : public ::testing::Test {
 
   static constexpr size_t kMark = 4096;
   size_t min_requests_ = 1;  // defer with this one request in flight (the worker's default wants more)
+  bool coalesce_ = false;    // --coalesce-streams
   Streams app_;
   std::unique_ptr<Server> server_;
   int client_ = -1;
@@ -188,6 +190,89 @@ TEST_F(DeferredFlushTest, AConnectionClosedWhileListedIsForgotten) {
   EXPECT_EQ(server_->connection_count(), 0u);
   server_->deferred_flush().Run(/*scheduled=*/true);
   EXPECT_TRUE(server_->deferred_flush().empty());
+}
+
+// --coalesce-streams: the flush driven by hand as the loop runs it, one scheduled Run per turn.
+class CoalescingTest : public DeferredFlushTest {
+ protected:
+  void SetUp() override {
+    coalesce_ = true;
+    DeferredFlushTest::SetUp();
+    // The response head and a first chunk: written by this turn's run (nothing was written the turn before).
+    EXPECT_EQ(stream().SendBody("data: 1\n\n", true), SendResult::kOk);
+    Turn();
+    EXPECT_NE(Received().find("\r\n\r\n9\r\ndata: 1\n\n\r\n"), std::string::npos);
+  }
+  void Turn() { server_->deferred_flush().Run(/*scheduled=*/true); }
+};
+
+TEST_F(CoalescingTest, AStreamSendingInConsecutiveTurnsIsWrittenEveryOtherTurn) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+    int queued = scheduled_;
+    Turn();
+    EXPECT_EQ(Received(), "") << "written last turn and again now: held for one more turn";
+    EXPECT_EQ(scheduled_, queued + 1) << "a held chunk keeps a run queued for the next turn";
+    EXPECT_EQ(stream().SendBody("data: 3\n\n", true), SendResult::kOk);
+    Turn();
+    EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n9\r\ndata: 3\n\n\r\n") << "two turns' chunks in one write, never held twice";
+  }
+}
+
+TEST_F(CoalescingTest, AHeldChunkLeavesAtTheNextTurnWithoutWaitingForAnother) {
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  Turn();
+  EXPECT_EQ(Received(), "");
+  Turn();  // the app sent nothing more
+  EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n");
+  EXPECT_TRUE(server_->deferred_flush().empty());
+}
+
+TEST_F(CoalescingTest, AStreamThatSkippedATurnIsWrittenAtOnce) {
+  Turn();  // a turn in which this stream sent nothing (its app waited on a timer or I/O)
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  Turn();
+  EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n");
+}
+
+TEST_F(CoalescingTest, TheEndOfTheResponseIsHeldWithItsChunksAndThenWritten) {
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  EXPECT_EQ(stream().SendBody("", false), SendResult::kOk);
+  Turn();
+  EXPECT_EQ(Received(), "");
+  Turn();
+  EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n0\r\n\r\n");
+}
+
+TEST_F(CoalescingTest, NewEventsOnTheSocketFlushHeldChunksFirst) {
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  Turn();
+  EXPECT_EQ(Received(), "");
+  server_->RunOnce();  // Server::RunOnce's flush holds nothing
+  EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n");
+}
+
+TEST_F(CoalescingTest, WhenTheLoopCannotQueueARunHeldChunksAreWritten) {
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  schedule_ok_ = false;  // the loop is closing: call_soon fails
+  Turn();
+  EXPECT_EQ(Received(), "9\r\ndata: 2\n\n\r\n");
+  EXPECT_TRUE(server_->deferred_flush().empty());
+}
+
+TEST_F(CoalescingTest, HeldBytesCountTowardTheWriteHighWaterMark) {
+  // A client that reads nothing, a stream that sends every turn: send() waits once more than the mark is
+  // queued, held or not, and keeps waiting (the queue never grows past the mark plus a chunk).
+  std::string chunk(1000, 'e');
+  int waits = 0;
+  for (int turn = 0; turn < 2000 && waits < 50; ++turn) {
+    SendResult r = stream().SendBody(chunk, true);
+    ASSERT_NE(r, SendResult::kError);
+    if (r == SendResult::kWait) ++waits;
+    Turn();
+    server_->RunOnce();
+  }
+  EXPECT_EQ(waits, 50) << "send() never had to wait although the client reads nothing";
 }
 
 }  // namespace

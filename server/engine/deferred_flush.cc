@@ -18,12 +18,13 @@ bool DeferredFlush::Add(Connection* connection) {
   return true;
 }
 
-void DeferredFlush::Run(bool scheduled) {
+size_t DeferredFlush::Run(bool scheduled) {
   if (scheduled) {
     queued_ = false;
     ++run_;
   }
-  if (listed_.empty()) return;
+  if (listed_.empty()) return 0;
+  size_t flushed = 0;
   // A flush may run Python code (a woken send(), the next pipelined request's app) that lists connections
   // again: they join a fresh list, flushed by the next Run.
   running_.swap(listed_);
@@ -39,8 +40,10 @@ void DeferredFlush::Run(bool scheduled) {
     mark.held = false;
     mark.flushed_run = run_;
     c->FlushDeferred();
+    ++flushed;
   }
   running_.clear();
+  return flushed;
 }
 
 void DeferredFlush::Forget(Connection* connection) {

@@ -12,6 +12,7 @@
 // output queue it has just filled; Forget() before a listed connection is deleted. Single-threaded (the loop).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -35,7 +36,7 @@ class DeferredFlush {
   // coalescing and `scheduled`, those the previous scheduled run flushed and did not hold (they stay listed
   // for the next run). `scheduled`: this is the queued callback (a new one is queued for connections listed
   // from now on); an unscheduled run (Server::RunOnce) holds nothing.
-  void Run(bool scheduled);
+  size_t Run(bool scheduled);
   // Drops `connection` from the list (it is about to be deleted).
   void Forget(Connection* connection);
   bool empty() const { return listed_.empty(); }

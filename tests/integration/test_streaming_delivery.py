@@ -150,6 +150,17 @@ def write_syscalls(pid: int) -> int:
 BURST_EVENTS = 200
 
 
+def read_bursts(conns) -> None:
+    """Reads the /burst answers on `conns` whole, checking every event."""
+    readers = [EventReader(conn) for conn in conns]
+    for i in range(BURST_EVENTS):
+        for reader in readers:
+            reader.event(b"data: %04d %s" % (i, b"x" * 88))
+    for reader in readers:
+        reader.end()
+        assert reader.head.startswith(b"HTTP/1.1 200")
+
+
 @pytest.mark.parametrize("coalesce", [False, True])
 def test_coalescing_halves_the_writes_of_streams_sending_every_turn(esg_server, coalesce):
     server = esg_server(["--no-access-log"] + (["--coalesce-streams"] if coalesce else []), app="sse_app:app")
@@ -159,13 +170,7 @@ def test_coalescing_halves_the_writes_of_streams_sending_every_turn(esg_server, 
     try:
         for conn in conns:  # the app starts the answers together once all STREAMS requests are in
             conn.send(http_request("GET", f"/burst?n={BURST_EVENTS}&together={STREAMS}"))
-        readers = [EventReader(conn) for conn in conns]
-        for i in range(BURST_EVENTS):
-            for reader in readers:
-                reader.event(b"data: %04d %s" % (i, b"x" * 88))
-        for reader in readers:
-            reader.end()
-            assert reader.head.startswith(b"HTTP/1.1 200")
+        read_bursts(conns)
     finally:
         for conn in conns:
             conn.close()
@@ -174,6 +179,24 @@ def test_coalescing_halves_the_writes_of_streams_sending_every_turn(esg_server, 
         assert per_event < 0.7, f"{per_event:.2f} writes per event: streams sending every turn were not coalesced"
     else:
         assert per_event > 0.9, f"{per_event:.2f} writes per event without --coalesce-streams: events were held"
+
+
+def test_uvloops_clock_is_read_after_each_flush_that_wrote(esg_server):
+    # uvloop computes its poll timeout from a clock cached at the start of the iteration: a flush that wrote
+    # reads it afresh, or timers due during the wait fire as late as the writes took (flush_scheduler.h).
+    server = esg_server(["--loop", "uvloop", "--no-access-log"], app="sse_app:app")
+    assert server.get("/clock-reads?start=1").text == "0"
+    conns = [server.connect() for _ in range(STREAMS)]
+    try:
+        for conn in conns:
+            conn.send(http_request("GET", f"/burst?n={BURST_EVENTS}&together={STREAMS}"))
+        read_bursts(conns)
+    finally:
+        for conn in conns:
+            conn.close()
+    reads = int(server.get("/clock-reads").text)
+    # One flush per loop turn while the STREAMS answers stream together, one event each per turn.
+    assert BURST_EVENTS // 2 <= reads <= 2 * BURST_EVENTS, f"{reads} clock reads for {BURST_EVENTS} turns of writes"
 
 
 def test_never_reading_clients_of_small_chunk_streams_do_not_grow_the_worker(esg_server, markers):

@@ -7,6 +7,7 @@ namespace esg::python {
 
 struct FlushTarget {
   engine::Server* server;
+  PyRef loop;  // whose time() a flush that wrote calls
 };
 
 namespace {
@@ -17,7 +18,16 @@ constexpr const char* kCapsuleName = "esg.engine.FlushTarget";
 PyObject* RunFlush(PyObject* self, PyObject*) {
   auto* target = static_cast<std::shared_ptr<FlushTarget>*>(PyCapsule_GetPointer(self, kCapsuleName));
   if (!target) return nullptr;
-  if (engine::Server* server = (*target)->server) server->deferred_flush().Run(/*scheduled=*/true);
+  engine::Server* server = (*target)->server;
+  if (server && server->deferred_flush().Run(/*scheduled=*/true) > 0) {
+    // The writes took time the loop's cached clock has not seen (flush_scheduler.h): read it afresh. Looked
+    // up on every call, as the loop's own code would (a loop class may be wrapped after start).
+    static PyObject* name = PyUnicode_InternFromString("time");
+    if (!name) return nullptr;
+    PyObject* now = PyObject_CallMethodNoArgs((*target)->loop.get(), name);
+    if (!now) return nullptr;
+    Py_DECREF(now);
+  }
   Py_RETURN_NONE;
 }
 
@@ -28,9 +38,9 @@ void FreeTarget(PyObject* capsule) {
 }  // namespace
 
 bool FlushScheduler::Install(engine::Server* server, PyObject* loop) {
-  target_ = std::make_shared<FlushTarget>(FlushTarget{server});
   PyRef call_soon = PyRef::Steal(PyObject_GetAttrString(loop, "call_soon"));
   if (!call_soon) return false;
+  target_ = std::make_shared<FlushTarget>(FlushTarget{server, PyRef::Borrow(loop)});
   auto* held = new std::shared_ptr<FlushTarget>(target_);
   PyRef capsule = PyRef::Steal(PyCapsule_New(held, kCapsuleName, &FreeTarget));
   if (!capsule) {
@@ -55,7 +65,10 @@ bool FlushScheduler::Install(engine::Server* server, PyObject* loop) {
 }
 
 FlushScheduler::~FlushScheduler() {
-  if (target_) target_->server = nullptr;
+  if (target_) {
+    target_->server = nullptr;
+    target_->loop = PyRef();  // a flush still queued holds the target, not the loop
+  }
 }
 
 }  // namespace esg::python

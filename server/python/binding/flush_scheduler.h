@@ -3,6 +3,13 @@
 // here: loop.call_soon(flush), a plain C callable (no pybind11 dispatch) that runs the Server's
 // DeferredFlush. The loop runs it after the callbacks already queued — the tasks that sent in this turn —
 // and never sleeps while it is queued. Needs the GIL (the engine runs on the loop's thread).
+//
+// After a flush that wrote, it calls loop.time(). uvloop (libuv) caches the loop's clock at the start of each
+// iteration and computes the poll timeout from that cached value; a flush runs in the iteration's callbacks,
+// before the poll, and its writes (hundreds of streams: about a millisecond) would make every timer due
+// during the wait fire that much late: `await asyncio.sleep(0.002)` between events took 3.3-3.5 ms (1.3-1.5
+// ms late; Granian 0.65-0.69 ms late), and 0.37-0.49 ms late with the clock read (tests/bench/README.md,
+// "SSE"). uvloop's time() refreshes the cache; asyncio's reads time.monotonic() and changes nothing.
 #pragma once
 
 #include <Python.h>
@@ -20,7 +27,7 @@ class FlushScheduler {
   // Installs the schedule on `server` (`loop` borrowed; its call_soon is looked up once). False with a
   // Python error set when the loop has no call_soon.
   bool Install(engine::Server* server, PyObject* loop);
-  // The server is going away: a flush still queued on the loop does nothing.
+  // The server is going away: a flush still queued on the loop does nothing. Needs the GIL.
   ~FlushScheduler();
 
  private:

@@ -12,6 +12,10 @@
     &yield=1: `await asyncio.sleep(0)` between two events of a step, so that a step's events are sent in
     consecutive loop turns (what --coalesce-streams holds for one turn).
 
+/clock-reads?start=1, /clock-reads
+    start: from now on count the calls of the loop's time() (by wrapping the loop's class; meant for uvloop,
+    whose own code never calls it); then: the count so far, as the body.
+
 /burst?n=N&together=T
     N events "data: I" of ~100 bytes, `await asyncio.sleep(0)` between two (the tests/bench `sse` shape),
     once T requests are in flight on this worker (the first ones spin with sleep(0) until the T-th arrives,
@@ -37,6 +41,22 @@ async def _spin_until(path, deadline):
 
 
 _arrived = 0  # /burst requests seen by this worker
+_clock_reads = None  # calls of loop.time() since /clock-reads?start=1
+
+
+def _count_clock_reads():
+    global _clock_reads
+    if _clock_reads is None:
+        loop_class = type(asyncio.get_running_loop())
+        original = loop_class.time
+
+        def time(self):
+            global _clock_reads
+            _clock_reads += 1
+            return original(self)
+
+        loop_class.time = time
+    _clock_reads = 0
 
 
 async def _burst(q, send):
@@ -59,6 +79,11 @@ async def app(scope, receive, send):
     q = query(scope)
     if scope["path"] == "/burst":
         return await _burst(q, send)
+    if scope["path"] == "/clock-reads":
+        if q.get("start"):
+            _count_clock_reads()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        return await send({"type": "http.response.body", "body": b"%d" % _clock_reads})
     n, per_step, wait = int(q.get("n", "3")), int(q.get("per_step", "1")), q.get("wait", "receive")
     markers = os.environ["ESG_TEST_MARKERS"]
     await send(_START)

@@ -111,6 +111,13 @@ def _esg(port, app_dir, opts):
     return (argv, {"ESG_PYTHON": VENV_PY})
 
 
+def _esg_with(*args):
+    def build(port, app_dir, opts):
+        argv, env = _esg(port, app_dir, opts)
+        return argv + list(args), env
+    return build
+
+
 def _esg_needs(opts):
     b = opts["esg_bin"]
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
@@ -180,6 +187,8 @@ http {{
 
 SERVERS = {
     "esg": ServerSpec("esg", "ESG (C++ engine), 1 worker", _esg, needs=_esg_needs),
+    "esg-coalesce": ServerSpec("esg-coalesce", "ESG as above with --coalesce-streams (SSE only)",
+                               _esg_with("--coalesce-streams"), needs=_esg_needs, modes=("sse",)),
     "uvicorn": ServerSpec("uvicorn", "uvicorn --http httptools --loop uvloop", _uvicorn("httptools", "uvloop"),
                           stop_signal=signal.SIGINT),
     "granian": ServerSpec("granian", "granian asgi, uvloop, 1 worker, st runtime, 1 thread", _granian(None),

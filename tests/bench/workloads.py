@@ -31,6 +31,9 @@ class Workload:
     ws_size: int = 0   # WebSocket message size (bytes, binary)
     content_type: bytes = b"text/plain"  # the response's content-type the check wants
     expect_json: object = None  # when set, the body is compared as JSON (frameworks format it differently)
+    # Long streamed answers: requests are counted as the bytes wrk read ÷ this (about one answer on the wire),
+    # not as the answers wrk saw end (wrkrun.run).
+    answer_bytes: int = 0
 
     @property
     def raw_request(self) -> bytes:
@@ -87,14 +90,24 @@ WORKLOADS = {w.name: w for w in [
              expect_json={"id": 7, "name": "user", "active": True}),
     Workload("sse", "/sse", 256, "Server-Sent Events: 200 events of ~100 bytes, asyncio.sleep(0) between; "
              "256 streams", b"", mode="sse", content_type=b"text/event-stream"),
+    Workload("sse-paced", "/sse-paced", 256, "Server-Sent Events as sse, asyncio.sleep(0.002) between; 256 streams",
+             b"", mode="sse", content_type=b"text/event-stream"),
 ]}
 
 
-def _sse_body() -> bytes:
+def _sse_events() -> list:
     if BENCH_DIR not in sys.path:
         sys.path.insert(0, BENCH_DIR)
     from frameworks import bench_sse
-    return bench_sse.BODY
+    return bench_sse.EVENTS
 
 
-WORKLOADS["sse"].expect_body = _sse_body()
+def _chunked_size(chunks) -> int:
+    """Bytes of `chunks` on the wire in HTTP/1.1 chunked framing, the last chunk included."""
+    return sum(len(b"%x\r\n" % len(c)) + len(c) + 2 for c in chunks) + len(b"0\r\n\r\n")
+
+
+SSE_HEAD_BYTES = 157  # an answer's status line and headers: 155 (ESG) to 159 (Granian, uvicorn) bytes
+for _name in ("sse", "sse-paced"):
+    WORKLOADS[_name].expect_body = b"".join(_sse_events())
+    WORKLOADS[_name].answer_bytes = SSE_HEAD_BYTES + _chunked_size(_sse_events())

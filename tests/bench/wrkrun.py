@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+_BYTES = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
 
 def _ms(text):
@@ -22,6 +23,9 @@ def parse(out: str) -> dict:
     m = re.search(r"^Requests/sec:\s*([\d.]+)", out, re.M)
     if m:
         r["rps"] = float(m.group(1))
+    m = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", out)
+    if m:
+        r["bytes_read"] = float(m.group(1)) * _BYTES[m.group(2)]
     dist = out.split("Latency Distribution", 1)
     if len(dist) == 2:
         for pct, val in re.findall(r"^\s*(\d+)%\s+(\S+)", dist[1], re.M):
@@ -54,6 +58,11 @@ def run(port, workload, duration, cpu="1", connections=None) -> dict:
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr.strip()}")
     r = parse(p.stdout)
+    if workload.answer_bytes and r.get("bytes_read") and r.get("duration_s"):
+        # A long stream: wrk counts an answer only once it is whole, so the streams still open at the end
+        # (up to one answer per connection) would be lost; count the answers' worth of bytes read instead.
+        r["requests"] = r["bytes_read"] / workload.answer_bytes
+        r["rps"] = r["requests"] / r["duration_s"]
     r["argv"] = argv
     r["raw"] = p.stdout
     return r

@@ -199,8 +199,9 @@ def test_uvloops_clock_is_read_after_each_flush_that_wrote(esg_server):
     assert BURST_EVENTS // 2 <= reads <= 2 * BURST_EVENTS, f"{reads} clock reads for {BURST_EVENTS} turns of writes"
 
 
-def test_never_reading_clients_of_small_chunk_streams_do_not_grow_the_worker(esg_server, markers):
-    server = esg_server([], app="flow_app:app")
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_never_reading_clients_of_small_chunk_streams_do_not_grow_the_worker(esg_server, markers, coalesce):
+    server = esg_server(["--coalesce-streams"] if coalesce else [], app="flow_app:app")
     pid = wait_workers(server, 1)[0]
     assert server.get("/small").text == "ok"
     base = rss(pid)

@@ -1,12 +1,17 @@
 """Server-Sent Events workload (tests/bench, mode "sse"): GET /sse streams SSE_EVENTS events of about
 100 bytes from an async generator, `await asyncio.sleep(0)` between two events: the shape of an LLM
 token stream. Each event is its own http.response.body message (more_body=True), so a server that
-buffered them would be seen as wrong latency, not as speed. Raw ASGI: no framework cost in it."""
+buffered them would be seen as wrong latency, not as speed. Raw ASGI: no framework cost in it.
+
+GET /sse-paced (workload "sse-paced"): the same events, `await asyncio.sleep(PACE)` between two instead: a
+stream paced by a timer, as tokens arriving from a model are; what it measures is how late the loop's timers
+fire besides the cost per event."""
 import asyncio
 
 import app as bench_app  # tests/bench/app.py (the servers run with tests/bench as the app dir)
 
 SSE_EVENTS = 200
+PACE = 0.002  # seconds between two events of /sse-paced
 # "data: " + 88 bytes + "\n\n" = ~100 bytes per event, the event number in front
 EVENTS = [b"data: %04d %s\n\n" % (i, b"x" * 83) for i in range(SSE_EVENTS)]
 BODY = b"".join(EVENTS)
@@ -14,16 +19,16 @@ _START = {"type": "http.response.start", "status": 200,
           "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]}
 
 
-async def events():
+async def events(pause: float):
     for event in EVENTS:
         yield event
-        await asyncio.sleep(0)
+        await asyncio.sleep(pause)
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return await bench_app.app(scope, receive, send)  # lifespan as the plain bench app does it
     await send(_START)
-    async for event in events():
+    async for event in events(PACE if scope["path"] == "/sse-paced" else 0):
         await send({"type": "http.response.body", "body": event, "more_body": True})
     await send({"type": "http.response.body", "body": b""})

@@ -7,8 +7,8 @@
 // After a flush that wrote, it calls loop.time(). uvloop (libuv) caches the loop's clock at the start of each
 // iteration and computes the poll timeout from that cached value; a flush runs in the iteration's callbacks,
 // before the poll, and its writes (hundreds of streams: about a millisecond) would make every timer due
-// during the wait fire that much late: `await asyncio.sleep(0.002)` between events took 3.3-3.5 ms (1.3-1.5
-// ms late; Granian 0.65-0.69 ms late), and 0.37-0.49 ms late with the clock read (tests/bench/README.md,
+// during the wait fire that much late: with 256 streams, `await asyncio.sleep(0.002)` between events ended
+// 1.3-1.4 ms late (Granian: 0.63-0.67 ms), and 0.47-0.53 ms late with the clock read (tests/bench/README.md,
 // "SSE"). uvloop's time() refreshes the cache; asyncio's reads time.monotonic() and changes nothing.
 #pragma once
 

@@ -260,6 +260,17 @@ TEST_F(CoalescingTest, WhenTheLoopCannotQueueARunHeldChunksAreWritten) {
   EXPECT_TRUE(server_->deferred_flush().empty());
 }
 
+TEST_F(CoalescingTest, AConnectionClosedWhileHeldIsForgotten) {
+  EXPECT_EQ(stream().SendBody("data: 2\n\n", true), SendResult::kOk);
+  Turn();  // held
+  close(client_);
+  client_ = -1;
+  for (int i = 0; i < 10 && server_->connection_count() > 0; ++i) server_->RunOnce();
+  EXPECT_EQ(server_->connection_count(), 0u);
+  Turn();  // the run the hold queued must not touch the deleted connection
+  EXPECT_TRUE(server_->deferred_flush().empty());
+}
+
 TEST_F(CoalescingTest, HeldBytesCountTowardTheWriteHighWaterMark) {
   // A client that reads nothing, a stream that sends every turn: send() waits once more than the mark is
   // queued, held or not, and keeps waiting (the queue never grows past the mark plus a chunk).

@@ -38,11 +38,15 @@ size_t DeferredFlush::Run(bool scheduled) {
       continue;
     }
     mark.held = false;
-    mark.flushed_run = run_;
+    mark.flushed_run = scheduled ? run_ : 0;  // an unscheduled flush is not one of the numbered turns
     c->FlushDeferred();
     ++flushed;
   }
   running_.clear();
+  // Coalescing: while streams write, the next turn's run is queued now, whether or not a chunk asks for it,
+  // so that consecutive runs are consecutive turns. A stream that sent between two of them sent in both
+  // turns; one that skipped a turn finds a run numbered two higher (the queue stops after a run with nothing).
+  if (coalesce_ && scheduled && (flushed > 0 || !listed_.empty())) QueueRun();
   return flushed;
 }
 

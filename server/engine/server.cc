@@ -223,6 +223,8 @@ void Server::CloseWebSockets(int code) {
 }
 
 void Server::CloseAll() {
+  // Chunks deferred to the end of the turn (or held a turn) belong to answers already sent: out first.
+  if (!deferred_flush_.empty()) deferred_flush_.Run(/*scheduled=*/false);
   for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->Close();
 }
 

@@ -63,6 +63,7 @@ class Server final : public ConnectionHost {
   // keepalive_timeout below ESG's) then always closes first or gets an answer, never a reset for a request
   // it had just written into a connection ESG was closing — which fails a POST with 502.
   void BeginDrain(bool keep_idle = false);
+  // Closes every connection (the worker stops), the chunks deferred to the end of the turn written first.
   void CloseAll();
   size_t active_requests() const override { return active_requests_; }
   size_t connection_count() const { return connections_.size(); }

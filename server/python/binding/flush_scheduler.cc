@@ -22,8 +22,8 @@ PyObject* RunFlush(PyObject* self, PyObject*) {
   if (server && server->deferred_flush().Run(/*scheduled=*/true) > 0) {
     // The writes took time the loop's cached clock has not seen (flush_scheduler.h): read it afresh. Looked
     // up on every call, as the loop's own code would (a loop class may be wrapped after start).
-    static PyObject* name = PyUnicode_InternFromString("time");
-    if (!name) return nullptr;
+    static PyObject* name = nullptr;
+    if (!name && !(name = PyUnicode_InternFromString("time"))) return nullptr;  // MemoryError set
     PyObject* now = PyObject_CallMethodNoArgs((*target)->loop.get(), name);
     if (!now) return nullptr;
     Py_DECREF(now);

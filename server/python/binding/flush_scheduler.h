@@ -8,7 +8,7 @@
 // iteration and computes the poll timeout from that cached value; a flush runs in the iteration's callbacks,
 // before the poll, and its writes (hundreds of streams: about a millisecond) would make every timer due
 // during the wait fire that much late: with 256 streams, `await asyncio.sleep(0.002)` between events ended
-// 1.3-1.4 ms late (Granian: 0.63-0.67 ms), and 0.47-0.53 ms late with the clock read (tests/bench/README.md,
+// 1.3-1.8 ms late (Granian: 0.63-0.68 ms), and 0.45-0.52 ms late with the clock read (tests/bench/README.md,
 // "SSE"). uvloop's time() refreshes the cache; asyncio's reads time.monotonic() and changes nothing.
 #pragma once
 

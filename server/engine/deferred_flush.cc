@@ -43,10 +43,10 @@ size_t DeferredFlush::Run(bool scheduled) {
     ++flushed;
   }
   running_.clear();
-  // Coalescing: while streams write, the next turn's run is queued now, whether or not a chunk asks for it,
-  // so that consecutive runs are consecutive turns. A stream that sent between two of them sent in both
-  // turns; one that skipped a turn finds a run numbered two higher (the queue stops after a run with nothing).
-  if (coalesce_ && scheduled && (flushed > 0 || !listed_.empty())) QueueRun();
+  // Coalescing: after a run that wrote, the next turn's run is queued now, whether or not a chunk asks for it,
+  // so that consecutive runs are consecutive turns (a hold has queued it already). A stream that sent
+  // between two of them sent in both turns; one that skipped a turn finds a run numbered two higher.
+  if (coalesce_ && scheduled && flushed > 0) QueueRun();
   return flushed;
 }
 

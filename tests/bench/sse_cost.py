@@ -15,13 +15,13 @@ same seconds, they see the same ones. Used for "SSE: where each event's cost goe
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 
+import wrkrun  # tests/bench/wrkrun.py: wrk's output parsed
+
 EVENT_WIRE_BYTES = 102  # "60\r\n" + 96-byte event + "\r\n" (frameworks/bench_sse.py)
-UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -47,8 +47,7 @@ def main(argv: list[str]) -> None:
     outputs = [p.communicate()[0] for p in loads]
     after = [cpu_seconds(pid) for _, _, pid in servers]
     for (name, _, _), out, (u0, s0), (u1, s1), counter in zip(servers, outputs, before, after, counters):
-        m = re.search(r"([\d.]+)([KMG]?B) read", out)
-        events = float(m.group(1)) * UNITS[m.group(2)] / EVENT_WIRE_BYTES if m else 0
+        events = (wrkrun.parse(out).get("bytes_read") or 0) / EVENT_WIRE_BYTES
         writev = "n/a"
         if counter:
             counter.send_signal(2)

@@ -10,20 +10,12 @@ suspension, under ESG's eager start (the first step runs with a stand-in Task as
 - `starlette_app`: request.is_disconnected() twice (anyio cancel scopes around a receive())."""
 
 import asyncio
-import json
 
-from asgi_util import marker
+from asgi_util import marker, read_body, respond_json
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-
-async def _answer(send, payload):
-    body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _task_view(receive, send):
@@ -36,7 +28,7 @@ async def _task_view(receive, send):
     await asyncio.sleep(0)  # the request suspends: from here on the task is a scheduled Task
     seen["same_task"] = asyncio.current_task() is task
     seen["callback_kept"] = len(task._callbacks or []) == 1
-    await _answer(send, seen)
+    await respond_json(send, seen)
 
 
 async def _self_cancel_view(receive, send):
@@ -48,7 +40,7 @@ async def _self_cancel_view(receive, send):
     except asyncio.CancelledError:
         task.uncancel()
         outcome = "cancelled"
-    await _answer(send, {"outcome": outcome})
+    await respond_json(send, {"outcome": outcome})
 
 
 async def _receive_again_view(receive, send):
@@ -62,7 +54,7 @@ async def _receive_again_view(receive, send):
     await asyncio.sleep(0)
     second = "pending" if not pending.done() else "done"
     pending.cancel()
-    await _answer(send, {"first": first, "second": second})
+    await respond_json(send, {"first": first, "second": second})
 
 
 _watched = {}
@@ -75,7 +67,7 @@ async def _watch(task, ident):
 
 async def _watch_view(receive, send, ident):
     asyncio.get_running_loop().create_task(_watch(asyncio.current_task(), ident))
-    await _answer(send, {"watching": ident})  # no suspension: the request ends in its first step
+    await respond_json(send, {"watching": ident})  # no suspension: the request ends in its first step
 
 
 async def _watched_view(receive, send, ident):
@@ -83,7 +75,7 @@ async def _watched_view(receive, send, ident):
         if ident in _watched:
             break
         await asyncio.sleep(0.01)
-    await _answer(send, {"done": _watched.get(ident)})
+    await respond_json(send, {"done": _watched.get(ident)})
 
 
 async def _body_after_cancel_view(receive, send):
@@ -95,13 +87,8 @@ async def _body_after_cancel_view(receive, send):
         first = "timeout"
     marker("body-after-cancel", first)
     await asyncio.sleep(0.5)  # no receive() waiting while the body arrives (the test sends it on the marker)
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    await _answer(send, {"first": first, "body": body.decode()})
+    body, _ = await read_body(receive)
+    await respond_json(send, {"first": first, "body": body.decode()})
 
 
 async def _ws_after_cancel(receive, send):

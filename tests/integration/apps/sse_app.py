@@ -26,7 +26,7 @@ import asyncio
 import os
 import time
 
-from asgi_util import lifespan, query
+from asgi_util import lifespan, query, respond
 
 _START = {"type": "http.response.start", "status": 200,
           "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]}
@@ -82,8 +82,7 @@ async def app(scope, receive, send):
     if scope["path"] == "/clock-reads":
         if q.get("start"):
             _count_clock_reads()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        return await send({"type": "http.response.body", "body": b"%d" % _clock_reads})
+        return await respond(send, body=b"%d" % _clock_reads)
     n, per_step, wait = int(q.get("n", "3")), int(q.get("per_step", "1")), q.get("wait", "receive")
     markers = os.environ["ESG_TEST_MARKERS"]
     await send(_START)
